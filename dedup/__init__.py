@@ -1,0 +1,38 @@
+"""dedup: duplicate and near-duplicate detection for news corpora.
+
+Example:
+    >>> import dedup
+    >>> result = dedup.find_duplicates(["Một câu chuyện về thời tiết hôm nay ở Hà Nội",
+    ...                                 "MỘT CÂU CHUYỆN về thời tiết hôm nay ở Hà Nội!"])
+    >>> [c.ids for c in result.clusters]
+    [['0', '1']]
+"""
+
+from dedup.cluster import Cluster
+from dedup.document import Document, Skipped
+from dedup.io import read_documents
+from dedup.lsh import candidate_pairs, choose_bands, to_lean_minhashes
+from dedup.minhash import compute_signatures
+from dedup.normalize import normalize_text
+from dedup.pipeline import Pair, ScanConfig, ScanResult, find_duplicates, sketch_texts
+from dedup.similarity import exact_jaccard
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Cluster",
+    "Document",
+    "Pair",
+    "ScanConfig",
+    "ScanResult",
+    "Skipped",
+    "candidate_pairs",
+    "choose_bands",
+    "compute_signatures",
+    "exact_jaccard",
+    "find_duplicates",
+    "normalize_text",
+    "read_documents",
+    "sketch_texts",
+    "to_lean_minhashes",
+]

@@ -1,0 +1,5 @@
+"""``python -m dedup``."""
+
+from dedup.cli import run
+
+run()

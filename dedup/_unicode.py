@@ -1,0 +1,135 @@
+"""Per-code-point tables behind normalization, shipped as ``unicode_tables.npz``.
+
+Building them means asking :mod:`unicodedata` about all 1,114,112 code points
+(~1 s), too slow for every CLI start, so they are generated once by
+``python -m dedup._unicode`` and shipped; ``tests/test_normalize.py`` rebuilds
+them and fails if the running Python's Unicode data disagrees.
+
+The definitions (the single source of truth for what normalization means):
+
+* word character: ``ch.isalnum()`` or a combining mark (category ``M*``);
+  everything else becomes a space.
+* case fold: ``ch.casefold()`` when that is one code point, else
+  ``ch.lower()`` when that is, else ``ch`` (a per-code-point fold keeps the
+  kernel a table lookup; the few multi-character folds such as ``ß`` -> ``ss``
+  are left alone), iterated to a fixed point so folding is idempotent.
+* accent fold (of a case-folded word character): the NFD base character with
+  combining marks dropped, ``đ`` -> ``d``; a lone mark is deleted (maps to 0).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+SPACE = 0x20
+N_CODE_POINTS = 0x110000
+TABLES_FILE = Path(__file__).with_name("unicode_tables.npz")
+
+
+def is_word_char(ch: str) -> bool:
+    """Return whether ``ch`` is a letter, digit or combining mark."""
+    return ch.isalnum() or unicodedata.category(ch)[0] == "M"
+
+
+def fold_case_char(ch: str) -> str:
+    """Fold the case of one character, per the definition above."""
+    while True:
+        folded = ch.casefold()
+        if len(folded) != 1:
+            folded = ch.lower()
+            if len(folded) != 1:
+                return ch
+        if folded == ch:
+            return ch
+        ch = folded
+
+
+def fold_accent_char(ch: str) -> str:
+    """Strip the accents of one case-folded word character ("" deletes it)."""
+    if ch == "đ":
+        return "d"
+    base = "".join(c for c in unicodedata.normalize("NFD", ch) if unicodedata.category(c)[0] != "M")
+    if base == "":
+        return ""
+    return base if len(base) == 1 else ch
+
+
+def build_tables() -> dict[str, npt.NDArray[np.uint32]]:
+    """Compute the compact tables from :mod:`unicodedata` (slow: ~1 s)."""
+    space_lo: list[int] = []
+    space_hi: list[int] = []
+    case_cp: list[int] = []
+    case_to: list[int] = []
+    accent_cp: list[int] = []
+    accent_to: list[int] = []
+    run_start = -1
+    for cp in range(N_CODE_POINTS + 1):
+        ch = chr(cp) if cp < N_CODE_POINTS else ""
+        word = cp < N_CODE_POINTS and not (0xD800 <= cp <= 0xDFFF) and is_word_char(ch)
+        if not word and cp < N_CODE_POINTS:
+            if run_start < 0:
+                run_start = cp
+            continue
+        if run_start >= 0:
+            space_lo.append(run_start)
+            space_hi.append(cp - 1)
+            run_start = -1
+        if cp == N_CODE_POINTS:
+            break
+        folded = fold_case_char(ch)
+        if folded != ch:
+            case_cp.append(cp)
+            case_to.append(ord(folded))
+        stripped = fold_accent_char(folded)
+        if stripped != folded:
+            accent_cp.append(ord(folded))
+            accent_to.append(ord(stripped) if stripped else 0)
+    # Several upper-case letters fold to one lower-case letter: keep one entry each.
+    accent = dict(zip(accent_cp, accent_to))
+    return {
+        "space_lo": np.array(space_lo, dtype=np.uint32),
+        "space_hi": np.array(space_hi, dtype=np.uint32),
+        "case_cp": np.array(case_cp, dtype=np.uint32),
+        "case_to": np.array(case_to, dtype=np.uint32),
+        "accent_cp": np.array(sorted(accent), dtype=np.uint32),
+        "accent_to": np.array([accent[k] for k in sorted(accent)], dtype=np.uint32),
+        "unidata_version": np.array([ord(c) for c in unicodedata.unidata_version], dtype=np.uint32),
+    }
+
+
+@lru_cache(maxsize=None)
+def lookup_tables() -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    """Return the dense lookup tables, shape ``(0x110000,)``, dtype uint32.
+
+    Returns:
+        ``(case, accent)``: ``case[cp]`` is the folded code point, or ``0x20``
+        for a non-word character; ``accent[cp]`` maps a folded code point to
+        its unaccented base, ``0`` meaning "delete".
+    """
+    with np.load(TABLES_FILE, allow_pickle=False) as data:
+        case = np.arange(N_CODE_POINTS, dtype=np.uint32)
+        case[data["case_cp"]] = data["case_to"]
+        # Mark non-word code points with a difference array, then fill.
+        marks = np.zeros(N_CODE_POINTS + 1, dtype=np.int32)
+        np.add.at(marks, data["space_lo"], 1)
+        np.add.at(marks, data["space_hi"].astype(np.int64) + 1, -1)
+        case[np.cumsum(marks[:-1]) > 0] = SPACE
+        accent = np.arange(N_CODE_POINTS, dtype=np.uint32)
+        accent[data["accent_cp"]] = data["accent_to"]
+    return case, accent
+
+
+def main() -> None:
+    """Regenerate ``unicode_tables.npz`` (run after a Python upgrade)."""
+    tables = build_tables()
+    np.savez_compressed(TABLES_FILE, **tables)  # type: ignore[arg-type]  # numpy stubs: **kwargs typed as ArrayLike
+    print(f"wrote {TABLES_FILE} ({TABLES_FILE.stat().st_size} bytes)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,213 @@
+"""Command line: a thin shell over the library (the only module importing typer).
+
+Exit codes: 0 success (duplicates or not), 1 fatal error (one line on stderr),
+2 usage error, 3 duplicates found with ``--fail-on-duplicates``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from dedup import __version__
+from dedup.io import InputError, atomic_writer, read_documents
+from dedup.pipeline import ScanConfig, ScanResult, find_duplicates
+from dedup.report import format_clusters_csv, format_clusters_jsonl, format_pairs_csv, format_pairs_jsonl
+
+app = typer.Typer(
+    name="dedup",
+    help="Find duplicate and near-duplicate stories in news corpora.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+EXIT_FATAL = 1
+EXIT_USAGE = 2
+EXIT_DUPLICATES = 3
+
+
+class OutputFormat(str, enum.Enum):
+    """Output formats of every command."""
+
+    table = "table"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+class KeepPolicy(str, enum.Enum):
+    """Which member of a cluster to keep."""
+
+    first = "first"
+    longest = "longest"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dedup {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Find duplicate and near-duplicate stories in news corpora."""
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    typer.echo(f"dedup: error: {message}", err=True)
+    return typer.Exit(code)
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool, description: str) -> Iterator[Progress | None]:
+    if not enabled:
+        yield None
+        return
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,} documents"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    with progress:
+        progress.add_task(description, total=None)
+        yield progress
+
+
+def _open_output(output: Path | None) -> contextlib.AbstractContextManager[IO[str]]:
+    if output is None:
+        return contextlib.nullcontext(sys.stdout)
+    return atomic_writer(output)
+
+
+def _render_table(result: ScanResult, pairs: bool, out: IO[str]) -> None:
+    console = Console(file=out, width=None if out.isatty() else 120, highlight=False)
+    if pairs:
+        table = Table("a", "b", "similarity", "estimate", title=f"{len(result.pairs)} near-duplicate pairs")
+        for p in result.pairs:
+            table.add_row(p.a, p.b, f"{p.similarity:.4f}", f"{p.estimate:.4f}")
+        console.print(table)
+        return
+    table = Table("cluster", "size", "document", "similarity", title=f"{len(result.clusters)} clusters")
+    for index, cluster in enumerate(result.clusters):
+        for member, doc_id, sim in zip(cluster.members, cluster.ids, cluster.similarities):
+            mark = " (keep)" if member == cluster.keep else ""
+            table.add_row(str(index), str(cluster.size), f"{doc_id}{mark}", f"{sim:.4f}")
+        table.add_section()
+    console.print(table)
+
+
+@app.command()
+def scan(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (.txt, .md, .jsonl, .ndjson; .gz/.zst).")],
+    threshold: Annotated[float, typer.Option(help="Jaccard similarity at or above which two documents match.")] = 0.8,
+    num_perm: Annotated[int, typer.Option(help="MinHash permutations (signature width).")] = 128,
+    shingle: Annotated[str, typer.Option(help="Shingles: word:N (word n-grams) or char:N (characters).")] = "word:5",
+    seed: Annotated[int, typer.Option(help="Seed of the MinHash permutations.")] = 1,
+    fold_accents: Annotated[bool, typer.Option(help="Strip diacritics, so unaccented copies match.")] = False,
+    keep: Annotated[KeepPolicy, typer.Option(help="Member to keep in each cluster.")] = KeepPolicy.first,
+    verify: Annotated[bool, typer.Option(help="Verify candidates with exact Jaccard.")] = True,
+    workers: Annotated[
+        int | None, typer.Option(help="Threads for the compiled kernels [default: all cores].")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Documents per batch.")] = 2048,
+    text_field: Annotated[str, typer.Option(help="JSONL field holding the text.")] = "text",
+    id_field: Annotated[str, typer.Option(help="JSONL field holding the id (else FILE:LINE).")] = "id",
+    pairs: Annotated[bool, typer.Option("--pairs", help="Print verified pairs instead of clusters.")] = False,
+    output_format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.table,
+    output: Annotated[Path | None, typer.Option(help="Write to FILE (atomically) instead of stdout.")] = None,
+    fail_on_duplicates: Annotated[
+        bool, typer.Option("--fail-on-duplicates", help="Exit 3 when any cluster is found.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print LSH bands/rows and candidate counts.")] = False,
+) -> None:
+    """Find clusters of near-duplicate documents under PATH...
+
+    Each cluster names the document to keep and every member's exact Jaccard
+    similarity to it. Skipped inputs are listed on stderr with their reason.
+    """
+    config = ScanConfig(
+        threshold=threshold,
+        num_perm=num_perm,
+        shingle=shingle,
+        seed=seed,
+        fold_accents=fold_accents,
+        keep=keep.value,
+        verify=verify,
+        workers=workers,
+        batch_size=batch_size,
+    )
+    try:
+        config.validate()
+    except ValueError as err:
+        raise _fail(str(err), EXIT_USAGE) from None
+    started = time.perf_counter()
+    try:
+        documents = read_documents(paths, text_field=text_field, id_field=id_field)
+        with _progress(not quiet and sys.stderr.isatty(), "scanning") as bar:
+
+            def advance(done: int) -> None:
+                if bar is not None:
+                    bar.update(bar.task_ids[0], completed=done)
+
+            result = find_duplicates(documents, config, progress=advance)
+    except InputError as err:
+        raise _fail(str(err), EXIT_USAGE) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted", 130) from None
+    except Exception as err:  # noqa: BLE001  # the contract: one line, never a traceback
+        raise _fail(f"{type(err).__name__}: {err}", EXIT_FATAL) from None
+
+    for skip in result.skipped:
+        typer.echo(skip.describe(), err=True)
+    try:
+        with _open_output(output) as out:
+            if output_format is OutputFormat.table:
+                _render_table(result, pairs, out)
+            elif output_format is OutputFormat.jsonl:
+                out.write(format_pairs_jsonl(result.pairs) if pairs else format_clusters_jsonl(result.clusters))
+            else:
+                out.write(format_pairs_csv(result.pairs) if pairs else format_clusters_csv(result.clusters))
+    except OSError as err:
+        raise _fail(f"cannot write output: {err}", EXIT_FATAL) from None
+
+    if verbose:
+        s = result.stats
+        typer.echo(
+            f"lsh: {s.num_bands} bands x {s.rows_per_band} rows; {s.band_collisions:,} band collisions, "
+            f"{s.candidates:,} candidate pairs, {s.verified:,} verified at >= {threshold}",
+            err=True,
+        )
+    if not quiet:
+        elapsed = time.perf_counter() - started
+        typer.echo(
+            f"dedup: {result.documents:,} documents read, {len(result.skipped):,} skipped, "
+            f"{len(result.clusters):,} clusters, {result.duplicates:,} duplicates ({elapsed:.1f} s)",
+            err=True,
+        )
+    if fail_on_duplicates and result.clusters:
+        raise typer.Exit(EXIT_DUPLICATES)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app()

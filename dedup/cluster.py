@@ -1,0 +1,135 @@
+"""Clusters: connected components over verified pairs, and which member to keep.
+
+Example:
+    >>> import numpy as np
+    >>> labels = connected_components(5, np.array([0, 3]), np.array([2, 4]))
+    >>> labels.tolist()
+    [0, 1, 0, 3, 3]
+    >>> [c.members for c in group_clusters(labels, keep="first")]
+    [[0, 2], [3, 4]]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numba as nb
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["KEEP_POLICIES", "Cluster", "connected_components", "group_clusters"]
+
+KEEP_POLICIES = ("first", "longest")
+
+
+@dataclass
+class Cluster:
+    """A group of two or more near-duplicate documents.
+
+    Attributes:
+        members: Document indices (input positions), ascending.
+        keep: The member to keep (an input position).
+        similarities: Exact Jaccard of each member to ``keep``, aligned with
+            ``members`` (1.0 for ``keep`` itself).
+        ids: Document ids aligned with ``members`` (filled by the pipeline).
+    """
+
+    members: list[int]
+    keep: int
+    similarities: list[float] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        """Number of documents in the cluster."""
+        return len(self.members)
+
+    @property
+    def keep_id(self) -> str:
+        """Id of the document to keep."""
+        return self.ids[self.members.index(self.keep)]
+
+
+@nb.njit(cache=True)
+def _union_find(n: int, left: npt.NDArray[np.int64], right: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    parent = np.arange(n, dtype=np.int64)
+    for p in range(left.shape[0]):
+        a = left[p]
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]  # path halving
+            a = parent[a]
+        b = right[p]
+        while parent[b] != b:
+            parent[b] = parent[parent[b]]
+            b = parent[b]
+        # The smaller index becomes the root, so a root is its component's
+        # first document whatever order the pairs come in.
+        if a < b:
+            parent[b] = a
+        elif b < a:
+            parent[a] = b
+    for i in range(n):
+        parent[i] = parent[parent[i]]
+    return parent
+
+
+def connected_components(
+    n_docs: int, left: npt.NDArray[np.int64], right: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """Label every document with the first (smallest) index of its component.
+
+    Args:
+        n_docs: Number of documents.
+        left: int64, shape ``(n_pairs,)``.
+        right: int64, shape ``(n_pairs,)``.
+
+    Returns:
+        int64, shape ``(n_docs,)``.
+    """
+    return _union_find(  # type: ignore[no-any-return]  # numba dispatchers are untyped
+        n_docs, np.ascontiguousarray(left, dtype=np.int64), np.ascontiguousarray(right, dtype=np.int64)
+    )
+
+
+def group_clusters(
+    labels: npt.NDArray[np.int64],
+    keep: str = "first",
+    lengths: npt.NDArray[np.int64] | None = None,
+) -> list[Cluster]:
+    """Turn component labels into clusters of two or more documents.
+
+    Clusters come ordered by their first member's input position, members in
+    input order.
+
+    Args:
+        labels: int64, shape ``(n_docs,)``, from :func:`connected_components`.
+        keep: ``"first"`` keeps the first member in input order; ``"longest"``
+            the member with the most characters (ties: the first of them).
+        lengths: int64, shape ``(n_docs,)``: document lengths; required for
+            ``keep="longest"``.
+
+    Raises:
+        ValueError: unknown ``keep`` or ``lengths`` missing for ``"longest"``.
+    """
+    if keep not in KEEP_POLICIES:
+        raise ValueError(f"keep must be one of {', '.join(KEEP_POLICIES)}, got {keep!r}")
+    if keep == "longest" and lengths is None:
+        raise ValueError("keep='longest' needs the document lengths")
+    counts = np.bincount(labels, minlength=len(labels))
+    in_cluster = np.flatnonzero(counts[labels] > 1)
+    if len(in_cluster) == 0:
+        return []
+    # Stable sort by label keeps members in input order inside each cluster,
+    # and labels (first members) ascending orders the clusters.
+    order = in_cluster[np.argsort(labels[in_cluster], kind="stable")]
+    sorted_labels = labels[order]
+    cuts = np.flatnonzero(sorted_labels[1:] != sorted_labels[:-1]) + 1
+    clusters = []
+    for members in np.split(order, cuts):
+        if keep == "longest":
+            assert lengths is not None
+            kept = int(members[int(np.argmax(lengths[members]))])
+        else:
+            kept = int(members[0])
+        clusters.append(Cluster(members=members.tolist(), keep=kept))
+    return clusters
