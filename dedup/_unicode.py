@@ -20,7 +20,7 @@ The definitions (the single source of truth for what normalization means):
 from __future__ import annotations
 
 import unicodedata
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -90,7 +90,7 @@ def build_tables() -> dict[str, npt.NDArray[np.uint32]]:
             accent_cp.append(ord(folded))
             accent_to.append(ord(stripped) if stripped else 0)
     # Several upper-case letters fold to one lower-case letter: keep one entry each.
-    accent = dict(zip(accent_cp, accent_to))
+    accent = dict(zip(accent_cp, accent_to, strict=True))
     return {
         "space_lo": np.array(space_lo, dtype=np.uint32),
         "space_hi": np.array(space_hi, dtype=np.uint32),
@@ -102,7 +102,7 @@ def build_tables() -> dict[str, npt.NDArray[np.uint32]]:
     }
 
 
-@lru_cache(maxsize=None)
+@cache
 def lookup_tables() -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
     """Return the dense lookup tables, shape ``(0x110000,)``, dtype uint32.
 

@@ -38,7 +38,7 @@ EXIT_USAGE = 2
 EXIT_DUPLICATES = 3
 
 
-class OutputFormat(str, enum.Enum):
+class OutputFormat(enum.StrEnum):
     """Output formats of every command."""
 
     table = "table"
@@ -46,7 +46,7 @@ class OutputFormat(str, enum.Enum):
     csv = "csv"
 
 
-class KeepPolicy(str, enum.Enum):
+class KeepPolicy(enum.StrEnum):
     """Which member of a cluster to keep."""
 
     first = "first"
@@ -108,7 +108,7 @@ def _render_table(result: ScanResult, pairs: bool, out: IO[str]) -> None:
         return
     table = Table("cluster", "size", "document", "similarity", title=f"{len(result.clusters)} clusters")
     for index, cluster in enumerate(result.clusters):
-        for member, doc_id, sim in zip(cluster.members, cluster.ids, cluster.similarities):
+        for member, doc_id, sim in zip(cluster.members, cluster.ids, cluster.similarities, strict=True):
             mark = " (keep)" if member == cluster.keep else ""
             table.add_row(str(index), str(cluster.size), f"{doc_id}{mark}", f"{sim:.4f}")
         table.add_section()
@@ -125,9 +125,7 @@ def scan(
     fold_accents: Annotated[bool, typer.Option(help="Strip diacritics, so unaccented copies match.")] = False,
     keep: Annotated[KeepPolicy, typer.Option(help="Member to keep in each cluster.")] = KeepPolicy.first,
     verify: Annotated[bool, typer.Option(help="Verify candidates with exact Jaccard.")] = True,
-    workers: Annotated[
-        int | None, typer.Option(help="Threads for the compiled kernels [default: all cores].")
-    ] = None,
+    workers: Annotated[int | None, typer.Option(help="Threads for the compiled kernels [default: all cores].")] = None,
     batch_size: Annotated[int, typer.Option(help="Documents per batch.")] = 2048,
     text_field: Annotated[str, typer.Option(help="JSONL field holding the text.")] = "text",
     id_field: Annotated[str, typer.Option(help="JSONL field holding the id (else FILE:LINE).")] = "id",
@@ -138,7 +136,9 @@ def scan(
         bool, typer.Option("--fail-on-duplicates", help="Exit 3 when any cluster is found.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print LSH bands/rows and candidate counts.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Print LSH bands/rows and candidate counts.")
+    ] = False,
 ) -> None:
     """Find clusters of near-duplicate documents under PATH...
 

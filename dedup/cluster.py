@@ -86,9 +86,7 @@ def connected_components(
     Returns:
         int64, shape ``(n_docs,)``.
     """
-    return _union_find(  # type: ignore[no-any-return]  # numba dispatchers are untyped
-        n_docs, np.ascontiguousarray(left, dtype=np.int64), np.ascontiguousarray(right, dtype=np.int64)
-    )
+    return _union_find(n_docs, np.ascontiguousarray(left, dtype=np.int64), np.ascontiguousarray(right, dtype=np.int64))
 
 
 def group_clusters(

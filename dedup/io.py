@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import io
 import json
 import os
 import stat
@@ -27,7 +26,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, BinaryIO
 
 import zstandard
 
@@ -134,12 +133,14 @@ def collect_input_files(paths: Sequence[str | os.PathLike[str]]) -> list[InputFi
     return files
 
 
-def _open_binary(file: InputFile) -> IO[bytes]:
+def _open_binary(file: InputFile) -> BinaryIO:
     raw = open(file.path, "rb")  # noqa: SIM115  # closed by the caller through the returned stream
     if file.compression == "gz":
-        return gzip.GzipFile(fileobj=raw, mode="rb")
+        # GzipFile(fileobj=...) does not close the file it wraps: open by name.
+        raw.close()
+        return gzip.open(file.path, "rb")  # type: ignore[return-value]  # GzipFile is a binary stream
     if file.compression == "zst":
-        return zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)  # type: ignore[return-value]  # a binary reader
+        return zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)
     return raw
 
 
@@ -173,12 +174,30 @@ def _read_text_file(file: InputFile) -> Iterator[Document | Skipped]:
     yield Document(file.name, text)
 
 
+def _lines(stream: BinaryIO, chunk_size: int = 1 << 16) -> Iterator[bytes]:
+    """Complete lines of a binary stream, read in chunks so that a stream
+    that fails part-way (a truncated archive) has yielded every line before
+    the failure; the error then propagates."""
+    rest = b""
+    # read1 returns what one underlying read produced, so a cut archive loses
+    # at most the last partial chunk; read(n) would discard a whole chunk.
+    read = getattr(stream, "read1", stream.read)
+    while True:
+        chunk = read(chunk_size)
+        if not chunk:
+            break
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        yield from lines
+    if rest:
+        yield rest
+
+
 def _read_jsonl_file(file: InputFile, text_field: str, id_field: str) -> Iterator[Document | Skipped]:
-    with _open_binary(file) as raw:
-        stream = io.BufferedReader(raw, buffer_size=1 << 20) if file.compression else raw  # type: ignore[arg-type]  # any binary stream
+    with _open_binary(file) as stream:
         line_no = 0
         try:
-            for line_no, line in enumerate(stream, start=1):  # noqa: B007  # line_no is read after the loop
+            for line_no, line in enumerate(_lines(stream), start=1):  # read after the loop
                 if not line.strip():
                     continue
                 yield _parse_jsonl_line(file.name, line_no, line, text_field, id_field)

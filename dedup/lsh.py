@@ -114,7 +114,8 @@ def _pairs_in_runs(order: npt.NDArray[np.int64], keys_sorted: npt.NDArray[np.uin
     b = order[second]
     lo = np.minimum(a, b)
     hi = np.maximum(a, b)
-    return lo * np.int64(n) + hi
+    codes: npt.NDArray[np.int64] = lo * np.int64(n) + hi
+    return codes
 
 
 def candidate_pairs(

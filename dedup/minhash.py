@@ -119,7 +119,7 @@ def compute_signatures(
         ValueError: ``num_perm`` or ``seed`` out of range.
     """
     perms = permutations(num_perm, seed)
-    return _signature_kernel(  # type: ignore[no-any-return]  # numba dispatchers are untyped
+    return _signature_kernel(
         np.ascontiguousarray(values, dtype=np.uint64),
         np.ascontiguousarray(starts, dtype=np.int64),
         perms[0],

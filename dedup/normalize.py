@@ -132,14 +132,19 @@ def _normalize_one(
     pos = out_pos
     for i in range(n):
         c = scratch[i]
-        if not fold_accents and i + 1 < n and (i + 2 == n or scratch[i + 2] == SPACE):
-            if (c == 0x6F or c == 0x75) and (i == 0 or scratch[i - 1] != 0x71):  # o, u; not after q
-                nxt = scratch[i + 1]
-                for k in range(tones.shape[0]):
-                    if tones[k, 0] == c and tones[k, 1] == nxt:
-                        c = tones[k, 2]
-                        scratch[i + 1] = tones[k, 3]
-                        break
+        if (
+            not fold_accents
+            and i + 1 < n
+            and (i + 2 == n or scratch[i + 2] == SPACE)
+            and (c == 0x6F or c == 0x75)  # o, u
+            and (i == 0 or scratch[i - 1] != 0x71)  # not after q
+        ):
+            nxt = scratch[i + 1]
+            for k in range(tones.shape[0]):
+                if tones[k, 0] == c and tones[k, 1] == nxt:
+                    c = tones[k, 2]
+                    scratch[i + 1] = tones[k, 3]
+                    break
         pos = _utf8_encode(c, out, pos)
     return pos
 
@@ -163,9 +168,7 @@ def _normalize_kernel(
         lo = starts[d]
         hi = starts[d + 1]
         scratch = np.empty(hi - lo, dtype=np.uint32)
-        end = _normalize_one(
-            units[lo:hi], case, accent, fold_accents, tones, scratch, wide, 3 * lo
-        )
+        end = _normalize_one(units[lo:hi], case, accent, fold_accents, tones, scratch, wide, 3 * lo)
         lengths[d] = end - 3 * lo
     offsets = np.zeros(n_docs + 1, dtype=np.int64)
     for d in range(n_docs):
@@ -200,9 +203,7 @@ def normalize_batch(
     np.cumsum([len(e) // 2 for e in encoded], out=starts[1:])
     units = np.frombuffer(b"".join(encoded), dtype=np.uint16)
     case, accent = lookup_tables()
-    return _normalize_kernel(  # type: ignore[no-any-return]  # numba dispatchers are untyped
-        units, starts, case, accent, fold_accents, _TONE_TABLE
-    )
+    return _normalize_kernel(units, starts, case, accent, fold_accents, _TONE_TABLE)
 
 
 def normalize_text(text: str, *, fold_accents: bool = False) -> str:

@@ -246,10 +246,13 @@ def find_duplicates(
     if config is None:
         config = ScanConfig(**options)  # type: ignore[arg-type]  # checked by validate()
     elif options:
-        config = ScanConfig(**{**config.__dict__, **options})  # type: ignore[arg-type]  # idem
+        config = ScanConfig(**{**config.__dict__, **options})
     spec = config.validate()
     threads_before = nb.get_num_threads()
-    nb.set_num_threads(min(config.workers or os.cpu_count() or 1, nb.config.NUMBA_NUM_THREADS))
+    # numba cannot start more threads than it was configured with (all cores
+    # unless NUMBA_NUM_THREADS says otherwise): more workers are capped there.
+    limit = int(getattr(nb.config, "NUMBA_NUM_THREADS", os.cpu_count() or 1))
+    nb.set_num_threads(max(1, min(config.workers or limit, limit)))
     try:
         return _scan(documents, config, spec, progress)
     finally:
@@ -286,10 +289,7 @@ def _scan(
     num_bands, rows_per_band = choose_bands(config.threshold, config.num_perm)
     left, right, lsh_stats = candidate_pairs(signatures, num_bands, rows_per_band)
     estimates = estimate_jaccard(signatures, left, right)
-    if config.verify:
-        similarity = exact_jaccard(values, starts, left, right)
-    else:
-        similarity = estimates
+    similarity = exact_jaccard(values, starts, left, right) if config.verify else estimates
     ok = similarity >= config.threshold
     left, right, similarity, estimates = left[ok], right[ok], similarity[ok], estimates[ok]
 
@@ -299,7 +299,7 @@ def _scan(
 
     pairs = [
         Pair(ids[a], ids[b], float(s), float(e))
-        for a, b, s, e in zip(left.tolist(), right.tolist(), similarity.tolist(), estimates.tolist())
+        for a, b, s, e in zip(left.tolist(), right.tolist(), similarity.tolist(), estimates.tolist(), strict=True)
     ]
     stats = _stats(lsh_stats, len(pairs), len(values))
     return ScanResult(clusters, pairs, n_docs, skipped, stats)
@@ -318,10 +318,7 @@ def _fill_clusters(
         return
     members = np.concatenate([np.array(c.members, dtype=np.int64) for c in clusters])
     kept = np.concatenate([np.full(c.size, c.keep, dtype=np.int64) for c in clusters])
-    if verify:
-        sims = exact_jaccard(values, starts, kept, members)
-    else:
-        sims = estimate_jaccard(signatures, kept, members)
+    sims = exact_jaccard(values, starts, kept, members) if verify else estimate_jaccard(signatures, kept, members)
     pos = 0
     for c in clusters:
         c.ids = [ids[m] for m in c.members]

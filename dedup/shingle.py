@@ -173,4 +173,4 @@ def shingle_batch(
         ``values[starts[i]:starts[i + 1]]`` (empty for an empty document).
     """
     kind = _WORD if spec.kind == "word" else _CHAR
-    return _shingle_kernel(buf, offsets, kind, spec.n)  # type: ignore[no-any-return]  # numba dispatchers are untyped
+    return _shingle_kernel(buf, offsets, kind, spec.n)

@@ -69,7 +69,7 @@ def exact_jaccard(
         float64, shape ``(n_pairs,)``: ``|A & B| / |A | B|``; two empty sets
         count as identical (1.0).
     """
-    return _jaccard_kernel(  # type: ignore[no-any-return]  # numba dispatchers are untyped
+    return _jaccard_kernel(
         values,
         np.ascontiguousarray(starts, dtype=np.int64),
         np.ascontiguousarray(left, dtype=np.int64),

@@ -1,0 +1,46 @@
+"""The public API is small, sorted and complete."""
+
+from __future__ import annotations
+
+import dedup
+
+
+def test_all_sorted_and_complete() -> None:
+    assert dedup.__all__ == sorted(dedup.__all__)
+    for name in dedup.__all__:
+        assert hasattr(dedup, name), name
+    public = {n for n in vars(dedup) if not n.startswith("_")}
+    modules = {n for n, v in vars(dedup).items() if type(v).__name__ == "module"}
+    assert public - modules == set(dedup.__all__)
+
+
+def test_layering() -> None:
+    """Lower layers never import higher ones; only named modules import the
+    heavy third-party libraries."""
+    import ast
+    from pathlib import Path
+
+    layers = {
+        "_unicode": 0, "document": 0, "normalize": 0, "hashing": 0,
+        "shingle": 1, "minhash": 1, "similarity": 1,
+        "lsh": 2, "cluster": 2,
+        "pipeline": 3, "io": 3, "report": 4,
+        "cli": 5, "__main__": 6, "__init__": 6,
+    }  # fmt: skip
+    only = {"xxhash": "hashing", "datasketch": "lsh", "typer": "cli"}
+    for path in Path(dedup.__file__).parent.glob("*.py"):
+        module = path.stem
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            for name in names:
+                top = name.split(".")[0]
+                if top in only:
+                    assert only[top] == module, f"{module} imports {top}"
+                if top == "dedup" and "." in name:
+                    target = name.split(".")[1]
+                    assert layers[target] <= layers[module], f"{module} imports {target}"

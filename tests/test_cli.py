@@ -1,0 +1,140 @@
+"""The command line: formats, exit codes, determinism, help."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+import unicodedata
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dedup.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def news_dir(tmp_path: Path, seed_texts: dict[str, str]) -> Path:
+    folder = tmp_path / "news"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "000.txt").write_text(seed_texts["000"], encoding="utf-8")
+    (folder / "001.txt").write_text(seed_texts["001"], encoding="utf-8")
+    (folder / "sub" / "000-nfd.txt").write_text(unicodedata.normalize("NFD", seed_texts["000"]), encoding="utf-8")
+    (folder / "zz.jsonl").write_text(
+        json.dumps({"id": "j1", "text": seed_texts["001"].upper()}) + "\n" + "{oops\n", encoding="utf-8"
+    )
+    return folder
+
+
+def _scan(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["scan", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_jsonl_clusters(news_dir: Path) -> None:
+    code, out, err = _scan(str(news_dir), "--format", "jsonl")
+    assert code == 0
+    records = [json.loads(line) for line in out.splitlines()]
+    assert records == [
+        {
+            "cluster": 0,
+            "size": 2,
+            "keep": "000.txt",
+            "members": [{"id": "000.txt", "similarity": 1.0}, {"id": "sub/000-nfd.txt", "similarity": 1.0}],
+        },
+        {
+            "cluster": 1,
+            "size": 2,
+            "keep": "001.txt",
+            "members": [{"id": "001.txt", "similarity": 1.0}, {"id": "j1", "similarity": 1.0}],
+        },
+    ]
+    assert "skipped zz.jsonl:2: line is not valid JSON" in err
+    assert "4 documents read, 1 skipped, 2 clusters, 2 duplicates" in err
+    assert "Traceback" not in err
+
+
+def test_csv_and_pairs(news_dir: Path) -> None:
+    code, out, _ = _scan(str(news_dir), "--format", "csv")
+    assert code == 0
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0] == ["cluster", "id", "keep", "similarity"]
+    assert rows[1:] == [
+        ["0", "000.txt", "000.txt", "1.0"],
+        ["0", "sub/000-nfd.txt", "000.txt", "1.0"],
+        ["1", "001.txt", "001.txt", "1.0"],
+        ["1", "j1", "001.txt", "1.0"],
+    ]
+    _, out, _ = _scan(str(news_dir), "--format", "jsonl", "--pairs")
+    pairs = [json.loads(line) for line in out.splitlines()]
+    assert [sorted(p) for p in pairs] == [["a", "b", "estimate", "similarity"]] * 2
+    assert [(p["a"], p["b"]) for p in pairs] == [("000.txt", "sub/000-nfd.txt"), ("001.txt", "j1")]
+
+
+def test_table_output_and_verbose(news_dir: Path) -> None:
+    code, out, err = _scan(str(news_dir), "--verbose")
+    assert code == 0 and "2 clusters" in out and "sub/000-nfd.txt" in out
+    assert "21 bands x 6 rows" in err
+
+
+def test_output_file_and_byte_identical_across_workers(news_dir: Path, tmp_path: Path) -> None:
+    outputs = []
+    for workers in ("1", "2", "1"):
+        target = tmp_path / f"out-{len(outputs)}.jsonl"
+        code, out, _ = _scan(str(news_dir), "--format", "jsonl", "--workers", workers, "--output", str(target), "-q")
+        assert code == 0 and out == ""
+        outputs.append(target.read_bytes())
+    assert outputs[0] == outputs[1] == outputs[2] and outputs[0]
+
+
+def test_fail_on_duplicates(news_dir: Path, tmp_path: Path) -> None:
+    assert _scan(str(news_dir), "--fail-on-duplicates", "-q")[0] == 3
+    lonely = tmp_path / "lonely"
+    lonely.mkdir()
+    (lonely / "a.txt").write_text("một câu chuyện riêng", encoding="utf-8")
+    assert _scan(str(lonely), "--fail-on-duplicates", "-q")[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--threshold", "1.5"], "threshold"),
+        (["--shingle", "word"], "shingle"),
+        (["--workers", "0"], "workers"),
+    ],
+)
+def test_usage_errors_exit_2(news_dir: Path, args: list[str], message: str) -> None:
+    code, _, err = _scan(str(news_dir), *args)
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_unwritable_output_exits_1(news_dir: Path, tmp_path: Path) -> None:
+    code, _, err = _scan(str(news_dir), "--output", str(tmp_path / "no" / "such" / "dir" / "out.jsonl"))
+    assert code == 1 and err.count("dedup: error:") == 1
+
+
+def test_missing_path_one_line_no_traceback(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "dedup", "scan", str(tmp_path / "missing")], capture_output=True, text=True
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "no such file or directory" in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_every_command_has_help() -> None:
+    names = [c.name or c.callback.__name__ for c in app.registered_commands if c.callback]
+    assert "scan" in names
+    for command in [[], *[[name] for name in names]]:
+        result = runner.invoke(app, [*command, "--help"])
+        assert result.exit_code == 0 and "Usage" in result.stdout, command
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.stdout.startswith("dedup ")

@@ -1,0 +1,53 @@
+"""Clusters partition the documents; keep policies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dedup.cluster import connected_components, group_clusters
+
+
+def _reference_components(n: int, edges: list[tuple[int, int]]) -> list[set[int]]:
+    comps = [{i} for i in range(n)]
+    for a, b in edges:
+        ca = next(c for c in comps if a in c)
+        cb = next(c for c in comps if b in c)
+        if ca is not cb:
+            ca |= cb
+            comps.remove(cb)
+    return comps
+
+
+@given(
+    st.integers(1, 30).flatmap(
+        lambda n: st.tuples(st.just(n), st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=40))
+    )
+)
+def test_clusters_partition(case: tuple[int, list[tuple[int, int]]]) -> None:
+    n, edges = case
+    left = np.array([e[0] for e in edges], dtype=np.int64)
+    right = np.array([e[1] for e in edges], dtype=np.int64)
+    labels = connected_components(n, left, right)
+    clusters = group_clusters(labels)
+    expected = sorted(sorted(c) for c in _reference_components(n, edges) if len(c) > 1)
+    assert [c.members for c in clusters] == expected  # ordered by first member, members ascending
+    seen = [m for c in clusters for m in c.members]
+    assert len(seen) == len(set(seen))  # disjoint
+    assert all(c.keep == c.members[0] for c in clusters)
+
+
+def test_keep_longest() -> None:
+    labels = connected_components(4, np.array([0, 1]), np.array([1, 2]))
+    clusters = group_clusters(labels, keep="longest", lengths=np.array([10, 30, 30, 5]))
+    assert clusters[0].members == [0, 1, 2] and clusters[0].keep == 1  # tie -> first
+
+
+def test_keep_validation() -> None:
+    labels = np.array([0, 0])
+    with pytest.raises(ValueError, match="keep"):
+        group_clusters(labels, keep="newest")
+    with pytest.raises(ValueError, match="lengths"):
+        group_clusters(labels, keep="longest")

@@ -1,0 +1,132 @@
+"""End-to-end behaviour of find_duplicates on real news and generated text."""
+
+from __future__ import annotations
+
+import random
+import textwrap
+import unicodedata
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import dedup
+from dedup import Document, Skipped, find_duplicates
+from tests.strategies import long_news_texts, near_duplicate
+
+OLD_TO_NEW = {"hòa": "hoà", "Hòa": "Hoà", "thủy": "thuỷ", "khỏe": "khoẻ", "hóa": "hoá", "họa": "hoạ"}
+
+
+def _old_style_rewritten(text: str) -> str:
+    for old, new in OLD_TO_NEW.items():
+        text = text.replace(old, new)
+    return text
+
+
+def _rewrapped_upper(text: str) -> str:
+    return "\n\n".join(textwrap.fill(p, 50) for p in text.split("\n\n")).upper()
+
+
+def _edited(text: str, fraction: float = 0.005, seed: int = 0) -> str:
+    words = text.split(" ")
+    rng = random.Random(seed)
+    for i in rng.sample(range(len(words)), max(1, round(len(words) * fraction))):
+        words[i] = "chỉnh"
+    return " ".join(words) + "\n\nTheo VOV.VN (bản quyền thuộc về tác giả)\n"
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [lambda t: unicodedata.normalize("NFD", t), _old_style_rewritten, _rewrapped_upper, _edited],
+    ids=["nfd", "old-style-tones", "rewrapped-upper", "edited-credit"],
+)
+@pytest.mark.parametrize("seed_name", ["000", "001", "003"])
+def test_republished_copy_clusters_with_original(seed_texts: dict[str, str], variant, seed_name: str) -> None:  # type: ignore[no-untyped-def]
+    original = seed_texts[seed_name]
+    copy = variant(original)
+    assert copy != original
+    result = find_duplicates([("original", original), ("copy", copy)])
+    assert [c.ids for c in result.clusters] == [["original", "copy"]]
+    cluster = result.clusters[0]
+    assert cluster.keep_id == "original" and cluster.similarities[0] == 1.0
+    assert cluster.similarities[1] >= 0.8
+
+
+def test_different_stories_same_topic_stay_apart(seed_texts: dict[str, str]) -> None:
+    result = find_duplicates(list(seed_texts.values()))
+    assert result.clusters == []
+    assert result.documents == 3
+
+
+def test_pairs_have_exact_similarity_and_estimate(seed_texts: dict[str, str]) -> None:
+    original = seed_texts["003"]
+    result = find_duplicates([("a", original), ("b", _edited(original, 0.01))])
+    (pair,) = result.pairs
+    values, starts, _ = dedup.sketch_texts([original, _edited(original, 0.01)])
+    exact = dedup.exact_jaccard(values, starts, np.array([0]), np.array([1]))[0]
+    assert (pair.a, pair.b) == ("a", "b") and pair.similarity == exact
+    assert abs(pair.estimate - exact) < 0.2
+
+
+def test_nothing_lost() -> None:
+    items = [
+        Document("a", "Một hai ba bốn năm sáu bảy"),
+        Skipped("bad.jsonl", 3, "line is not JSON"),
+        Document("b", "!!! ... ???"),
+        "Một hai ba bốn năm sáu bảy",
+    ]
+    result = find_duplicates(items)
+    assert result.documents == 2
+    assert [s.location for s in result.skipped] == ["bad.jsonl:3", "b"]
+    assert [c.ids for c in result.clusters] == [["a", "3"]]
+
+
+def test_keep_longest_and_options() -> None:
+    base = "Đại sứ Khalilzad tới Qatar thúc đẩy hòa đàm Mỹ Taliban tại thủ đô Doha hôm nay"
+    longer = base + " thủ đô"
+    result = find_duplicates([("short", base), ("long", longer)], keep="longest", threshold=0.5)
+    assert result.clusters[0].keep_id == "long"
+    with pytest.raises(ValueError, match="threshold"):
+        find_duplicates([], threshold=2.0)
+    with pytest.raises(TypeError):
+        find_duplicates([], thresold=0.5)
+
+
+def test_fold_accents_matches_unaccented_copy() -> None:
+    story = "Bộ trưởng Quốc phòng Mỹ đến thăm Hà Nội trong chuyến công du châu Á kéo dài một tuần lễ"
+    plain = "Bo truong Quoc phong My den tham Ha Noi trong chuyen cong du chau A keo dai mot tuan le"
+    assert find_duplicates([story, plain]).clusters == []
+    assert [c.ids for c in find_duplicates([story, plain], fold_accents=True).clusters] == [["0", "1"]]
+
+
+@st.composite
+def corpora(draw: st.DrawFn) -> list[str]:
+    originals = draw(st.lists(long_news_texts, min_size=1, max_size=6))
+    docs = list(originals)
+    for text in originals:
+        for _ in range(draw(st.integers(0, 2))):
+            docs.insert(draw(st.integers(0, len(docs))), draw(near_duplicate(text)))
+    return docs
+
+
+def _canonical(result: dedup.ScanResult) -> tuple[object, ...]:
+    return (
+        [(c.ids, c.keep_id, c.similarities) for c in result.clusters],
+        result.pairs,
+        result.documents,
+    )
+
+
+@given(corpora(), st.integers(1, 7), st.sampled_from([1, 2]))
+def test_independent_of_batch_size_and_workers(docs: list[str], batch_size: int, workers: int) -> None:
+    reference = find_duplicates(docs, batch_size=4096, workers=1)
+    other = find_duplicates(docs, batch_size=batch_size, workers=workers)
+    assert _canonical(other) == _canonical(reference)
+    # Clusters partition a subset of the documents, each ordered, with similarity 1.0 for keep.
+    seen = [i for c in reference.clusters for i in c.ids]
+    assert len(seen) == len(set(seen))
+    for c in reference.clusters:
+        assert c.ids == sorted(c.ids, key=int) and c.similarities[c.members.index(c.keep)] == 1.0
+    for p in reference.pairs:
+        assert p.similarity >= 0.8
