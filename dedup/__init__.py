@@ -8,6 +8,12 @@ Example:
     [['0', '1']]
 """
 
+import os
+
+# dedup never calls BLAS, and OpenBLAS's idle worker threads cost memory and
+# spin on the cores the kernels need. Only effective if numpy is not yet imported.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 from dedup.cluster import Cluster
 from dedup.document import Document, Skipped
 from dedup.io import read_documents

@@ -103,25 +103,32 @@ def build_tables() -> dict[str, npt.NDArray[np.uint32]]:
 
 
 @cache
-def lookup_tables() -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
-    """Return the dense lookup tables, shape ``(0x110000,)``, dtype uint32.
-
-    Returns:
-        ``(case, accent)``: ``case[cp]`` is the folded code point, or ``0x20``
-        for a non-word character; ``accent[cp]`` maps a folded code point to
-        its unaccented base, ``0`` meaning "delete".
-    """
+def _load() -> dict[str, npt.NDArray[np.uint32]]:
     with np.load(TABLES_FILE, allow_pickle=False) as data:
-        case = np.arange(N_CODE_POINTS, dtype=np.uint32)
-        case[data["case_cp"]] = data["case_to"]
-        # Mark non-word code points with a difference array, then fill.
-        marks = np.zeros(N_CODE_POINTS + 1, dtype=np.int32)
-        np.add.at(marks, data["space_lo"], 1)
-        np.add.at(marks, data["space_hi"].astype(np.int64) + 1, -1)
-        case[np.cumsum(marks[:-1]) > 0] = SPACE
-        accent = np.arange(N_CODE_POINTS, dtype=np.uint32)
-        accent[data["accent_cp"]] = data["accent_to"]
-    return case, accent
+        return {key: data[key] for key in data.files}
+
+
+@cache
+def case_table() -> npt.NDArray[np.uint32]:
+    """Dense case-fold table, shape ``(0x110000,)``, uint32: ``table[cp]`` is
+    the folded code point, or ``0x20`` for a non-word character."""
+    data = _load()
+    table = np.arange(N_CODE_POINTS, dtype=np.uint32)
+    table[data["case_cp"]] = data["case_to"]
+    # Slice assignment per range: no temporary the size of the table.
+    for lo, hi in zip(data["space_lo"].tolist(), data["space_hi"].tolist(), strict=True):
+        table[lo : hi + 1] = SPACE
+    return table
+
+
+@cache
+def accent_table() -> npt.NDArray[np.uint32]:
+    """Dense accent-fold table, shape ``(0x110000,)``, uint32: maps a folded
+    code point to its unaccented base, ``0`` meaning "delete"."""
+    data = _load()
+    table = np.arange(N_CODE_POINTS, dtype=np.uint32)
+    table[data["accent_cp"]] = data["accent_to"]
+    return table
 
 
 def main() -> None:

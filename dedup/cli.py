@@ -126,7 +126,7 @@ def scan(
     keep: Annotated[KeepPolicy, typer.Option(help="Member to keep in each cluster.")] = KeepPolicy.first,
     verify: Annotated[bool, typer.Option(help="Verify candidates with exact Jaccard.")] = True,
     workers: Annotated[int | None, typer.Option(help="Threads for the compiled kernels [default: all cores].")] = None,
-    batch_size: Annotated[int, typer.Option(help="Documents per batch.")] = 2048,
+    batch_size: Annotated[int, typer.Option(help="Documents per batch.")] = 512,
     text_field: Annotated[str, typer.Option(help="JSONL field holding the text.")] = "text",
     id_field: Annotated[str, typer.Option(help="JSONL field holding the id (else FILE:LINE).")] = "id",
     pairs: Annotated[bool, typer.Option("--pairs", help="Print verified pairs instead of clusters.")] = False,

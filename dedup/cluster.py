@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numba as nb
 import numpy as np
 import numpy.typing as npt
+
+from dedup._kernels import union_find
 
 __all__ = ["KEEP_POLICIES", "Cluster", "connected_components", "group_clusters"]
 
@@ -50,29 +51,6 @@ class Cluster:
         return self.ids[self.members.index(self.keep)]
 
 
-@nb.njit(cache=True)
-def _union_find(n: int, left: npt.NDArray[np.int64], right: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    parent = np.arange(n, dtype=np.int64)
-    for p in range(left.shape[0]):
-        a = left[p]
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]  # path halving
-            a = parent[a]
-        b = right[p]
-        while parent[b] != b:
-            parent[b] = parent[parent[b]]
-            b = parent[b]
-        # The smaller index becomes the root, so a root is its component's
-        # first document whatever order the pairs come in.
-        if a < b:
-            parent[b] = a
-        elif b < a:
-            parent[a] = b
-    for i in range(n):
-        parent[i] = parent[parent[i]]
-    return parent
-
-
 def connected_components(
     n_docs: int, left: npt.NDArray[np.int64], right: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.int64]:
@@ -86,7 +64,7 @@ def connected_components(
     Returns:
         int64, shape ``(n_docs,)``.
     """
-    return _union_find(n_docs, np.ascontiguousarray(left, dtype=np.int64), np.ascontiguousarray(right, dtype=np.int64))
+    return union_find(n_docs, np.ascontiguousarray(left, dtype=np.int64), np.ascontiguousarray(right, dtype=np.int64))
 
 
 def group_clusters(

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
 
+import orjson
 import zstandard
 
 from dedup.document import Document, Skipped
@@ -205,9 +206,18 @@ def _read_jsonl_file(file: InputFile, text_field: str, id_field: str) -> Iterato
             yield Skipped(file.name, None, f"compressed file is truncated or corrupt after line {line_no}")
 
 
+def _loads(line: bytes) -> object:
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        # orjson is strict where the standard library is lenient (NaN,
+        # integers beyond 64 bits): give such lines a second chance.
+        return json.loads(line)
+
+
 def _parse_jsonl_line(name: str, line_no: int, line: bytes, text_field: str, id_field: str) -> Document | Skipped:
     try:
-        record = json.loads(line)
+        record = _loads(line)
     except (ValueError, RecursionError):
         return Skipped(name, line_no, "line is not valid JSON")
     if not isinstance(record, dict):

@@ -13,7 +13,7 @@ the pairs exactly at the threshold.)
 Candidate pairs come from sorting each band's keys and pairing the members of
 every run of equal keys, all in numpy.
 
-This is the only module that imports datasketch.
+This is the only module that imports datasketch (lazily: a scan never needs it).
 
 Example:
     >>> choose_bands(0.8, 128)
@@ -22,17 +22,23 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from datasketch import LeanMinHash
+
+if TYPE_CHECKING:
+    from datasketch import LeanMinHash
 
 __all__ = [
     "LSHStats",
+    "band_keys",
     "candidate_pairs",
     "catch_probability",
     "choose_bands",
+    "pairs_from_band_keys",
     "to_lean_minhashes",
 ]
 
@@ -77,14 +83,30 @@ class LSHStats:
     candidates: int
 
 
-def _band_keys(signatures: npt.NDArray[np.uint32], band: int, rows_per_band: int) -> npt.NDArray[np.uint64]:
-    cols = signatures[:, band * rows_per_band : (band + 1) * rows_per_band].astype(np.uint64)
-    key = np.full(len(signatures), np.uint64(band), dtype=np.uint64)
+def band_keys(signatures: npt.NDArray[np.uint32], num_bands: int, rows_per_band: int) -> npt.NDArray[np.uint64]:
+    """Hash each band of each signature to one 64-bit key.
+
+    Args:
+        signatures: uint32, shape ``(n_docs, num_perm)``.
+        num_bands: Number of bands; ``num_bands * rows_per_band <= num_perm``.
+        rows_per_band: Signature values per band.
+
+    Returns:
+        uint64, shape ``(n_docs, num_bands)``.
+
+    Raises:
+        ValueError: the bands do not fit in the signature width.
+    """
+    n_docs, num_perm = signatures.shape
+    if num_bands * rows_per_band > num_perm or num_bands < 1 or rows_per_band < 1:
+        raise ValueError(f"{num_bands} bands x {rows_per_band} rows do not fit {num_perm} permutations")
+    cols = signatures[:, : num_bands * rows_per_band].astype(np.uint64).reshape(n_docs, num_bands, rows_per_band)
+    key = np.broadcast_to(np.arange(num_bands, dtype=np.uint64), (n_docs, num_bands)).copy()
     # uint64 multiplication wraps: this is a mixing hash, not arithmetic. Two
     # different bands colliding on one key (odds ~2**-64 per pair) only adds a
     # candidate, which verification then rejects.
     for r in range(rows_per_band):
-        key = (key ^ cols[:, r]) * _MIX
+        key = (key ^ cols[:, :, r]) * _MIX
         key ^= key >> np.uint64(29)
     return key
 
@@ -135,21 +157,38 @@ def candidate_pairs(
     Raises:
         ValueError: the bands do not fit in the signature width.
     """
-    n_docs, num_perm = signatures.shape
-    if num_bands * rows_per_band > num_perm or num_bands < 1 or rows_per_band < 1:
-        raise ValueError(f"{num_bands} bands x {rows_per_band} rows do not fit {num_perm} permutations")
+    left, right, collisions = pairs_from_band_keys(band_keys(signatures, num_bands, rows_per_band))
+    return left, right, LSHStats(num_bands, rows_per_band, collisions, len(left))
+
+
+def pairs_from_band_keys(
+    keys: npt.NDArray[np.uint64] | Sequence[npt.NDArray[np.uint64]],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]:
+    """Candidate pairs from band keys (see :func:`band_keys`).
+
+    Args:
+        keys: uint64, shape ``(n_docs, num_bands)``; or a sequence of such
+            blocks, one per batch, in document order (never concatenated, so
+            only one band's column is ever copied).
+
+    Returns:
+        ``(left, right, band_collisions)``: pairs sharing a key in some band,
+        ``left < right``, sorted, each once; and the number of (pair, band)
+        collisions before de-duplication.
+    """
+    blocks = [keys] if isinstance(keys, np.ndarray) else list(keys)
+    n_docs = sum(len(block) for block in blocks)
+    num_bands = blocks[0].shape[1] if blocks else 0
     codes = []
     collisions = 0
     for band in range(num_bands):
-        keys = _band_keys(signatures, band, rows_per_band)
-        order = np.argsort(keys, kind="stable").astype(np.int64)
-        band_codes = _pairs_in_runs(order, keys[order])
+        column = np.concatenate([block[:, band] for block in blocks])
+        order = np.argsort(column, kind="stable").astype(np.int64)
+        band_codes = _pairs_in_runs(order, column[order])
         collisions += len(band_codes)
         codes.append(band_codes)
     unique = np.unique(np.concatenate(codes)) if codes else np.zeros(0, dtype=np.int64)
-    left = unique // max(n_docs, 1)
-    right = unique % max(n_docs, 1)
-    return left, right, LSHStats(num_bands, rows_per_band, collisions, len(unique))
+    return unique // max(n_docs, 1), unique % max(n_docs, 1), collisions
 
 
 def to_lean_minhashes(signatures: npt.NDArray[np.uint32], seed: int) -> list[LeanMinHash]:
@@ -166,4 +205,8 @@ def to_lean_minhashes(signatures: npt.NDArray[np.uint32], seed: int) -> list[Lea
     Returns:
         One LeanMinHash per row.
     """
+    # Imported here: datasketch pulls in scipy (~50 MB resident, ~0.5 s),
+    # which a scan never needs.
+    from datasketch import LeanMinHash
+
     return [LeanMinHash(seed=seed, hashvalues=row, scheme="affine32") for row in signatures]

@@ -25,9 +25,11 @@ Example:
 
 from __future__ import annotations
 
-import numba as nb
 import numpy as np
 import numpy.typing as npt
+
+from dedup._kernels import signature_kernel
+from dedup._threads import resolve_workers
 
 __all__ = ["EMPTY_HASH", "compute_signatures", "compute_signatures_reference", "permutations"]
 
@@ -63,43 +65,13 @@ def _fmix32(h: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
     return h ^ (h >> np.uint32(16))
 
 
-@nb.njit(cache=True, parallel=True)
-def _signature_kernel(
-    values: npt.NDArray[np.uint64],
-    starts: npt.NDArray[np.int64],
-    a: npt.NDArray[np.uint32],
-    b: npt.NDArray[np.uint32],
-) -> npt.NDArray[np.uint32]:
-    n_docs = starts.shape[0] - 1
-    num_perm = a.shape[0]
-    out = np.empty((n_docs, num_perm), dtype=np.uint32)
-    for d in nb.prange(n_docs):
-        row = out[d]
-        row[:] = np.uint32(0xFFFFFFFF)
-        for i in range(starts[d], starts[d + 1]):
-            # numba widens uint32 arithmetic to 64 bits: every product is
-            # truncated back with np.uint32(), which is the wrap mod 2**32
-            # that the scheme defines.
-            h = np.uint32(values[i] & np.uint64(0xFFFFFFFF))
-            h = np.uint32(h ^ (h >> np.uint32(16)))
-            h = np.uint32(h * np.uint32(0x85EBCA6B))
-            h = np.uint32(h ^ (h >> np.uint32(13)))
-            h = np.uint32(h * np.uint32(0xC2B2AE35))
-            h = np.uint32(h ^ (h >> np.uint32(16)))
-            # Branch-free uint32 work over permutations, which LLVM vectorizes.
-            for k in range(num_perm):
-                p = np.uint32(a[k] * h + b[k])
-                if p < row[k]:
-                    row[k] = p
-    return out
-
-
 def compute_signatures(
     values: npt.NDArray[np.uint64],
     starts: npt.NDArray[np.int64],
     *,
     num_perm: int = 128,
     seed: int = 1,
+    workers: int | None = None,
 ) -> npt.NDArray[np.uint32]:
     """Compute MinHash signatures of a batch of shingle-hash sets.
 
@@ -110,6 +82,7 @@ def compute_signatures(
             ``values[starts[i]:starts[i + 1]]``.
         num_perm: Number of permutations (signature width).
         seed: Seed of the permutations.
+        workers: Threads (default: all cores); the result does not depend on it.
 
     Returns:
         uint32, shape ``(n_docs, num_perm)``; an empty document's row is all
@@ -119,11 +92,12 @@ def compute_signatures(
         ValueError: ``num_perm`` or ``seed`` out of range.
     """
     perms = permutations(num_perm, seed)
-    return _signature_kernel(
+    return signature_kernel(
         np.ascontiguousarray(values, dtype=np.uint64),
         np.ascontiguousarray(starts, dtype=np.int64),
         perms[0],
         perms[1],
+        resolve_workers(workers),
     )
 
 

@@ -15,16 +15,17 @@ Example:
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any, BinaryIO
 
-import numba as nb
 import numpy as np
 import numpy.typing as npt
 
 from dedup.cluster import KEEP_POLICIES, Cluster, connected_components, group_clusters
 from dedup.document import Document, Skipped
-from dedup.lsh import LSHStats, candidate_pairs, choose_bands
+from dedup.lsh import band_keys, choose_bands, pairs_from_band_keys
 from dedup.minhash import compute_signatures
 from dedup.normalize import normalize_batch
 from dedup.shingle import ShingleSpec, parse_shingle_spec, shingle_batch
@@ -51,7 +52,7 @@ class ScanConfig:
     keep: str = "first"
     verify: bool = True
     workers: int | None = None
-    batch_size: int = 2048
+    batch_size: int = 512
 
     def validate(self) -> ShingleSpec:
         """Check every option; return the parsed shingle spec.
@@ -152,6 +153,7 @@ def sketch_texts(
     num_perm: int = 128,
     seed: int = 1,
     fold_accents: bool = False,
+    workers: int | None = None,
 ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.uint32]]:
     """Normalize, shingle and MinHash a batch of texts.
 
@@ -161,6 +163,7 @@ def sketch_texts(
         num_perm: Signature width.
         seed: Permutation seed.
         fold_accents: Strip diacritics before shingling.
+        workers: Threads (default: all cores); the result does not depend on it.
 
     Returns:
         ``(values, starts, signatures)``: distinct sorted shingle hashes
@@ -168,22 +171,94 @@ def sketch_texts(
         ``(n + 1,)``, and uint32 signatures of shape ``(n, num_perm)``.
     """
     spec = parse_shingle_spec(shingle) if isinstance(shingle, str) else shingle
-    buf, offsets = normalize_batch(texts, fold_accents=fold_accents)
-    values, starts = shingle_batch(buf, offsets, spec)
-    signatures = compute_signatures(values, starts, num_perm=num_perm, seed=seed)
+    buf, offsets = normalize_batch(texts, fold_accents=fold_accents, workers=workers)
+    values, starts = shingle_batch(buf, offsets, spec, workers=workers)
+    del buf, offsets
+    signatures = compute_signatures(values, starts, num_perm=num_perm, seed=seed, workers=workers)
     return values, starts, signatures
 
 
-class _Store:
-    """Growing per-document arrays, built batch by batch."""
+class _SpillFile:
+    """An append-only file of raw array data, read back by ranges.
 
-    def __init__(self, num_perm: int) -> None:
+    Private to one scan (inside its temporary folder, deleted with it), so
+    it carries no header: raw native-endian values of one dtype. Reads use
+    ``pread`` rather than a memory map: the kernel maps pages around each
+    faulting one (fault-around), which made scattered reads of a mapped file
+    resident by the megabyte.
+    """
+
+    def __init__(self, path: str, dtype: type[np.generic]) -> None:
+        self.path = path
+        self.dtype = np.dtype(dtype)
+        self.file: BinaryIO | None = open(path, "wb")  # noqa: SIM115  # closed by seal()
+        self.fd = -1
+
+    def append(self, values: npt.NDArray[Any]) -> None:
+        assert self.file is not None
+        values.tofile(self.file)
+
+    def seal(self) -> None:
+        """Stop writing, start reading."""
+        assert self.file is not None
+        self.file.close()
+        self.file = None
+        self.fd = os.open(self.path, os.O_RDONLY)
+
+    def gather(self, offsets: npt.NDArray[np.int64], counts: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
+        """The ranges ``[offsets[i], offsets[i] + counts[i])`` (in items,
+        ascending and disjoint), concatenated."""
+        out = np.empty(int(counts.sum()), dtype=self.dtype)
+        if len(out) == 0:
+            return out
+        # Adjacent ranges merge into one read.
+        ends = offsets + counts
+        breaks = np.flatnonzero(offsets[1:] != ends[:-1]) + 1
+        run_lo = offsets[np.concatenate(([0], breaks))]
+        run_hi = ends[np.concatenate((breaks - 1, [len(offsets) - 1]))]
+        view = out.data.cast("B")
+        size = self.dtype.itemsize
+        pos = 0
+        for lo, hi in zip(run_lo.tolist(), run_hi.tolist(), strict=True):
+            length = (hi - lo) * size
+            if os.preadv(self.fd, [view[pos : pos + length]], lo * size) != length:
+                raise OSError(f"short read from the scan's temporary file {self.path}")
+            pos += length
+        return out
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+class _Store:
+    """Per-document data, built batch by batch.
+
+    In memory: ids, lengths and LSH band keys (8 bytes per band). Spilled to
+    the scan's temporary folder: distinct shingle hashes (8 bytes per
+    shingle, most of a scan's data) and signatures (4 bytes per
+    permutation), which only candidate pairs need. They are read back one
+    chunk of pairs at a time, so resident memory holds one chunk's
+    documents, not the corpus.
+    """
+
+    PAIRS_PER_CHUNK = 1024
+
+    def __init__(self, folder: str, num_perm: int, num_bands: int, rows_per_band: int) -> None:
         self.ids: list[str] = []
         self.lengths: list[int] = []
-        self.values: list[npt.NDArray[np.uint64]] = []
+        self.keys: list[npt.NDArray[np.uint64]] = []
         self.sizes: list[npt.NDArray[np.int64]] = []
-        self.signatures: list[npt.NDArray[np.uint32]] = []
         self.num_perm = num_perm
+        self.num_bands = num_bands
+        self.rows_per_band = rows_per_band
+        self.shingle_file = _SpillFile(os.path.join(folder, "shingles.u64"), np.uint64)
+        self.signature_file = _SpillFile(os.path.join(folder, "signatures.u32"), np.uint32)
+        self.starts = np.zeros(1, dtype=np.int64)
 
     def add(
         self,
@@ -199,23 +274,59 @@ class _Store:
         for i in np.flatnonzero(keep):
             self.ids.append(docs[i].id)
             self.lengths.append(len(docs[i].text))
-        self.values.append(values)  # empty documents own no values
+        if len(empty):
+            signatures = signatures[keep]
+        self.shingle_file.append(values)  # empty documents own no values
+        self.signature_file.append(signatures)
         self.sizes.append(sizes[keep])
-        self.signatures.append(signatures[keep])
+        self.keys.append(band_keys(signatures, self.num_bands, self.rows_per_band))
         return skipped
 
-    def finish(
-        self,
-    ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
-        values = np.concatenate(self.values) if self.values else np.zeros(0, dtype=np.uint64)
+    def seal(self) -> tuple[list[npt.NDArray[np.uint64]], npt.NDArray[np.int64]]:
+        """Finish writing; return the band keys (one array per batch) and
+        the document lengths."""
         sizes = np.concatenate(self.sizes) if self.sizes else np.zeros(0, dtype=np.int64)
-        starts = np.zeros(len(sizes) + 1, dtype=np.int64)
-        np.cumsum(sizes, out=starts[1:])
-        signatures = (
-            np.concatenate(self.signatures) if self.signatures else np.zeros((0, self.num_perm), dtype=np.uint32)
-        )
-        self.values, self.sizes, self.signatures = [], [], []
-        return values, starts, signatures, np.array(self.lengths, dtype=np.int64)
+        self.starts = np.zeros(len(sizes) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=self.starts[1:])
+        self.shingle_file.seal()
+        self.signature_file.seal()
+        keys, self.keys, self.sizes = self.keys, [], []
+        return keys, np.array(self.lengths, dtype=np.int64)
+
+    def close(self) -> None:
+        self.shingle_file.close()
+        self.signature_file.close()
+
+    def _chunks(
+        self, left: npt.NDArray[np.int64], right: npt.NDArray[np.int64]
+    ) -> Iterator[tuple[slice, npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+        """Chunks of pairs: (slice, documents, local left, local right)."""
+        for lo in range(0, len(left), self.PAIRS_PER_CHUNK):
+            part = slice(lo, lo + self.PAIRS_PER_CHUNK)
+            a, b = left[part], right[part]
+            docs, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
+            yield part, docs, inverse[: len(a)], inverse[len(a) :]
+
+    def jaccard(
+        self, left: npt.NDArray[np.int64], right: npt.NDArray[np.int64], workers: int | None
+    ) -> npt.NDArray[np.float64]:
+        """Exact Jaccard per pair, reading only the documents involved."""
+        out = np.empty(len(left), dtype=np.float64)
+        for part, docs, a, b in self._chunks(left, right):
+            sizes = self.starts[docs + 1] - self.starts[docs]
+            local = np.zeros(len(docs) + 1, dtype=np.int64)
+            np.cumsum(sizes, out=local[1:])
+            values = self.shingle_file.gather(self.starts[docs], sizes)
+            out[part] = exact_jaccard(values, local, a, b, workers=workers)
+        return out
+
+    def estimates(self, left: npt.NDArray[np.int64], right: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        """MinHash estimate per pair, reading only the signatures involved."""
+        out = np.empty(len(left), dtype=np.float64)
+        for part, docs, a, b in self._chunks(left, right):
+            rows = self.signature_file.gather(docs * self.num_perm, np.full(len(docs), self.num_perm))
+            out[part] = estimate_jaccard(rows.reshape(-1, self.num_perm), a, b)
+        return out
 
 
 def find_duplicates(
@@ -248,15 +359,10 @@ def find_duplicates(
     elif options:
         config = ScanConfig(**{**config.__dict__, **options})
     spec = config.validate()
-    threads_before = nb.get_num_threads()
-    # numba cannot start more threads than it was configured with (all cores
-    # unless NUMBA_NUM_THREADS says otherwise): more workers are capped there.
-    limit = int(getattr(nb.config, "NUMBA_NUM_THREADS", os.cpu_count() or 1))
-    nb.set_num_threads(max(1, min(config.workers or limit, limit)))
-    try:
-        return _scan(documents, config, spec, progress)
-    finally:
-        nb.set_num_threads(threads_before)
+    # The temporary folder (spilled shingle hashes) goes away on return, on
+    # error and on Ctrl-C alike.
+    with tempfile.TemporaryDirectory(prefix="dedup-") as folder:
+        return _scan(documents, config, spec, progress, folder)
 
 
 def _scan(
@@ -264,74 +370,68 @@ def _scan(
     config: ScanConfig,
     spec: ShingleSpec,
     progress: Callable[[int], None] | None,
+    folder: str,
 ) -> ScanResult:
-    store = _Store(config.num_perm)
+    num_bands, rows_per_band = choose_bands(config.threshold, config.num_perm)
+    store = _Store(folder, config.num_perm, num_bands, rows_per_band)
     skipped: list[Skipped] = []
     done = 0
-    for docs, batch_skipped in _batches(documents, config.batch_size):
-        skipped.extend(batch_skipped)
-        if docs:
-            values, starts, signatures = sketch_texts(
-                [d.text for d in docs],
-                shingle=spec,
-                num_perm=config.num_perm,
-                seed=config.seed,
-                fold_accents=config.fold_accents,
-            )
-            skipped.extend(store.add(docs, values, starts, signatures))
-        done += len(docs) + len(batch_skipped)
-        if progress is not None:
-            progress(done)
-    ids = store.ids
-    values, starts, signatures, lengths = store.finish()
-    n_docs = len(ids)
+    try:
+        for docs, batch_skipped in _batches(documents, config.batch_size):
+            skipped.extend(batch_skipped)
+            if docs:
+                values, starts, signatures = sketch_texts(
+                    [d.text for d in docs],
+                    shingle=spec,
+                    num_perm=config.num_perm,
+                    seed=config.seed,
+                    fold_accents=config.fold_accents,
+                    workers=config.workers,
+                )
+                skipped.extend(store.add(docs, values, starts, signatures))
+            done += len(docs) + len(batch_skipped)
+            if progress is not None:
+                progress(done)
+        return _match(store, skipped, config)
+    finally:
+        store.close()
 
-    num_bands, rows_per_band = choose_bands(config.threshold, config.num_perm)
-    left, right, lsh_stats = candidate_pairs(signatures, num_bands, rows_per_band)
-    estimates = estimate_jaccard(signatures, left, right)
-    similarity = exact_jaccard(values, starts, left, right) if config.verify else estimates
+
+def _match(store: _Store, skipped: list[Skipped], config: ScanConfig) -> ScanResult:
+    keys, lengths = store.seal()
+    ids = store.ids
+    left, right, collisions = pairs_from_band_keys(keys)
+    del keys
+    candidates = len(left)
+    estimates = store.estimates(left, right)
+    similarity = store.jaccard(left, right, config.workers) if config.verify else estimates
     ok = similarity >= config.threshold
     left, right, similarity, estimates = left[ok], right[ok], similarity[ok], estimates[ok]
 
-    labels = connected_components(n_docs, left, right)
+    labels = connected_components(len(ids), left, right)
     clusters = group_clusters(labels, config.keep, lengths)
-    _fill_clusters(clusters, ids, values, starts, signatures, config.verify)
+    if clusters:
+        # Each member's similarity to the kept document (not necessarily a
+        # verified pair: clusters are transitive).
+        members = np.concatenate([np.array(c.members, dtype=np.int64) for c in clusters])
+        kept = np.concatenate([np.full(c.size, c.keep, dtype=np.int64) for c in clusters])
+        sims = store.jaccard(kept, members, config.workers) if config.verify else store.estimates(kept, members)
+        pos = 0
+        for c in clusters:
+            c.ids = [ids[m] for m in c.members]
+            c.similarities = sims[pos : pos + c.size].tolist()
+            pos += c.size
 
     pairs = [
         Pair(ids[a], ids[b], float(s), float(e))
         for a, b, s, e in zip(left.tolist(), right.tolist(), similarity.tolist(), estimates.tolist(), strict=True)
     ]
-    stats = _stats(lsh_stats, len(pairs), len(values))
-    return ScanResult(clusters, pairs, n_docs, skipped, stats)
-
-
-def _fill_clusters(
-    clusters: list[Cluster],
-    ids: list[str],
-    values: npt.NDArray[np.uint64],
-    starts: npt.NDArray[np.int64],
-    signatures: npt.NDArray[np.uint32],
-    verify: bool,
-) -> None:
-    """Set each cluster's ids and each member's similarity to the kept one."""
-    if not clusters:
-        return
-    members = np.concatenate([np.array(c.members, dtype=np.int64) for c in clusters])
-    kept = np.concatenate([np.full(c.size, c.keep, dtype=np.int64) for c in clusters])
-    sims = exact_jaccard(values, starts, kept, members) if verify else estimate_jaccard(signatures, kept, members)
-    pos = 0
-    for c in clusters:
-        c.ids = [ids[m] for m in c.members]
-        c.similarities = sims[pos : pos + c.size].tolist()
-        pos += c.size
-
-
-def _stats(lsh: LSHStats, verified: int, shingles: int) -> ScanStats:
-    return ScanStats(
-        num_bands=lsh.num_bands,
-        rows_per_band=lsh.rows_per_band,
-        band_collisions=lsh.band_collisions,
-        candidates=lsh.candidates,
-        verified=verified,
-        shingles=shingles,
+    stats = ScanStats(
+        num_bands=store.num_bands,
+        rows_per_band=store.rows_per_band,
+        band_collisions=collisions,
+        candidates=candidates,
+        verified=len(pairs),
+        shingles=int(store.starts[-1]),
     )
+    return ScanResult(clusters, pairs, len(ids), skipped, stats)

@@ -2,7 +2,7 @@
 
 A shingle is a run of ``n`` consecutive words (``word:n``, the default
 ``word:5``) or code points (``char:n``) of the normalized text. Its hash is
-XXH64 of its UTF-8 bytes: because normalized text has exactly one space
+XXH64 of its UTF-8 bytes (``dedup.hashing``): because normalized text has exactly one space
 between words, a word n-gram is a contiguous byte slice, so the kernel hashes
 slices in place and never builds a string. The reference is
 ``xxhash.xxh64_intdigest(" ".join(words[i:i + n]).encode())``.
@@ -22,11 +22,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba as nb
 import numpy as np
 import numpy.typing as npt
 
-from dedup.hashing import xxh64_slice
+from dedup._kernels import shingle_kernel
+from dedup._threads import resolve_workers
 
 __all__ = ["ShingleSpec", "parse_shingle_spec", "shingle_batch"]
 
@@ -63,99 +63,8 @@ def parse_shingle_spec(text: str) -> ShingleSpec:
     return ShingleSpec(kind, int(size))
 
 
-@nb.njit(cache=True, nogil=True)
-def _boundaries(doc: npt.NDArray[np.uint8], kind: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Start and end byte of every word (kind 0) or code point (kind 1)."""
-    m = doc.shape[0]
-    count = 0
-    for i in range(m):
-        b = doc[i]
-        if kind == _WORD:
-            if b != 0x20 and (i == 0 or doc[i - 1] == 0x20):
-                count += 1
-        elif (b & 0xC0) != 0x80:
-            count += 1
-    starts = np.empty(count, dtype=np.int64)
-    ends = np.empty(count, dtype=np.int64)
-    k = 0
-    for i in range(m):
-        b = doc[i]
-        if kind == _WORD:
-            if b != 0x20 and (i == 0 or doc[i - 1] == 0x20):
-                starts[k] = i
-                if k > 0:
-                    ends[k - 1] = i - 1  # the space before this word
-                k += 1
-        elif (b & 0xC0) != 0x80:
-            starts[k] = i
-            if k > 0:
-                ends[k - 1] = i
-            k += 1
-    if count > 0:
-        ends[count - 1] = m
-    return starts, ends
-
-
-@nb.njit(cache=True, nogil=True)
-def _count_shingles(doc: npt.NDArray[np.uint8], kind: int, n: int) -> int:
-    if doc.shape[0] == 0:
-        return 0
-    units = 0
-    for i in range(doc.shape[0]):
-        b = doc[i]
-        if kind == _WORD:
-            if b != 0x20 and (i == 0 or doc[i - 1] == 0x20):
-                units += 1
-        elif (b & 0xC0) != 0x80:
-            units += 1
-    return max(units - n + 1, 1)
-
-
-@nb.njit(cache=True, parallel=True)
-def _shingle_kernel(
-    buf: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], kind: int, n: int
-) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]:
-    n_docs = offsets.shape[0] - 1
-    counts = np.empty(n_docs, dtype=np.int64)
-    for d in nb.prange(n_docs):
-        counts[d] = _count_shingles(buf[offsets[d] : offsets[d + 1]], kind, n)
-    bounds = np.zeros(n_docs + 1, dtype=np.int64)
-    for d in range(n_docs):
-        bounds[d + 1] = bounds[d] + counts[d]
-    raw = np.empty(bounds[n_docs], dtype=np.uint64)
-    unique = np.empty(n_docs, dtype=np.int64)
-    for d in nb.prange(n_docs):
-        lo = offsets[d]
-        doc = buf[lo : offsets[d + 1]]
-        out = raw[bounds[d] : bounds[d + 1]]
-        if out.shape[0] == 0:
-            unique[d] = 0
-            continue
-        starts, ends = _boundaries(doc, kind)
-        units = starts.shape[0]
-        if units < n:
-            out[0] = xxh64_slice(doc, 0, doc.shape[0])
-        else:
-            for s in range(units - n + 1):
-                out[s] = xxh64_slice(doc, starts[s], ends[s + n - 1])
-        out.sort()
-        k = 1
-        for s in range(1, out.shape[0]):
-            if out[s] != out[k - 1]:
-                out[k] = out[s]
-                k += 1
-        unique[d] = k
-    starts_out = np.zeros(n_docs + 1, dtype=np.int64)
-    for d in range(n_docs):
-        starts_out[d + 1] = starts_out[d] + unique[d]
-    values = np.empty(starts_out[n_docs], dtype=np.uint64)
-    for d in nb.prange(n_docs):
-        values[starts_out[d] : starts_out[d + 1]] = raw[bounds[d] : bounds[d] + unique[d]]
-    return values, starts_out
-
-
 def shingle_batch(
-    buf: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], spec: ShingleSpec
+    buf: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], spec: ShingleSpec, *, workers: int | None = None
 ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]:
     """Hash the shingles of a batch of normalized documents.
 
@@ -165,6 +74,7 @@ def shingle_batch(
         offsets: int64, shape ``(n_docs + 1,)``: document ``i`` is
             ``buf[offsets[i]:offsets[i + 1]]``.
         spec: The shingle kind and size.
+        workers: Threads (default: all cores); the result does not depend on it.
 
     Returns:
         ``(values, starts)``: ``values`` is uint64, every document's distinct
@@ -173,4 +83,10 @@ def shingle_batch(
         ``values[starts[i]:starts[i + 1]]`` (empty for an empty document).
     """
     kind = _WORD if spec.kind == "word" else _CHAR
-    return _shingle_kernel(buf, offsets, kind, spec.n)
+    return shingle_kernel(
+        np.ascontiguousarray(buf, dtype=np.uint8),
+        np.ascontiguousarray(offsets, dtype=np.int64),
+        kind,
+        spec.n,
+        resolve_workers(workers),
+    )

@@ -10,43 +10,13 @@ Example:
 
 from __future__ import annotations
 
-import numba as nb
 import numpy as np
 import numpy.typing as npt
 
+from dedup._kernels import jaccard_kernel
+from dedup._threads import resolve_workers
+
 __all__ = ["estimate_jaccard", "exact_jaccard"]
-
-
-@nb.njit(cache=True, parallel=True)
-def _jaccard_kernel(
-    values: npt.NDArray[np.uint64],
-    starts: npt.NDArray[np.int64],
-    left: npt.NDArray[np.int64],
-    right: npt.NDArray[np.int64],
-) -> npt.NDArray[np.float64]:
-    out = np.empty(left.shape[0], dtype=np.float64)
-    for p in nb.prange(left.shape[0]):
-        i = starts[left[p]]
-        i_end = starts[left[p] + 1]
-        j = starts[right[p]]
-        j_end = starts[right[p] + 1]
-        size = (i_end - i) + (j_end - j)
-        common = 0
-        # Merge of two sorted, duplicate-free runs.
-        while i < i_end and j < j_end:
-            x = values[i]
-            y = values[j]
-            if x == y:
-                common += 1
-                i += 1
-                j += 1
-            elif x < y:
-                i += 1
-            else:
-                j += 1
-        union = size - common
-        out[p] = common / union if union > 0 else 1.0
-    return out
 
 
 def exact_jaccard(
@@ -54,6 +24,8 @@ def exact_jaccard(
     starts: npt.NDArray[np.int64],
     left: npt.NDArray[np.int64],
     right: npt.NDArray[np.int64],
+    *,
+    workers: int | None = None,
 ) -> npt.NDArray[np.float64]:
     """Exact Jaccard similarity of document pairs' shingle sets.
 
@@ -64,16 +36,18 @@ def exact_jaccard(
             ``values[starts[i]:starts[i + 1]]``.
         left: int64, shape ``(n_pairs,)``: first document of each pair.
         right: int64, shape ``(n_pairs,)``: second document of each pair.
+        workers: Threads (default: all cores); the result does not depend on it.
 
     Returns:
         float64, shape ``(n_pairs,)``: ``|A & B| / |A | B|``; two empty sets
         count as identical (1.0).
     """
-    return _jaccard_kernel(
-        values,
+    return jaccard_kernel(
+        np.ascontiguousarray(values, dtype=np.uint64),
         np.ascontiguousarray(starts, dtype=np.int64),
         np.ascontiguousarray(left, dtype=np.int64),
         np.ascontiguousarray(right, dtype=np.int64),
+        resolve_workers(workers),
     )
 
 

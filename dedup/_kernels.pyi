@@ -1,0 +1,32 @@
+# Type stub of the compiled module dedup/_kernels.pyx.
+import numpy as np
+import numpy.typing as npt
+
+def xxh64_buffer(buf: npt.NDArray[np.uint8], start: int, end: int) -> int: ...
+def normalize_kernel(
+    units: npt.NDArray[np.uint16],
+    starts: npt.NDArray[np.int64],
+    case: npt.NDArray[np.uint32],
+    accent: npt.NDArray[np.uint32],
+    fold_accents: bool,
+    tones: npt.NDArray[np.uint32],
+    num_threads: int,
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]: ...
+def shingle_kernel(
+    buf: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], kind: int, n: int, num_threads: int
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]: ...
+def signature_kernel(
+    values: npt.NDArray[np.uint64],
+    starts: npt.NDArray[np.int64],
+    a: npt.NDArray[np.uint32],
+    b: npt.NDArray[np.uint32],
+    num_threads: int,
+) -> npt.NDArray[np.uint32]: ...
+def jaccard_kernel(
+    values: npt.NDArray[np.uint64],
+    starts: npt.NDArray[np.int64],
+    left: npt.NDArray[np.int64],
+    right: npt.NDArray[np.int64],
+    num_threads: int,
+) -> npt.NDArray[np.float64]: ...
+def union_find(n: int, left: npt.NDArray[np.int64], right: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]: ...

@@ -1,0 +1,461 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+# distutils: language = c++
+"""Compiled kernels behind normalize, shingle, minhash, similarity and cluster.
+
+Each kernel runs over a whole batch of documents, one document (or pair) per
+OpenMP iteration, with the GIL released. Every iteration writes only its own
+output slots, so results are identical for any number of threads.
+
+The public, documented entry points are the Python modules that call these;
+this module is private and its functions take arrays already validated there.
+"""
+
+from cython.parallel cimport prange
+from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
+
+import numpy as np
+
+
+cdef extern from "<algorithm>" namespace "std" nogil:
+    void std_sort "std::sort"(uint64_t* first, uint64_t* last) noexcept
+
+
+# --------------------------------------------------------------------------
+# XXH64, seed 0. All arithmetic is uint64 and wraps modulo 2**64, as the
+# algorithm specifies. Reads use memcpy of 8/4 bytes: correct on
+# little-endian hosts only (x86_64, aarch64), which XXH64's canonical
+# output assumes; tests compare against the xxhash library.
+
+cdef uint64_t P1 = 0x9E3779B185EBCA87ULL
+cdef uint64_t P2 = 0xC2B2AE3D27D4EB4FULL
+cdef uint64_t P3 = 0x165667B19E3779F9ULL
+cdef uint64_t P4 = 0x85EBCA77C2B2AE63ULL
+cdef uint64_t P5 = 0x27D4EB2F165667C5ULL
+
+
+cdef inline uint64_t _rotl(uint64_t x, int r) noexcept nogil:
+    return (x << r) | (x >> (64 - r))
+
+
+cdef inline uint64_t _read64(const uint8_t* p) noexcept nogil:
+    cdef uint64_t v
+    memcpy(&v, p, 8)
+    return v
+
+
+cdef inline uint64_t _read32(const uint8_t* p) noexcept nogil:
+    cdef uint32_t v
+    memcpy(&v, p, 4)
+    return v
+
+
+cdef inline uint64_t _round(uint64_t acc, uint64_t lane) noexcept nogil:
+    acc = acc + lane * P2
+    acc = _rotl(acc, 31)
+    return acc * P1
+
+
+cdef inline uint64_t _merge(uint64_t acc, uint64_t val) noexcept nogil:
+    acc = acc ^ _round(0, val)
+    return acc * P1 + P4
+
+
+cdef inline uint64_t xxh64(const uint8_t* p, int64_t length) noexcept nogil:
+    cdef const uint8_t* end = p + length
+    cdef uint64_t v1, v2, v3, v4, h
+    if length >= 32:
+        v1 = P1 + P2
+        v2 = P2
+        v3 = 0
+        v4 = 0 - P1
+        while p + 32 <= end:
+            v1 = _round(v1, _read64(p))
+            v2 = _round(v2, _read64(p + 8))
+            v3 = _round(v3, _read64(p + 16))
+            v4 = _round(v4, _read64(p + 24))
+            p += 32
+        h = _rotl(v1, 1) + _rotl(v2, 7) + _rotl(v3, 12) + _rotl(v4, 18)
+        h = _merge(h, v1)
+        h = _merge(h, v2)
+        h = _merge(h, v3)
+        h = _merge(h, v4)
+    else:
+        h = P5
+    h = h + <uint64_t>length
+    while p + 8 <= end:
+        h = h ^ _round(0, _read64(p))
+        h = _rotl(h, 27) * P1 + P4
+        p += 8
+    if p + 4 <= end:
+        h = h ^ (_read32(p) * P1)
+        h = _rotl(h, 23) * P2 + P3
+        p += 4
+    while p < end:
+        h = h ^ (<uint64_t>p[0] * P5)
+        h = _rotl(h, 11) * P1
+        p += 1
+    h = h ^ (h >> 33)
+    h = h * P2
+    h = h ^ (h >> 29)
+    h = h * P3
+    h = h ^ (h >> 32)
+    return h
+
+
+def xxh64_buffer(const uint8_t[::1] buf, int64_t start, int64_t end):
+    """XXH64 of ``buf[start:end]`` (bounds checked by the caller)."""
+    if end <= start:
+        return xxh64(<const uint8_t*>0, 0)
+    return xxh64(&buf[start], end - start)
+
+
+# --------------------------------------------------------------------------
+# Normalization: UTF-16 code units in, UTF-8 bytes out.
+
+cdef uint32_t SPACE = 0x20
+
+
+cdef inline int64_t _utf8(uint32_t cp, uint8_t* out, int64_t pos) noexcept nogil:
+    if cp < 0x80:
+        out[pos] = <uint8_t>cp
+        return pos + 1
+    if cp < 0x800:
+        out[pos] = <uint8_t>(0xC0 | (cp >> 6))
+        out[pos + 1] = <uint8_t>(0x80 | (cp & 0x3F))
+        return pos + 2
+    if cp < 0x10000:
+        out[pos] = <uint8_t>(0xE0 | (cp >> 12))
+        out[pos + 1] = <uint8_t>(0x80 | ((cp >> 6) & 0x3F))
+        out[pos + 2] = <uint8_t>(0x80 | (cp & 0x3F))
+        return pos + 3
+    out[pos] = <uint8_t>(0xF0 | (cp >> 18))
+    out[pos + 1] = <uint8_t>(0x80 | ((cp >> 12) & 0x3F))
+    out[pos + 2] = <uint8_t>(0x80 | ((cp >> 6) & 0x3F))
+    out[pos + 3] = <uint8_t>(0x80 | (cp & 0x3F))
+    return pos + 4
+
+
+cdef int64_t _normalize_one(
+    const uint16_t* units,
+    int64_t n_units,
+    const uint32_t* case,
+    const uint32_t* accent,
+    bint fold_accents,
+    const uint32_t* tones,
+    int64_t n_tones,
+    uint32_t* scratch,
+    uint8_t* out,
+) noexcept nogil:
+    """Normalize one document; return the number of bytes written to out."""
+    cdef int64_t i = 0, n = 0, k, pos = 0
+    cdef uint32_t c, nxt
+    cdef bint pending = False
+    # Pass 1: decode UTF-16, fold, map non-word characters to one space.
+    while i < n_units:
+        c = units[i]
+        i += 1
+        if 0xD800 <= c < 0xE000:
+            # A surrogate pair is one code point; a lone surrogate (possible
+            # only from surrogatepass input) is not a character.
+            if c < 0xDC00 and i < n_units and 0xDC00 <= units[i] < 0xE000:
+                c = 0x10000 + ((c - 0xD800) << 10) + (units[i] - 0xDC00)
+                i += 1
+            else:
+                c = SPACE
+        c = case[c]
+        if fold_accents and c != SPACE:
+            c = accent[c]
+            if c == 0:
+                continue
+        if c == SPACE:
+            pending = n > 0
+            continue
+        if pending:
+            scratch[n] = SPACE
+            n += 1
+            pending = False
+        scratch[n] = c
+        n += 1
+    # Pass 2: tone placement at syllable ends (o/u + toned vowel, not after
+    # q), then UTF-8.
+    for i in range(n):
+        c = scratch[i]
+        if (
+            not fold_accents
+            and (c == 0x6F or c == 0x75)
+            and i + 1 < n
+            and (i + 2 == n or scratch[i + 2] == SPACE)
+            and (i == 0 or scratch[i - 1] != 0x71)
+        ):
+            nxt = scratch[i + 1]
+            for k in range(n_tones):
+                if tones[4 * k] == c and tones[4 * k + 1] == nxt:
+                    c = tones[4 * k + 2]
+                    scratch[i + 1] = tones[4 * k + 3]
+                    break
+        pos = _utf8(c, out, pos)
+    return pos
+
+
+def normalize_kernel(
+    const uint16_t[::1] units,
+    const int64_t[::1] starts,
+    const uint32_t[::1] case,
+    const uint32_t[::1] accent,
+    bint fold_accents,
+    const uint32_t[:, ::1] tones,
+    int num_threads,
+):
+    """Normalize a batch; return ``(utf8 bytes, offsets)`` as numpy arrays."""
+    cdef Py_ssize_t n_docs = starts.shape[0] - 1
+    cdef Py_ssize_t d
+    cdef int64_t lo, hi, total = starts[n_docs]
+    # UTF-8 takes at most 3 bytes per UTF-16 unit (4 per surrogate pair), so
+    # document d writes into its own region [3 * starts[d], 3 * starts[d + 1]).
+    wide_arr = np.empty(max(3 * total, 1), dtype=np.uint8)
+    lengths_arr = np.empty(n_docs, dtype=np.int64)
+    cdef uint8_t[::1] wide = wide_arr
+    cdef int64_t[::1] lengths = lengths_arr
+    cdef uint32_t* scratch
+    cdef const uint16_t* unit_ptr = &units[0] if units.shape[0] > 0 else NULL
+    cdef int64_t n_tones = tones.shape[0]
+    for d in prange(n_docs, nogil=True, schedule="dynamic", chunksize=16, num_threads=num_threads):
+        lo = starts[d]
+        hi = starts[d + 1]
+        if hi == lo:
+            lengths[d] = 0
+            continue
+        scratch = <uint32_t*>malloc((hi - lo) * sizeof(uint32_t))
+        lengths[d] = _normalize_one(
+            unit_ptr + lo, hi - lo, &case[0], &accent[0], fold_accents, &tones[0, 0], n_tones,
+            scratch, &wide[3 * lo],
+        )
+        free(scratch)
+    offsets_arr = np.zeros(n_docs + 1, dtype=np.int64)
+    np.cumsum(lengths_arr, out=offsets_arr[1:])
+    packed_arr = np.empty(offsets_arr[n_docs], dtype=np.uint8)
+    cdef int64_t[::1] offsets = offsets_arr
+    cdef uint8_t[::1] packed = packed_arr
+    for d in prange(n_docs, nogil=True, schedule="static", num_threads=num_threads):
+        if lengths[d] > 0:
+            memcpy(&packed[offsets[d]], &wide[3 * starts[d]], lengths[d])
+    return packed_arr, offsets_arr
+
+
+# --------------------------------------------------------------------------
+# Shingles: word (kind 0) or code-point (kind 1) n-grams, hashed in place.
+
+cdef int64_t _count_units(const uint8_t* doc, int64_t m, int kind) noexcept nogil:
+    """Words (kind 0) or code points (kind 1) of a normalized document.
+
+    Branch-free sums, so the compiler vectorizes them: normalized text has
+    exactly one space between words and none at the ends, so words are
+    spaces + 1; code points are the bytes that are not UTF-8 continuations.
+    """
+    cdef int64_t i, count = 0
+    if m == 0:
+        return 0
+    if kind == 0:
+        for i in range(m):
+            count += doc[i] == 0x20
+        return count + 1
+    for i in range(m):
+        count += (doc[i] & 0xC0) != 0x80
+    return count
+
+
+cdef int64_t _shingle_one(
+    const uint8_t* doc, int64_t m, int kind, int n, int64_t units, uint64_t* out
+) noexcept nogil:
+    """Hash the shingles of one document into out, sort, dedupe in place;
+    return the number of distinct hashes."""
+    cdef int64_t i, k, s, count
+    cdef int64_t* bounds
+    if units == 0:
+        return 0
+    if units < n:
+        out[0] = xxh64(doc, m)
+        return 1
+    # bounds[k] = first byte of unit k; bounds[units] = m + 1 for words
+    # (one past the implied trailing space) and m for code points. The
+    # stores are unconditional (branch-free); a slot is overwritten until
+    # its unit starts, hence the spare slot.
+    bounds = <int64_t*>malloc((units + 2) * sizeof(int64_t))
+    bounds[0] = 0
+    if kind == 0:
+        k = 1
+        for i in range(m):
+            bounds[k] = i + 1
+            k += doc[i] == 0x20
+    else:
+        k = 0
+        for i in range(m):
+            bounds[k] = i
+            k += (doc[i] & 0xC0) != 0x80
+    bounds[units] = m + 1 if kind == 0 else m
+    count = units - n + 1
+    for s in range(count):
+        # A word n-gram ends just before the space that precedes word s + n.
+        out[s] = xxh64(doc + bounds[s], bounds[s + n] - bounds[s] - (1 if kind == 0 else 0))
+    free(bounds)
+    std_sort(out, out + count)
+    k = 1
+    for s in range(1, count):
+        if out[s] != out[k - 1]:
+            out[k] = out[s]
+            k += 1
+    return k
+
+
+def shingle_kernel(const uint8_t[::1] buf, const int64_t[::1] offsets, int kind, int n, int num_threads):
+    """Distinct sorted shingle hashes per document: ``(values, starts)``."""
+    cdef Py_ssize_t n_docs = offsets.shape[0] - 1
+    cdef Py_ssize_t d
+    cdef int64_t units
+    counts_arr = np.empty(n_docs, dtype=np.int64)
+    units_arr = np.empty(n_docs, dtype=np.int64)
+    cdef int64_t[::1] counts = counts_arr
+    cdef int64_t[::1] units_of = units_arr
+    cdef const uint8_t* base = &buf[0] if buf.shape[0] > 0 else NULL
+    for d in prange(n_docs, nogil=True, schedule="dynamic", chunksize=16, num_threads=num_threads):
+        units = _count_units(base + offsets[d], offsets[d + 1] - offsets[d], kind)
+        units_of[d] = units
+        counts[d] = 0 if units == 0 else (1 if units < n else units - n + 1)
+    bounds_arr = np.zeros(n_docs + 1, dtype=np.int64)
+    np.cumsum(counts_arr, out=bounds_arr[1:])
+    raw_arr = np.empty(max(bounds_arr[n_docs], 1), dtype=np.uint64)
+    unique_arr = np.empty(n_docs, dtype=np.int64)
+    cdef int64_t[::1] bounds = bounds_arr
+    cdef uint64_t[::1] raw = raw_arr
+    cdef int64_t[::1] unique = unique_arr
+    for d in prange(n_docs, nogil=True, schedule="dynamic", chunksize=16, num_threads=num_threads):
+        if counts[d] == 0:
+            unique[d] = 0
+        else:
+            unique[d] = _shingle_one(
+                base + offsets[d], offsets[d + 1] - offsets[d], kind, n, units_of[d], &raw[bounds[d]]
+            )
+    starts_arr = np.zeros(n_docs + 1, dtype=np.int64)
+    np.cumsum(unique_arr, out=starts_arr[1:])
+    values_arr = np.empty(starts_arr[n_docs], dtype=np.uint64)
+    cdef int64_t[::1] starts = starts_arr
+    cdef uint64_t[::1] values = values_arr
+    for d in prange(n_docs, nogil=True, schedule="static", num_threads=num_threads):
+        if unique[d] > 0:
+            memcpy(&values[starts[d]], &raw[bounds[d]], unique[d] * sizeof(uint64_t))
+    return values_arr, starts_arr
+
+
+# --------------------------------------------------------------------------
+# MinHash, datasketch affine32: fmix32 pre-mix, then a * h + b mod 2**32.
+
+cdef inline uint32_t _fmix32(uint32_t h) noexcept nogil:
+    # uint32 multiplication wraps modulo 2**32: the finalizer's definition.
+    h ^= h >> 16
+    h *= 0x85EBCA6BU
+    h ^= h >> 13
+    h *= 0xC2B2AE35U
+    h ^= h >> 16
+    return h
+
+
+def signature_kernel(
+    const uint64_t[::1] values,
+    const int64_t[::1] starts,
+    const uint32_t[::1] a,
+    const uint32_t[::1] b,
+    int num_threads,
+):
+    """MinHash signatures, uint32 of shape ``(n_docs, num_perm)``."""
+    cdef Py_ssize_t n_docs = starts.shape[0] - 1
+    cdef Py_ssize_t num_perm = a.shape[0]
+    cdef Py_ssize_t d, k
+    cdef int64_t i
+    cdef uint32_t h, p
+    cdef uint32_t* row
+    out_arr = np.full((n_docs, num_perm), 0xFFFFFFFF, dtype=np.uint32)
+    cdef uint32_t[:, ::1] out = out_arr
+    cdef const uint32_t* pa = &a[0]
+    cdef const uint32_t* pb = &b[0]
+    for d in prange(n_docs, nogil=True, schedule="dynamic", chunksize=16, num_threads=num_threads):
+        row = &out[d, 0]
+        for i in range(starts[d], starts[d + 1]):
+            h = _fmix32(<uint32_t>(values[i] & 0xFFFFFFFFULL))
+            # Branch-free uint32 work over contiguous arrays: vectorized.
+            for k in range(num_perm):
+                p = pa[k] * h + pb[k]
+                row[k] = p if p < row[k] else row[k]
+    return out_arr
+
+
+# --------------------------------------------------------------------------
+# Exact Jaccard of sorted distinct runs, per pair.
+
+def jaccard_kernel(
+    const uint64_t[::1] values,
+    const int64_t[::1] starts,
+    const int64_t[::1] left,
+    const int64_t[::1] right,
+    int num_threads,
+):
+    """``|A & B| / |A | B|`` per pair (1.0 for two empty sets)."""
+    cdef Py_ssize_t n_pairs = left.shape[0]
+    cdef Py_ssize_t p
+    cdef int64_t i, i_end, j, j_end, common, size
+    cdef uint64_t x, y
+    out_arr = np.empty(n_pairs, dtype=np.float64)
+    cdef double[::1] out = out_arr
+    for p in prange(n_pairs, nogil=True, schedule="dynamic", chunksize=64, num_threads=num_threads):
+        i = starts[left[p]]
+        i_end = starts[left[p] + 1]
+        j = starts[right[p]]
+        j_end = starts[right[p] + 1]
+        size = (i_end - i) + (j_end - j)
+        common = 0
+        while i < i_end and j < j_end:
+            x = values[i]
+            y = values[j]
+            if x == y:
+                common = common + 1
+                i = i + 1
+                j = j + 1
+            elif x < y:
+                i = i + 1
+            else:
+                j = j + 1
+        size = size - common
+        out[p] = (<double>common) / size if size > 0 else 1.0
+    return out_arr
+
+
+# --------------------------------------------------------------------------
+# Union-find; the smaller index becomes the root, so every document is
+# labelled with its component's first document whatever the pair order.
+
+def union_find(int64_t n, const int64_t[::1] left, const int64_t[::1] right):
+    """Component label (smallest member index) of every document."""
+    parent_arr = np.arange(n, dtype=np.int64)
+    cdef int64_t[::1] parent = parent_arr
+    cdef Py_ssize_t p
+    cdef int64_t a, b, i
+    with nogil:
+        for p in range(left.shape[0]):
+            a = left[p]
+            while parent[a] != a:
+                parent[a] = parent[parent[a]]
+                a = parent[a]
+            b = right[p]
+            while parent[b] != b:
+                parent[b] = parent[parent[b]]
+                b = parent[b]
+            if a < b:
+                parent[b] = a
+            elif b < a:
+                parent[a] = b
+        # Roots are smaller than their children, so one ascending pass
+        # resolves every chain.
+        for i in range(n):
+            parent[i] = parent[parent[i]]
+    return parent_arr
