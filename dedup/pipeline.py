@@ -246,7 +246,7 @@ class _Store:
     documents, not the corpus.
     """
 
-    PAIRS_PER_CHUNK = 1024
+    PAIRS_PER_CHUNK = 256
 
     def __init__(self, folder: str, num_perm: int, num_bands: int, rows_per_band: int) -> None:
         self.ids: list[str] = []

@@ -1,0 +1,1 @@
+"""Benchmarks: speed, memory and accuracy of dedup against its peers."""

@@ -1,0 +1,91 @@
+"""Where a scan's time goes: each stage of the pipeline timed on the 50k dump.
+
+``python benchmarks/profile_scan.py [--workers N]`` prints a Markdown table
+(used in RESULTS.md). Stages run in sequence over the whole dump, with the
+library's own functions, so their sum is close to a scan's wall time less
+start-up and output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from dedup.io import read_documents  # noqa: E402  # after sys.path
+from dedup.lsh import band_keys, choose_bands, pairs_from_band_keys  # noqa: E402
+from dedup.minhash import compute_signatures  # noqa: E402
+from dedup.normalize import normalize_batch  # noqa: E402
+from dedup.shingle import ShingleSpec, shingle_batch  # noqa: E402
+from dedup.similarity import exact_jaccard  # noqa: E402
+
+DUMP = HERE / "data" / "vntc-50k.jsonl"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--batch-size", type=int, default=512)
+    args = parser.parse_args()
+    w = args.workers
+    t: dict[str, float] = {}
+
+    start = time.perf_counter()
+    texts = [d.text for d in read_documents([DUMP]) if hasattr(d, "text")]
+    t["read + parse JSONL (Python, orjson)"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    for text in texts:
+        unicodedata.normalize("NFC", text).encode("utf-16-le", "surrogatepass")
+    t["NFC + UTF-16 encode (Python, part of normalize)"] = time.perf_counter() - start
+
+    parts: dict[str, float] = {"normalize (total)": 0.0, "shingle + hash": 0.0, "minhash": 0.0, "band keys": 0.0}
+    values_all, sizes_all, keys_all = [], [], []
+    for lo in range(0, len(texts), args.batch_size):
+        batch = texts[lo : lo + args.batch_size]
+        a = time.perf_counter()
+        buf, offsets = normalize_batch(batch, workers=w)
+        b = time.perf_counter()
+        values, starts = shingle_batch(buf, offsets, ShingleSpec(), workers=w)
+        c = time.perf_counter()
+        signatures = compute_signatures(values, starts, workers=w)
+        d = time.perf_counter()
+        keys_all.append(band_keys(signatures, *choose_bands(0.8, 128)))
+        e = time.perf_counter()
+        parts["normalize (total)"] += b - a
+        parts["shingle + hash"] += c - b
+        parts["minhash"] += d - c
+        parts["band keys"] += e - d
+        values_all.append(values)
+        sizes_all.append(np.diff(starts))
+    t.update(parts)
+
+    start = time.perf_counter()
+    left, right, _ = pairs_from_band_keys(keys_all)
+    t["candidate pairs (sort + group)"] = time.perf_counter() - start
+
+    values = np.concatenate(values_all)
+    starts = np.zeros(sum(len(s) for s in sizes_all) + 1, dtype=np.int64)
+    np.cumsum(np.concatenate(sizes_all), out=starts[1:])
+    start = time.perf_counter()
+    exact_jaccard(values, starts, left, right, workers=w)
+    t["verify (exact Jaccard, in memory)"] = time.perf_counter() - start
+
+    total = sum(v for k, v in t.items() if "part of" not in k)
+    print(f"| stage ({len(texts):,} documents, workers={w or 'all'}) | seconds | share |")
+    print("|---|---:|---:|")
+    for name, seconds in t.items():
+        share = "" if "part of" in name else f"{seconds / total:.0%}"
+        print(f"| {name} | {seconds:.2f} | {share} |")
+    print(f"| **sum** | **{total:.2f}** | |")
+
+
+if __name__ == "__main__":
+    main()
