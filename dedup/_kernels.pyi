@@ -30,3 +30,16 @@ def jaccard_kernel(
     num_threads: int,
 ) -> npt.NDArray[np.float64]: ...
 def union_find(n: int, left: npt.NDArray[np.int64], right: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]: ...
+def sketch_kernel(
+    units: npt.NDArray[np.uint16],
+    starts: npt.NDArray[np.int64],
+    case: npt.NDArray[np.uint32],
+    accent: npt.NDArray[np.uint32],
+    fold_accents: bool,
+    tones: npt.NDArray[np.uint32],
+    kind: int,
+    n: int,
+    a: npt.NDArray[np.uint32],
+    b: npt.NDArray[np.uint32],
+    num_threads: int,
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.uint32]]: ...

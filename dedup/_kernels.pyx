@@ -12,7 +12,7 @@ this module is private and its functions take arrays already validated there.
 
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy
 
 import numpy as np
@@ -137,6 +137,23 @@ cdef inline int64_t _utf8(uint32_t cp, uint8_t* out, int64_t pos) noexcept nogil
     return pos + 4
 
 
+cdef inline int64_t _end_word(
+    uint32_t c1, uint32_t c2, uint32_t c3, int64_t wordlen, int64_t pos2, int64_t pos,
+    const uint32_t* tones, int64_t n_tones, uint8_t* out,
+) noexcept nogil:
+    """At a syllable end: rewrite o/u + toned vowel (not after q) to the
+    toned o/u + plain vowel; return the new output position."""
+    cdef int64_t k
+    if wordlen >= 2 and (c2 == 0x6F or c2 == 0x75) and (wordlen == 2 or c3 != 0x71):
+        for k in range(n_tones):
+            if tones[4 * k] == c2 and tones[4 * k + 1] == c1:
+                # The two characters' UTF-8 lengths may change (ỳ is 3 bytes,
+                # ù is 2): re-encode both from where the first one started.
+                pos = _utf8(tones[4 * k + 2], out, pos2)
+                return _utf8(tones[4 * k + 3], out, pos)
+    return pos
+
+
 cdef int64_t _normalize_one(
     const uint16_t* units,
     int64_t n_units,
@@ -145,14 +162,13 @@ cdef int64_t _normalize_one(
     bint fold_accents,
     const uint32_t* tones,
     int64_t n_tones,
-    uint32_t* scratch,
     uint8_t* out,
 ) noexcept nogil:
-    """Normalize one document; return the number of bytes written to out."""
-    cdef int64_t i = 0, n = 0, k, pos = 0
-    cdef uint32_t c, nxt
+    """Normalize one document into out (room for 3 bytes per unit) in one
+    pass; return the number of bytes written."""
+    cdef int64_t i = 0, pos = 0, pos1 = 0, pos2 = 0, wordlen = 0
+    cdef uint32_t c, c1 = 0, c2 = 0, c3 = 0
     cdef bint pending = False
-    # Pass 1: decode UTF-16, fold, map non-word characters to one space.
     while i < n_units:
         c = units[i]
         i += 1
@@ -170,32 +186,25 @@ cdef int64_t _normalize_one(
             if c == 0:
                 continue
         if c == SPACE:
-            pending = n > 0
+            if wordlen > 0:
+                if not fold_accents:
+                    pos = _end_word(c1, c2, c3, wordlen, pos2, pos, tones, n_tones, out)
+                pending = True
+                wordlen = 0
             continue
         if pending:
-            scratch[n] = SPACE
-            n += 1
+            out[pos] = SPACE
+            pos += 1
             pending = False
-        scratch[n] = c
-        n += 1
-    # Pass 2: tone placement at syllable ends (o/u + toned vowel, not after
-    # q), then UTF-8.
-    for i in range(n):
-        c = scratch[i]
-        if (
-            not fold_accents
-            and (c == 0x6F or c == 0x75)
-            and i + 1 < n
-            and (i + 2 == n or scratch[i + 2] == SPACE)
-            and (i == 0 or scratch[i - 1] != 0x71)
-        ):
-            nxt = scratch[i + 1]
-            for k in range(n_tones):
-                if tones[4 * k] == c and tones[4 * k + 1] == nxt:
-                    c = tones[4 * k + 2]
-                    scratch[i + 1] = tones[4 * k + 3]
-                    break
+        pos2 = pos1
+        pos1 = pos
         pos = _utf8(c, out, pos)
+        c3 = c2
+        c2 = c1
+        c1 = c
+        wordlen += 1
+    if wordlen > 0 and not fold_accents:
+        pos = _end_word(c1, c2, c3, wordlen, pos2, pos, tones, n_tones, out)
     return pos
 
 
@@ -218,7 +227,6 @@ def normalize_kernel(
     lengths_arr = np.empty(n_docs, dtype=np.int64)
     cdef uint8_t[::1] wide = wide_arr
     cdef int64_t[::1] lengths = lengths_arr
-    cdef uint32_t* scratch
     cdef const uint16_t* unit_ptr = &units[0] if units.shape[0] > 0 else NULL
     cdef int64_t n_tones = tones.shape[0]
     for d in prange(n_docs, nogil=True, schedule="dynamic", chunksize=16, num_threads=num_threads):
@@ -227,12 +235,9 @@ def normalize_kernel(
         if hi == lo:
             lengths[d] = 0
             continue
-        scratch = <uint32_t*>malloc((hi - lo) * sizeof(uint32_t))
         lengths[d] = _normalize_one(
-            unit_ptr + lo, hi - lo, &case[0], &accent[0], fold_accents, &tones[0, 0], n_tones,
-            scratch, &wide[3 * lo],
+            unit_ptr + lo, hi - lo, &case[0], &accent[0], fold_accents, &tones[0, 0], n_tones, &wide[3 * lo]
         )
-        free(scratch)
     offsets_arr = np.zeros(n_docs + 1, dtype=np.int64)
     np.cumsum(lengths_arr, out=offsets_arr[1:])
     packed_arr = np.empty(offsets_arr[n_docs], dtype=np.uint8)
@@ -361,6 +366,20 @@ cdef inline uint32_t _fmix32(uint32_t h) noexcept nogil:
     return h
 
 
+cdef inline void _minhash_row(
+    const uint64_t* values, int64_t count, const uint32_t* a, const uint32_t* b, Py_ssize_t num_perm, uint32_t* row
+) noexcept nogil:
+    cdef int64_t i
+    cdef Py_ssize_t k
+    cdef uint32_t h, p
+    for i in range(count):
+        h = _fmix32(<uint32_t>(values[i] & 0xFFFFFFFFULL))
+        # Branch-free uint32 work over contiguous arrays: vectorized.
+        for k in range(num_perm):
+            p = a[k] * h + b[k]
+            row[k] = p if p < row[k] else row[k]
+
+
 def signature_kernel(
     const uint64_t[::1] values,
     const int64_t[::1] starts,
@@ -371,23 +390,95 @@ def signature_kernel(
     """MinHash signatures, uint32 of shape ``(n_docs, num_perm)``."""
     cdef Py_ssize_t n_docs = starts.shape[0] - 1
     cdef Py_ssize_t num_perm = a.shape[0]
-    cdef Py_ssize_t d, k
-    cdef int64_t i
-    cdef uint32_t h, p
-    cdef uint32_t* row
+    cdef Py_ssize_t d
     out_arr = np.full((n_docs, num_perm), 0xFFFFFFFF, dtype=np.uint32)
     cdef uint32_t[:, ::1] out = out_arr
-    cdef const uint32_t* pa = &a[0]
-    cdef const uint32_t* pb = &b[0]
+    cdef const uint64_t* pv = &values[0] if values.shape[0] > 0 else NULL
     for d in prange(n_docs, nogil=True, schedule="dynamic", chunksize=16, num_threads=num_threads):
-        row = &out[d, 0]
-        for i in range(starts[d], starts[d + 1]):
-            h = _fmix32(<uint32_t>(values[i] & 0xFFFFFFFFULL))
-            # Branch-free uint32 work over contiguous arrays: vectorized.
-            for k in range(num_perm):
-                p = pa[k] * h + pb[k]
-                row[k] = p if p < row[k] else row[k]
+        if starts[d + 1] > starts[d]:
+            _minhash_row(pv + starts[d], starts[d + 1] - starts[d], &a[0], &b[0], num_perm, &out[d, 0])
     return out_arr
+
+
+# --------------------------------------------------------------------------
+# The fused pass: normalize, shingle, hash, dedupe and MinHash each document
+# in one go, with only per-document scratch memory. Same results as
+# normalize_kernel -> shingle_kernel -> signature_kernel (tested).
+
+def sketch_kernel(
+    const uint16_t[::1] units,
+    const int64_t[::1] starts,
+    const uint32_t[::1] case,
+    const uint32_t[::1] accent,
+    bint fold_accents,
+    const uint32_t[:, ::1] tones,
+    int kind,
+    int n,
+    const uint32_t[::1] a,
+    const uint32_t[::1] b,
+    int num_threads,
+):
+    """``(values, value_starts, signatures)`` for a batch of UTF-16 texts."""
+    cdef Py_ssize_t n_docs = starts.shape[0] - 1
+    cdef Py_ssize_t num_perm = a.shape[0]
+    cdef Py_ssize_t d
+    cdef int64_t lo, hi, m, n_units, count
+    cdef int failed = 0
+    cdef uint8_t* text
+    cdef uint64_t* hashes
+    cdef const uint16_t* unit_ptr = &units[0] if units.shape[0] > 0 else NULL
+    cdef int64_t n_tones = tones.shape[0]
+    signatures_arr = np.full((n_docs, num_perm), 0xFFFFFFFF, dtype=np.uint32)
+    counts_arr = np.zeros(n_docs, dtype=np.int64)
+    cdef uint32_t[:, ::1] signatures = signatures_arr
+    cdef int64_t[::1] counts = counts_arr
+    # Each document's distinct hashes wait in their own buffer until the
+    # prefix sum of the counts says where they go.
+    cdef uint64_t** held = <uint64_t**>calloc(max(n_docs, 1), sizeof(uint64_t*))
+    if held == NULL:
+        raise MemoryError()
+    try:
+        for d in prange(n_docs, nogil=True, schedule="dynamic", chunksize=8, num_threads=num_threads):
+            lo = starts[d]
+            hi = starts[d + 1]
+            if hi == lo:
+                continue
+            text = <uint8_t*>malloc(3 * (hi - lo))
+            if text == NULL:
+                failed = 1
+                continue
+            m = _normalize_one(unit_ptr + lo, hi - lo, &case[0], &accent[0], fold_accents, &tones[0, 0], n_tones, text)
+            n_units = _count_units(text, m, kind)
+            if n_units > 0:
+                count = 1 if n_units < n else n_units - n + 1
+                hashes = <uint64_t*>malloc(count * sizeof(uint64_t))
+                if hashes == NULL:
+                    failed = 1
+                else:
+                    count = _shingle_one(text, m, kind, n, n_units, hashes)
+                    _minhash_row(hashes, count, &a[0], &b[0], num_perm, &signatures[d, 0])
+                    held[d] = hashes
+                    counts[d] = count
+            free(text)
+        if failed:
+            raise MemoryError()
+        value_starts_arr = np.zeros(n_docs + 1, dtype=np.int64)
+        np.cumsum(counts_arr, out=value_starts_arr[1:])
+        values_arr = np.empty(value_starts_arr[n_docs], dtype=np.uint64)
+        return _collect(held, counts, value_starts_arr, values_arr, num_threads), value_starts_arr, signatures_arr
+    finally:
+        for d in range(n_docs):
+            free(held[d])
+        free(held)
+
+
+cdef object _collect(uint64_t** held, const int64_t[::1] counts, const int64_t[::1] value_starts, values_arr, int num_threads):
+    cdef uint64_t[::1] values = values_arr
+    cdef Py_ssize_t d, n_docs = counts.shape[0]
+    for d in prange(n_docs, nogil=True, schedule="static", num_threads=num_threads):
+        if counts[d] > 0:
+            memcpy(&values[value_starts[d]], held[d], counts[d] * sizeof(uint64_t))
+    return values_arr
 
 
 # --------------------------------------------------------------------------

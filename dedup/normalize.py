@@ -40,7 +40,7 @@ from dedup._kernels import normalize_kernel
 from dedup._threads import resolve_workers
 from dedup._unicode import accent_table, case_table
 
-__all__ = ["normalize_batch", "normalize_text"]
+__all__ = ["encode_texts", "kernel_tables", "normalize_batch", "normalize_text"]
 
 _TONES = "\u0300\u0301\u0309\u0303\u0323"  # grave, acute, hook above, tilde, dot below
 
@@ -67,6 +67,32 @@ def _tone_table() -> npt.NDArray[np.uint32]:
 _TONE_TABLE = _tone_table()
 
 
+def encode_texts(texts: Sequence[str]) -> tuple[npt.NDArray[np.uint16], npt.NDArray[np.int64]]:
+    """NFC, then the UTF-16 code units of all texts back to back: the part
+    of normalization that needs Python, and the input of the kernels.
+
+    Returns:
+        ``(units, starts)``: uint16 code units, and int64 offsets of shape
+        ``(len(texts) + 1,)``.
+    """
+    # UTF-16 because CPython encodes it ~5x faster than UTF-32; the kernel
+    # decodes surrogate pairs. "surrogatepass" keeps lone surrogates (from
+    # surrogateescape decoding), which the kernel turns into spaces.
+    encoded = [unicodedata.normalize("NFC", t).encode("utf-16-le", "surrogatepass") for t in texts]
+    starts = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(e) // 2 for e in encoded], out=starts[1:])
+    return np.frombuffer(b"".join(encoded), dtype=np.uint16), starts
+
+
+def kernel_tables(
+    fold_accents: bool,
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    """``(case, accent, tones)``: the tables the compiled normalization reads."""
+    case = case_table()
+    # The kernel reads the accent table only when folding accents.
+    return case, accent_table() if fold_accents else case, _TONE_TABLE
+
+
 def normalize_batch(
     texts: Sequence[str], *, fold_accents: bool = False, workers: int | None = None
 ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
@@ -83,17 +109,9 @@ def normalize_batch(
         shape ``(len(texts) + 1,)``, document ``i`` being
         ``buf[offsets[i]:offsets[i + 1]]``.
     """
-    # UTF-16 because CPython encodes it ~5x faster than UTF-32; the kernel
-    # decodes surrogate pairs. "surrogatepass" keeps lone surrogates (from
-    # surrogateescape decoding), which the kernel turns into spaces.
-    encoded = [unicodedata.normalize("NFC", t).encode("utf-16-le", "surrogatepass") for t in texts]
-    starts = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum([len(e) // 2 for e in encoded], out=starts[1:])
-    units = np.frombuffer(b"".join(encoded), dtype=np.uint16)
-    case = case_table()
-    # The kernel reads the accent table only when folding accents.
-    accent = accent_table() if fold_accents else case
-    return normalize_kernel(units, starts, case, accent, fold_accents, _TONE_TABLE, resolve_workers(workers))
+    units, starts = encode_texts(texts)
+    case, accent, tones = kernel_tables(fold_accents)
+    return normalize_kernel(units, starts, case, accent, fold_accents, tones, resolve_workers(workers))
 
 
 def normalize_text(text: str, *, fold_accents: bool = False) -> str:

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,17 +24,20 @@ from typing import Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
+from dedup._kernels import sketch_kernel
+from dedup._threads import resolve_workers
 from dedup.cluster import KEEP_POLICIES, Cluster, connected_components, group_clusters
 from dedup.document import Document, Skipped
 from dedup.lsh import band_keys, choose_bands, pairs_from_band_keys
-from dedup.minhash import compute_signatures
-from dedup.normalize import normalize_batch
-from dedup.shingle import ShingleSpec, parse_shingle_spec, shingle_batch
+from dedup.minhash import permutations
+from dedup.normalize import encode_texts, kernel_tables
+from dedup.shingle import SHINGLE_KINDS, ShingleSpec, parse_shingle_spec
 from dedup.similarity import estimate_jaccard, exact_jaccard
 
 __all__ = ["Pair", "ScanConfig", "ScanResult", "find_duplicates", "sketch_texts"]
 
 DocumentLike = str | tuple[str, str] | Document | Skipped
+_Sketch = tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.uint32]]
 
 
 @dataclass(frozen=True)
@@ -171,11 +175,38 @@ def sketch_texts(
         ``(n + 1,)``, and uint32 signatures of shape ``(n, num_perm)``.
     """
     spec = parse_shingle_spec(shingle) if isinstance(shingle, str) else shingle
-    buf, offsets = normalize_batch(texts, fold_accents=fold_accents, workers=workers)
-    values, starts = shingle_batch(buf, offsets, spec, workers=workers)
-    del buf, offsets
-    signatures = compute_signatures(values, starts, num_perm=num_perm, seed=seed, workers=workers)
-    return values, starts, signatures
+    units, unit_starts = encode_texts(texts)
+    return _sketch_units(units, unit_starts, spec, num_perm, seed, fold_accents, workers)
+
+
+def _sketch_units(
+    units: npt.NDArray[np.uint16],
+    unit_starts: npt.NDArray[np.int64],
+    spec: ShingleSpec,
+    num_perm: int,
+    seed: int,
+    fold_accents: bool,
+    workers: int | None,
+) -> _Sketch:
+    """The compiled part of :func:`sketch_texts` (runs without the GIL)."""
+    case, accent, tones = kernel_tables(fold_accents)
+    perms = permutations(num_perm, seed)
+    # One fused compiled pass; equal to normalize_batch -> shingle_batch ->
+    # compute_signatures (a property test checks it) without their batch-wide
+    # intermediate arrays.
+    return sketch_kernel(
+        units,
+        unit_starts,
+        case,
+        accent,
+        fold_accents,
+        tones,
+        SHINGLE_KINDS[spec.kind],
+        spec.n,
+        perms[0],
+        perms[1],
+        resolve_workers(workers),
+    )
 
 
 class _SpillFile:
@@ -376,22 +407,36 @@ def _scan(
     store = _Store(folder, config.num_perm, num_bands, rows_per_band)
     skipped: list[Skipped] = []
     done = 0
+    # Two stages: this thread reads, parses and encodes batch k+1 (Python,
+    # holding the GIL) while a helper thread runs the fused kernel on batch k
+    # (without the GIL). Batches are stored in input order; at most two are
+    # in flight.
+    pending: tuple[list[Document], Future[_Sketch]] | None = None
     try:
-        for docs, batch_skipped in _batches(documents, config.batch_size):
-            skipped.extend(batch_skipped)
-            if docs:
-                values, starts, signatures = sketch_texts(
-                    [d.text for d in docs],
-                    shingle=spec,
-                    num_perm=config.num_perm,
-                    seed=config.seed,
-                    fold_accents=config.fold_accents,
-                    workers=config.workers,
-                )
-                skipped.extend(store.add(docs, values, starts, signatures))
-            done += len(docs) + len(batch_skipped)
-            if progress is not None:
-                progress(done)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dedup-kernels") as pool:
+            for docs, batch_skipped in _batches(documents, config.batch_size):
+                skipped.extend(batch_skipped)
+                submitted = None
+                if docs:
+                    units, unit_starts = encode_texts([d.text for d in docs])
+                    submitted = pool.submit(
+                        _sketch_units,
+                        units,
+                        unit_starts,
+                        spec,
+                        config.num_perm,
+                        config.seed,
+                        config.fold_accents,
+                        config.workers,
+                    )
+                if pending is not None:
+                    skipped.extend(store.add(pending[0], *pending[1].result()))
+                pending = (docs, submitted) if submitted is not None else None
+                done += len(docs) + len(batch_skipped)
+                if progress is not None:
+                    progress(done)
+            if pending is not None:
+                skipped.extend(store.add(pending[0], *pending[1].result()))
         return _match(store, skipped, config)
     finally:
         store.close()

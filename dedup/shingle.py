@@ -28,10 +28,10 @@ import numpy.typing as npt
 from dedup._kernels import shingle_kernel
 from dedup._threads import resolve_workers
 
-__all__ = ["ShingleSpec", "parse_shingle_spec", "shingle_batch"]
+__all__ = ["SHINGLE_KINDS", "ShingleSpec", "parse_shingle_spec", "shingle_batch"]
 
-_WORD = 0
-_CHAR = 1
+SHINGLE_KINDS = {"word": 0, "char": 1}
+"""Shingle kind codes understood by the compiled kernels."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def shingle_batch(
         shape ``(n_docs + 1,)``, document ``i`` owning
         ``values[starts[i]:starts[i + 1]]`` (empty for an empty document).
     """
-    kind = _WORD if spec.kind == "word" else _CHAR
+    kind = SHINGLE_KINDS[spec.kind]
     return shingle_kernel(
         np.ascontiguousarray(buf, dtype=np.uint8),
         np.ascontiguousarray(offsets, dtype=np.int64),

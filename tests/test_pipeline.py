@@ -130,3 +130,28 @@ def test_independent_of_batch_size_and_workers(docs: list[str], batch_size: int,
         assert c.ids == sorted(c.ids, key=int) and c.similarities[c.members.index(c.keep)] == 1.0
     for p in reference.pairs:
         assert p.similarity >= 0.8
+
+
+@given(
+    st.lists(st.one_of(long_news_texts, st.text(max_size=60)), max_size=6),
+    st.sampled_from(["word:5", "word:1", "char:3", "char:7"]),
+    st.sampled_from([1, 16, 128]),
+    st.integers(0, 2**32 - 1),
+    st.booleans(),
+)
+def test_fused_sketch_equals_the_stages(
+    texts: list[str], shingle: str, num_perm: int, seed: int, fold_accents: bool
+) -> None:
+    """sketch_texts runs one fused kernel; it must equal the three stages."""
+    from dedup.minhash import compute_signatures
+    from dedup.normalize import normalize_batch
+    from dedup.shingle import parse_shingle_spec, shingle_batch
+
+    values, starts, signatures = dedup.sketch_texts(
+        texts, shingle=shingle, num_perm=num_perm, seed=seed, fold_accents=fold_accents
+    )
+    buf, offsets = normalize_batch(texts, fold_accents=fold_accents)
+    ref_values, ref_starts = shingle_batch(buf, offsets, parse_shingle_spec(shingle))
+    np.testing.assert_array_equal(starts, ref_starts)
+    np.testing.assert_array_equal(values, ref_values)
+    np.testing.assert_array_equal(signatures, compute_signatures(ref_values, ref_starts, num_perm=num_perm, seed=seed))
