@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from dedup.io import read_documents  # noqa: E402  # after sys.path
-from dedup.lsh import band_keys, choose_bands, pairs_from_band_keys  # noqa: E402
+from dedup.lsh import band_keys, choose_bands, pairs_from_band_columns  # noqa: E402
 from dedup.minhash import compute_signatures  # noqa: E402
 from dedup.normalize import normalize_batch  # noqa: E402
 from dedup.shingle import ShingleSpec, shingle_batch  # noqa: E402
@@ -68,7 +68,10 @@ def main() -> None:
     t.update(parts)
 
     start = time.perf_counter()
-    left, right, _ = pairs_from_band_keys(keys_all)
+    keys = np.concatenate(keys_all)
+    left, right, _ = pairs_from_band_columns(
+        (np.ascontiguousarray(keys[:, b]) for b in range(keys.shape[1])), len(keys)
+    )
     t["candidate pairs (sort + group)"] = time.perf_counter() - start
 
     values = np.concatenate(values_all)

@@ -22,7 +22,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -38,7 +38,7 @@ __all__ = [
     "candidate_pairs",
     "catch_probability",
     "choose_bands",
-    "pairs_from_band_keys",
+    "pairs_from_band_columns",
     "to_lean_minhashes",
 ]
 
@@ -157,32 +157,31 @@ def candidate_pairs(
     Raises:
         ValueError: the bands do not fit in the signature width.
     """
-    left, right, collisions = pairs_from_band_keys(band_keys(signatures, num_bands, rows_per_band))
+    keys = band_keys(signatures, num_bands, rows_per_band)
+    columns = (np.ascontiguousarray(keys[:, band]) for band in range(num_bands))
+    left, right, collisions = pairs_from_band_columns(columns, len(signatures))
     return left, right, LSHStats(num_bands, rows_per_band, collisions, len(left))
 
 
-def pairs_from_band_keys(
-    keys: npt.NDArray[np.uint64] | Sequence[npt.NDArray[np.uint64]],
+def pairs_from_band_columns(
+    columns: Iterable[npt.NDArray[np.uint64]], n_docs: int
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]:
-    """Candidate pairs from band keys (see :func:`band_keys`).
+    """Candidate pairs from band keys, one band at a time.
 
     Args:
-        keys: uint64, shape ``(n_docs, num_bands)``; or a sequence of such
-            blocks, one per batch, in document order (never concatenated, so
-            only one band's column is ever copied).
+        columns: For each band, uint64 keys of shape ``(n_docs,)`` (a column
+            of :func:`band_keys`); an iterable, so a caller can read one band
+            at a time from disk.
+        n_docs: Number of documents.
 
     Returns:
         ``(left, right, band_collisions)``: pairs sharing a key in some band,
         ``left < right``, sorted, each once; and the number of (pair, band)
         collisions before de-duplication.
     """
-    blocks = [keys] if isinstance(keys, np.ndarray) else list(keys)
-    n_docs = sum(len(block) for block in blocks)
-    num_bands = blocks[0].shape[1] if blocks else 0
     codes = []
     collisions = 0
-    for band in range(num_bands):
-        column = np.concatenate([block[:, band] for block in blocks])
+    for column in columns:
         order = np.argsort(column, kind="stable").astype(np.int64)
         band_codes = _pairs_in_runs(order, column[order])
         collisions += len(band_codes)

@@ -15,9 +15,9 @@ Example:
 from __future__ import annotations
 
 import os
-from concurrent.futures import Future, ThreadPoolExecutor
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -28,7 +28,7 @@ from dedup._kernels import sketch_kernel
 from dedup._threads import resolve_workers
 from dedup.cluster import KEEP_POLICIES, Cluster, connected_components, group_clusters
 from dedup.document import Document, Skipped
-from dedup.lsh import band_keys, choose_bands, pairs_from_band_keys
+from dedup.lsh import band_keys, choose_bands, pairs_from_band_columns
 from dedup.minhash import permutations
 from dedup.normalize import encode_texts, kernel_tables
 from dedup.shingle import SHINGLE_KINDS, ShingleSpec, parse_shingle_spec
@@ -269,26 +269,27 @@ class _SpillFile:
 class _Store:
     """Per-document data, built batch by batch.
 
-    In memory: ids, lengths and LSH band keys (8 bytes per band). Spilled to
-    the scan's temporary folder: distinct shingle hashes (8 bytes per
-    shingle, most of a scan's data) and signatures (4 bytes per
-    permutation), which only candidate pairs need. They are read back one
-    chunk of pairs at a time, so resident memory holds one chunk's
-    documents, not the corpus.
+    In memory: ids and lengths. Spilled to the scan's temporary folder:
+    distinct shingle hashes (8 bytes per shingle, most of a scan's data) and
+    signatures (4 bytes per permutation), which only candidate pairs need,
+    read back one chunk of pairs at a time; and LSH band keys (8 bytes per
+    band), read back one band at a time. Resident memory holds one chunk's
+    documents or one band, not the corpus.
     """
 
     PAIRS_PER_CHUNK = 256
 
     def __init__(self, folder: str, num_perm: int, num_bands: int, rows_per_band: int) -> None:
         self.ids: list[str] = []
-        self.lengths: list[int] = []
-        self.keys: list[npt.NDArray[np.uint64]] = []
+        self.lengths: list[npt.NDArray[np.int64]] = []
+        self.batch_sizes: list[int] = []
         self.sizes: list[npt.NDArray[np.int64]] = []
         self.num_perm = num_perm
         self.num_bands = num_bands
         self.rows_per_band = rows_per_band
         self.shingle_file = _SpillFile(os.path.join(folder, "shingles.u64"), np.uint64)
         self.signature_file = _SpillFile(os.path.join(folder, "signatures.u32"), np.uint32)
+        self.key_file = _SpillFile(os.path.join(folder, "band-keys.u64"), np.uint64)
         self.starts = np.zeros(1, dtype=np.int64)
 
     def add(
@@ -302,31 +303,40 @@ class _Store:
         empty = np.flatnonzero(sizes == 0)
         skipped = [Skipped(docs[i].id, None, "no words after normalization") for i in empty]
         keep = sizes > 0
-        for i in np.flatnonzero(keep):
-            self.ids.append(docs[i].id)
-            self.lengths.append(len(docs[i].text))
+        kept = np.flatnonzero(keep).tolist()
+        self.ids.extend(docs[i].id for i in kept)
+        self.lengths.append(np.array([len(docs[i].text) for i in kept], dtype=np.int64))
         if len(empty):
             signatures = signatures[keep]
         self.shingle_file.append(values)  # empty documents own no values
         self.signature_file.append(signatures)
         self.sizes.append(sizes[keep])
-        self.keys.append(band_keys(signatures, self.num_bands, self.rows_per_band))
+        # Band-major per batch, so one band's keys are a few contiguous runs.
+        self.key_file.append(np.ascontiguousarray(band_keys(signatures, self.num_bands, self.rows_per_band).T))
+        self.batch_sizes.append(len(signatures))
         return skipped
 
-    def seal(self) -> tuple[list[npt.NDArray[np.uint64]], npt.NDArray[np.int64]]:
-        """Finish writing; return the band keys (one array per batch) and
-        the document lengths."""
+    def seal(self) -> npt.NDArray[np.int64]:
+        """Finish writing; return the document lengths."""
         sizes = np.concatenate(self.sizes) if self.sizes else np.zeros(0, dtype=np.int64)
         self.starts = np.zeros(len(sizes) + 1, dtype=np.int64)
         np.cumsum(sizes, out=self.starts[1:])
-        self.shingle_file.seal()
-        self.signature_file.seal()
-        keys, self.keys, self.sizes = self.keys, [], []
-        return keys, np.array(self.lengths, dtype=np.int64)
+        self.sizes = []
+        for spill in (self.shingle_file, self.signature_file, self.key_file):
+            spill.seal()
+        return np.concatenate(self.lengths) if self.lengths else np.zeros(0, dtype=np.int64)
+
+    def band_columns(self) -> Iterator[npt.NDArray[np.uint64]]:
+        """Each band's keys for all documents, read from disk one band at a time."""
+        counts = np.array(self.batch_sizes, dtype=np.int64)
+        block_starts = np.concatenate(([0], np.cumsum(counts * self.num_bands)[:-1])).astype(np.int64)
+        nonempty = counts > 0
+        for band in range(self.num_bands):
+            yield self.key_file.gather(block_starts[nonempty] + band * counts[nonempty], counts[nonempty])
 
     def close(self) -> None:
-        self.shingle_file.close()
-        self.signature_file.close()
+        for spill in (self.shingle_file, self.signature_file, self.key_file):
+            spill.close()
 
     def _chunks(
         self, left: npt.NDArray[np.int64], right: npt.NDArray[np.int64]
@@ -443,10 +453,9 @@ def _scan(
 
 
 def _match(store: _Store, skipped: list[Skipped], config: ScanConfig) -> ScanResult:
-    keys, lengths = store.seal()
+    lengths = store.seal()
     ids = store.ids
-    left, right, collisions = pairs_from_band_keys(keys)
-    del keys
+    left, right, collisions = pairs_from_band_columns(store.band_columns(), len(ids))
     candidates = len(left)
     estimates = store.estimates(left, right)
     similarity = store.jaccard(left, right, config.workers) if config.verify else estimates
