@@ -11,11 +11,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+$(VENV)/.installed: pyproject.toml setup.py dedup/_kernels.pyx | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-test: pyproject.toml setup.py dedup/_kernels.pyx | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $@ $(VENV)/.installed
 
@@ -30,7 +30,7 @@ lint: $(VENV)/.installed-test
 test: lint
 	$(BIN)/pytest -q
 
-$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-bench: pyproject.toml setup.py dedup/_kernels.pyx | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[test,bench]"
 	touch $@ $(VENV)/.installed $(VENV)/.installed-test
 

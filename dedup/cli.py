@@ -100,6 +100,9 @@ def _open_output(output: Path | None) -> contextlib.AbstractContextManager[IO[st
 
 def _render_table(result: ScanResult, pairs: bool, out: IO[str]) -> None:
     console = Console(file=out, width=None if out.isatty() else 120, highlight=False)
+    if not (result.pairs if pairs else result.clusters):
+        console.print(f"No near-duplicates at this threshold among {result.documents:,} documents.")
+        return
     if pairs:
         table = Table("a", "b", "similarity", "estimate", title=f"{len(result.pairs)} near-duplicate pairs")
         for p in result.pairs:
@@ -115,9 +118,17 @@ def _render_table(result: ScanResult, pairs: bool, out: IO[str]) -> None:
     console.print(table)
 
 
-@app.command()
+@app.command(
+    epilog="Examples: dedup scan news/ | dedup scan dump.jsonl.gz --format jsonl --output clusters.jsonl"
+    " | dedup scan news/ --pairs --threshold 0.9"
+)
 def scan(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders (.txt, .md, .jsonl, .ndjson; .gz/.zst).")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="PATH...", help="Files or folders (.txt, .md, .jsonl, .ndjson; .gz/.zst).", show_default=False
+        ),
+    ],
     threshold: Annotated[float, typer.Option(help="Jaccard similarity at or above which two documents match.")] = 0.8,
     num_perm: Annotated[int, typer.Option(help="MinHash permutations (signature width).")] = 128,
     shingle: Annotated[str, typer.Option(help="Shingles: word:N (word n-grams) or char:N (characters).")] = "word:5",
