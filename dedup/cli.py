@@ -126,7 +126,7 @@ def scan(
     paths: Annotated[
         list[Path],
         typer.Argument(
-            metavar="PATH...", help="Files or folders (.txt, .md, .jsonl, .ndjson; .gz/.zst).", show_default=False
+            metavar="PATH", help="Files or folders (.txt, .md, .jsonl, .ndjson; .gz/.zst).", show_default=False
         ),
     ],
     threshold: Annotated[float, typer.Option(help="Jaccard similarity at or above which two documents match.")] = 0.8,
