@@ -6,6 +6,7 @@ Exit codes: 0 success (duplicates or not), 1 fatal error (one line on stderr),
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import enum
 import sys
@@ -20,9 +21,16 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from dedup import __version__
+from dedup.document import Skipped
 from dedup.io import InputError, atomic_writer, read_documents
 from dedup.pipeline import ScanConfig, ScanResult, find_duplicates
-from dedup.report import format_clusters_csv, format_clusters_jsonl, format_pairs_csv, format_pairs_jsonl
+from dedup.report import (
+    format_clusters_csv,
+    format_clusters_jsonl,
+    format_pairs_csv,
+    format_pairs_jsonl,
+    format_skipped_jsonl,
+)
 
 app = typer.Typer(
     name="dedup",
@@ -146,6 +154,10 @@ def scan(
     fail_on_duplicates: Annotated[
         bool, typer.Option("--fail-on-duplicates", help="Exit 3 when any cluster is found.")
     ] = False,
+    errors: Annotated[
+        Path | None, typer.Option(help="Also write every skipped input to FILE as JSONL {path, line, reason}.")
+    ] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 after the scan if any input was skipped.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Print LSH bands/rows and candidate counts.")
@@ -190,6 +202,12 @@ def scan(
 
     for skip in result.skipped:
         typer.echo(skip.describe(), err=True)
+    if errors is not None:
+        try:
+            with atomic_writer(errors) as out:
+                out.write(format_skipped_jsonl(result.skipped))
+        except OSError as err:
+            raise _fail(f"cannot write {errors}: {err}", EXIT_FATAL) from None
     try:
         with _open_output(output) as out:
             if output_format is OutputFormat.table:
@@ -211,12 +229,25 @@ def scan(
     if not quiet:
         elapsed = time.perf_counter() - started
         typer.echo(
-            f"dedup: {result.documents:,} documents read, {len(result.skipped):,} skipped, "
+            f"dedup: {result.documents:,} documents read, {_skipped_summary(result.skipped)}, "
             f"{len(result.clusters):,} clusters, {result.duplicates:,} duplicates ({elapsed:.1f} s)",
             err=True,
         )
+    if strict and result.skipped:
+        raise _fail(f"{len(result.skipped):,} inputs skipped (--strict)", EXIT_FATAL)
     if fail_on_duplicates and result.clusters:
         raise typer.Exit(EXIT_DUPLICATES)
+
+
+def _skipped_summary(skipped: list[Skipped]) -> str:
+    """``3 skipped (2 empty document, 1 line is not valid JSON)``."""
+    if not skipped:
+        return "0 skipped"
+    counts = collections.Counter(
+        s.reason.split(": ")[0] if s.reason.startswith("cannot read") else s.reason for s in skipped
+    )
+    reasons = ", ".join(f"{n:,} {reason}" for reason, n in counts.most_common())
+    return f"{len(skipped):,} skipped ({reasons})"
 
 
 def run() -> None:

@@ -2,9 +2,13 @@
 
 Inputs, per DESIGN.md: files or folders (recursed, hidden entries skipped,
 files in code-point order of their relative path). ``.txt`` and ``.md`` hold
-one document per file; ``.jsonl`` and ``.ndjson`` one per line. Each may be
-compressed (``.gz``, ``.zst``). A file given directly with another extension
-is read as one text document.
+one document per file (UTF-8, UTF-16 with a BOM, or a legacy encoding that
+charset-normalizer identifies, such as cp1258 or cp1252); ``.jsonl`` and
+``.ndjson`` one per line; ``.csv`` one per row (header names the fields);
+``.parquet`` one per row (needs pyarrow). All but Parquet may be compressed
+(``.gz``, ``.zst``); a cut archive yields every document before the cut. A
+file given directly with another extension is read as one text document.
+Only regular files are opened (never a FIFO or a device).
 
 Every input document is yielded either as a :class:`~dedup.document.Document`
 or as a :class:`~dedup.document.Skipped` with its reason; nothing is dropped
@@ -17,7 +21,7 @@ then renamed over the target, so a reader never sees half a file.
 from __future__ import annotations
 
 import contextlib
-import gzip
+import csv
 import json
 import os
 import stat
@@ -26,7 +30,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO
 
 import orjson
 import zstandard
@@ -37,6 +41,8 @@ __all__ = ["InputError", "InputFile", "atomic_writer", "collect_input_files", "r
 
 TEXT_SUFFIXES = (".txt", ".md")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
+CSV_SUFFIXES = (".csv",)
+PARQUET_SUFFIXES = (".parquet",)
 COMPRESSION_SUFFIXES = (".gz", ".zst")
 
 
@@ -50,7 +56,7 @@ class InputFile:
 
     path: Path
     name: str
-    kind: str  # "text" or "jsonl"
+    kind: str  # "text", "jsonl", "csv" or "parquet"
     compression: str | None  # None, "gz" or "zst"
 
 
@@ -64,6 +70,10 @@ def _classify(name: str) -> tuple[str, str | None] | None:
             break
     if lower.endswith(JSONL_SUFFIXES):
         return "jsonl", compression
+    if lower.endswith(CSV_SUFFIXES):
+        return "csv", compression
+    if lower.endswith(PARQUET_SUFFIXES) and compression is None:
+        return "parquet", None
     if lower.endswith(TEXT_SUFFIXES):
         return "text", compression
     return None
@@ -134,40 +144,113 @@ def collect_input_files(paths: Sequence[str | os.PathLike[str]]) -> list[InputFi
     return files
 
 
-def _open_binary(file: InputFile) -> BinaryIO:
-    raw = open(file.path, "rb")  # noqa: SIM115  # closed by the caller through the returned stream
-    if file.compression == "gz":
-        # GzipFile(fileobj=...) does not close the file it wraps: open by name.
-        raw.close()
-        return gzip.open(file.path, "rb")  # type: ignore[return-value]  # GzipFile is a binary stream
-    if file.compression == "zst":
-        return zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)
-    return raw
+class _TruncatedError(Exception):
+    """A compressed input ends before its end-of-stream marker, or is corrupt."""
 
 
-_TRUNCATION_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile, zstandard.ZstdError)
+_CHUNK = 1 << 16
 
 
-def _decode(data: bytes) -> str | None:
+def _chunks(file: InputFile) -> Iterator[bytes]:
+    """The decompressed bytes of a file, chunk by chunk.
+
+    A truncated or corrupt archive first yields everything that decompressed
+    before the cut, then raises :class:`_TruncatedError`.
+    """
+    with open(file.path, "rb") as raw:
+        if file.compression is None:
+            while chunk := raw.read(_CHUNK):
+                yield chunk
+        elif file.compression == "gz":
+            gz = zlib.decompressobj(wbits=47)  # 32 + 15: gzip or zlib header, auto-detected
+            started = False
+            while True:
+                data = raw.read(_CHUNK)
+                if not data:
+                    break
+                started = True
+                while data:
+                    try:
+                        out = gz.decompress(data)
+                    except zlib.error as err:
+                        raise _TruncatedError("corrupt gzip data") from err
+                    if out:
+                        yield out
+                    data = b""
+                    if gz.eof:
+                        # Concatenated gzip members form one stream (as `gzip -c a b`).
+                        data = gz.unused_data
+                        gz = zlib.decompressobj(wbits=47)
+                        started = bool(data)
+            if started and not gz.eof:
+                raise _TruncatedError("gzip stream ends before its end marker")
+        else:
+            # zstandard's stream reader returns nothing, silently, for a cut
+            # frame; a decompressobj reports whether the frame completed.
+            zst = zstandard.ZstdDecompressor().decompressobj()
+            started = False
+            while True:
+                data = raw.read(_CHUNK)
+                if not data:
+                    break
+                started = True
+                while data:
+                    try:
+                        out = zst.decompress(data)
+                    except zstandard.ZstdError as err:
+                        raise _TruncatedError("corrupt zstd data") from err
+                    if out:
+                        yield out
+                    data = b""
+                    if zst.eof:
+                        data = zst.unused_data
+                        zst = zstandard.ZstdDecompressor().decompressobj()
+                        started = bool(data)
+            if started and not zst.eof:
+                raise _TruncatedError("zstd stream ends before its end marker")
+
+
+def _decode(data: bytes) -> tuple[str | None, str]:
+    """Decode a whole text file: UTF-8 (BOM or not), UTF-16 with a BOM, else
+    the legacy encoding charset-normalizer finds (news in cp1258 or cp1252).
+
+    Returns:
+        ``(text, encoding)``; text is None when nothing fits.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError:
+            return None, ""
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError:
-        return None
+        pass
+    from charset_normalizer import from_bytes  # only for the rare legacy file
+
+    # Single-byte encodings of news first: on short texts, open detection
+    # readily takes Latin bytes for a multi-byte Asian encoding.
+    best = from_bytes(data, cp_isolation=_SINGLE_BYTE_ENCODINGS).best() or from_bytes(data).best()
+    if best is None:
+        return None, ""
+    return str(best), best.encoding
+
+
+_SINGLE_BYTE_ENCODINGS = ["cp1258", "cp1252", "cp1250", "cp1251", "cp1253", "cp1254", "latin_1", "iso8859_15", "koi8_r"]
 
 
 def _read_text_file(file: InputFile) -> Iterator[Document | Skipped]:
     try:
-        with _open_binary(file) as stream:
-            data = stream.read()
-    except _TRUNCATION_ERRORS:
+        data = b"".join(_chunks(file))
+    except _TruncatedError:
         yield Skipped(file.name, None, "compressed file is truncated or corrupt")
         return
-    if b"\x00" in data:
+    if b"\x00" in data and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         yield Skipped(file.name, None, "binary content (NUL bytes)")
         return
-    text = _decode(data)
+    text, _ = _decode(data)
     if text is None:
-        yield Skipped(file.name, None, "not valid UTF-8")
+        yield Skipped(file.name, None, "undecodable text (not UTF-8, no legacy encoding fits)")
         return
     if not text.strip():
         yield Skipped(file.name, None, "empty document")
@@ -175,18 +258,10 @@ def _read_text_file(file: InputFile) -> Iterator[Document | Skipped]:
     yield Document(file.name, text)
 
 
-def _lines(stream: BinaryIO, chunk_size: int = 1 << 16) -> Iterator[bytes]:
-    """Complete lines of a binary stream, read in chunks so that a stream
-    that fails part-way (a truncated archive) has yielded every line before
-    the failure; the error then propagates."""
+def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Complete lines (without the newline) from a stream of chunks."""
     rest = b""
-    # read1 returns what one underlying read produced, so a cut archive loses
-    # at most the last partial chunk; read(n) would discard a whole chunk.
-    read = getattr(stream, "read1", stream.read)
-    while True:
-        chunk = read(chunk_size)
-        if not chunk:
-            break
+    for chunk in chunks:
         lines = (rest + chunk).split(b"\n")
         rest = lines.pop()
         yield from lines
@@ -195,15 +270,14 @@ def _lines(stream: BinaryIO, chunk_size: int = 1 << 16) -> Iterator[bytes]:
 
 
 def _read_jsonl_file(file: InputFile, text_field: str, id_field: str) -> Iterator[Document | Skipped]:
-    with _open_binary(file) as stream:
-        line_no = 0
-        try:
-            for line_no, line in enumerate(_lines(stream), start=1):  # read after the loop
-                if not line.strip():
-                    continue
-                yield _parse_jsonl_line(file.name, line_no, line, text_field, id_field)
-        except _TRUNCATION_ERRORS:
-            yield Skipped(file.name, None, f"compressed file is truncated or corrupt after line {line_no}")
+    line_no = 0
+    try:
+        for line_no, line in enumerate(_lines(_chunks(file)), start=1):  # read after the loop
+            if not line.strip():
+                continue
+            yield _parse_jsonl_line(file.name, line_no, line, text_field, id_field)
+    except _TruncatedError:
+        yield Skipped(file.name, None, f"compressed file is truncated or corrupt after line {line_no}")
 
 
 def _loads(line: bytes) -> object:
@@ -215,11 +289,8 @@ def _loads(line: bytes) -> object:
         return json.loads(line)
 
 
-def _parse_jsonl_line(name: str, line_no: int, line: bytes, text_field: str, id_field: str) -> Document | Skipped:
-    try:
-        record = _loads(line)
-    except (ValueError, RecursionError):
-        return Skipped(name, line_no, "line is not valid JSON")
+def _record_document(name: str, line_no: int, record: object, text_field: str, id_field: str) -> Document | Skipped:
+    """A document from one parsed record (JSONL object, CSV row, Parquet row)."""
     if not isinstance(record, dict):
         return Skipped(name, line_no, "line is not a JSON object")
     if text_field not in record:
@@ -228,13 +299,93 @@ def _parse_jsonl_line(name: str, line_no: int, line: bytes, text_field: str, id_
     if not isinstance(text, str):
         return Skipped(name, line_no, f"{text_field!r} is not a string")
     doc_id = record.get(id_field)
-    if doc_id is None or isinstance(doc_id, (dict, list)):
+    if doc_id is None or doc_id == "" or isinstance(doc_id, (dict, list)):
         doc_id = f"{name}:{line_no}"
     elif not isinstance(doc_id, str):
         doc_id = json.dumps(doc_id)
     if not text.strip():
         return Skipped(name, line_no, "empty document")
     return Document(doc_id, text)
+
+
+def _parse_jsonl_line(name: str, line_no: int, line: bytes, text_field: str, id_field: str) -> Document | Skipped:
+    try:
+        record = _loads(line)
+    except UnicodeDecodeError:
+        return Skipped(name, line_no, "line is not valid UTF-8")
+    except (ValueError, RecursionError):
+        return Skipped(name, line_no, "line is not valid JSON")
+    return _record_document(name, line_no, record, text_field, id_field)
+
+
+def _read_csv_file(file: InputFile, text_field: str, id_field: str) -> Iterator[Document | Skipped]:
+    """One document per CSV row; the header names the fields; ``FILE:LINE``
+    is the line the row starts on."""
+    bad_lines: list[int] = []
+
+    def text_lines() -> Iterator[str]:
+        for number, line in enumerate(_lines(_chunks(file)), start=1):
+            try:
+                yield line.decode("utf-8-sig" if number == 1 else "utf-8") + "\n"
+            except UnicodeDecodeError:
+                bad_lines.append(number)
+                yield line.decode("utf-8", "replace") + "\n"
+
+    csv.field_size_limit(1 << 30)  # a news article in one field can be long
+    reader = csv.reader(text_lines())
+    try:
+        header = next(reader, None)
+        if header is None:
+            yield Skipped(file.name, None, "empty CSV file")
+            return
+        if text_field not in header:
+            yield Skipped(file.name, None, f"CSV header has no {text_field!r} column")
+            return
+        row_start = reader.line_num + 1
+        for row in reader:
+            line_no, row_start = row_start, reader.line_num + 1
+            if bad_lines and bad_lines[-1] >= line_no:
+                yield Skipped(file.name, line_no, "row is not valid UTF-8")
+                continue
+            if len(row) != len(header):
+                yield Skipped(file.name, line_no, f"row has {len(row)} fields, the header {len(header)}")
+                continue
+            yield _record_document(file.name, line_no, dict(zip(header, row, strict=True)), text_field, id_field)
+    except csv.Error as err:
+        yield Skipped(file.name, reader.line_num, f"malformed CSV: {err}")
+    except _TruncatedError:
+        yield Skipped(file.name, None, f"compressed file is truncated or corrupt after line {reader.line_num}")
+
+
+def _read_parquet_file(file: InputFile, text_field: str, id_field: str) -> Iterator[Document | Skipped]:
+    """One document per Parquet row (``FILE:ROW``, 1-based, when there is no id)."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        yield Skipped(file.name, None, "reading Parquet needs pyarrow: pip install 'dedup[parquet]'")
+        return
+    try:
+        parquet = pq.ParquetFile(file.path)
+        names = parquet.schema_arrow.names
+        if text_field not in names:
+            yield Skipped(file.name, None, f"Parquet file has no {text_field!r} column")
+            return
+        columns = [text_field] + ([id_field] if id_field in names and id_field != text_field else [])
+        row = 0
+        for batch in parquet.iter_batches(columns=columns, batch_size=4096):
+            for record in batch.to_pylist():
+                row += 1
+                yield _record_document(file.name, row, record, text_field, id_field)
+    except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
+        yield Skipped(file.name, None, f"unreadable Parquet: {err}")
+
+
+_READERS = {
+    "text": lambda file, text_field, id_field: _read_text_file(file),
+    "jsonl": _read_jsonl_file,
+    "csv": _read_csv_file,
+    "parquet": _read_parquet_file,
+}
 
 
 def _read_file(file: InputFile, text_field: str, id_field: str) -> Iterator[Document | Skipped]:
@@ -244,13 +395,11 @@ def _read_file(file: InputFile, text_field: str, id_field: str) -> Iterator[Docu
         yield Skipped(file.name, None, f"cannot read: {err.strerror or err}")
         return
     if not stat.S_ISREG(mode):
+        # Never opened: opening a FIFO or a device could block forever.
         yield Skipped(file.name, None, "not a regular file")
         return
     try:
-        if file.kind == "jsonl":
-            yield from _read_jsonl_file(file, text_field, id_field)
-        else:
-            yield from _read_text_file(file)
+        yield from _READERS[file.kind](file, text_field, id_field)
     except OSError as err:
         yield Skipped(file.name, None, f"cannot read: {err.strerror or err}")
 

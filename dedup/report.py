@@ -4,6 +4,7 @@ Similarities are rounded to 6 decimals so output is stable and readable.
 
 Example:
     >>> from dedup.cluster import Cluster
+from dedup.document import Skipped
     >>> c = Cluster(members=[0, 2], keep=0, similarities=[1.0, 0.9123456789], ids=["a.txt", "b.txt"])
     >>> print(format_clusters_jsonl([c])[:60])
     {"cluster": 0, "size": 2, "keep": "a.txt", "members": [{"id"
@@ -21,9 +22,16 @@ import json
 from collections.abc import Sequence
 
 from dedup.cluster import Cluster
+from dedup.document import Skipped
 from dedup.pipeline import Pair
 
-__all__ = ["format_clusters_csv", "format_clusters_jsonl", "format_pairs_csv", "format_pairs_jsonl"]
+__all__ = [
+    "format_clusters_csv",
+    "format_clusters_jsonl",
+    "format_pairs_csv",
+    "format_pairs_jsonl",
+    "format_skipped_jsonl",
+]
 
 _DECIMALS = 6
 
@@ -72,3 +80,8 @@ def format_pairs_csv(pairs: Sequence[Pair]) -> str:
     for p in pairs:
         writer.writerow([p.a, p.b, _sim(p.similarity), _sim(p.estimate)])
     return buf.getvalue()
+
+
+def format_skipped_jsonl(skipped: Sequence[Skipped]) -> str:
+    """One JSON object per skipped input: ``path, line, reason`` (line null for a whole file)."""
+    return "".join(_dumps({"path": s.path, "line": s.line, "reason": s.reason}) + "\n" for s in skipped)

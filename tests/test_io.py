@@ -96,15 +96,17 @@ def test_bad_text_files_are_skipped_with_reasons(tmp_path: Path) -> None:
     (tmp_path / "blank.txt").write_bytes(b" \n\t\n")
     (tmp_path / "latin.txt").write_bytes("café".encode("cp1252"))
     os.symlink(tmp_path / "missing", tmp_path / "broken.txt")
-    got = {s.path: s.reason for s in read_documents([tmp_path]) if isinstance(s, Skipped)}
+    results = list(read_documents([tmp_path]))
+    got = {s.path: s.reason for s in results if isinstance(s, Skipped)}
     assert got == {
         "bin.txt": "binary content (NUL bytes)",
         "blank.txt": "empty document",
         "broken.txt": got["broken.txt"],
         "empty.txt": "empty document",
-        "latin.txt": "not valid UTF-8",
     }
     assert got["broken.txt"].startswith("cannot read")
+    # A legacy encoding is detected and decoded, not skipped.
+    assert [d for d in results if isinstance(d, Document)] == [Document("latin.txt", "café")]
 
 
 def test_symlink_loop_terminates(tmp_path: Path) -> None:
