@@ -4,7 +4,6 @@ Similarities are rounded to 6 decimals so output is stable and readable.
 
 Example:
     >>> from dedup.cluster import Cluster
-from dedup.document import Skipped
     >>> c = Cluster(members=[0, 2], keep=0, similarities=[1.0, 0.9123456789], ids=["a.txt", "b.txt"])
     >>> print(format_clusters_jsonl([c])[:60])
     {"cluster": 0, "size": 2, "keep": "a.txt", "members": [{"id"
