@@ -31,6 +31,7 @@ from dedup.report import (
     format_pairs_jsonl,
     format_skipped_jsonl,
 )
+from dedup.store import parse_memory
 
 app = typer.Typer(
     name="dedup",
@@ -146,6 +147,13 @@ def scan(
     verify: Annotated[bool, typer.Option(help="Verify candidates with exact Jaccard.")] = True,
     workers: Annotated[int | None, typer.Option(help="Threads for the compiled kernels [default: all cores].")] = None,
     batch_size: Annotated[int, typer.Option(help="Documents per batch.")] = 512,
+    memory: Annotated[
+        str,
+        typer.Option(
+            help="Per-document data (shingle hashes, signatures, ids) kept in memory before spilling to a "
+            "temporary folder, e.g. 2G; 0 spills all of it (least memory)."
+        ),
+    ] = "0",
     text_field: Annotated[str, typer.Option(help="JSONL field holding the text.")] = "text",
     id_field: Annotated[str, typer.Option(help="JSONL field holding the id (else FILE:LINE).")] = "id",
     pairs: Annotated[bool, typer.Option("--pairs", help="Print verified pairs instead of clusters.")] = False,
@@ -168,7 +176,12 @@ def scan(
     Each cluster names the document to keep and every member's exact Jaccard
     similarity to it. Skipped inputs are listed on stderr with their reason.
     """
+    try:
+        memory_bytes = parse_memory(memory)
+    except ValueError as err:
+        raise _fail(str(err), EXIT_USAGE) from None
     config = ScanConfig(
+        memory=memory_bytes,
         threshold=threshold,
         num_perm=num_perm,
         shingle=shingle,

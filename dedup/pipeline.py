@@ -14,12 +14,10 @@ Example:
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -28,11 +26,11 @@ from dedup._kernels import sketch_kernel
 from dedup._threads import resolve_workers
 from dedup.cluster import KEEP_POLICIES, Cluster, connected_components, group_clusters
 from dedup.document import Document, Skipped
-from dedup.lsh import band_keys, choose_bands, pairs_from_band_columns
+from dedup.lsh import choose_bands, pairs_from_band_columns
 from dedup.minhash import permutations
 from dedup.normalize import encode_texts, kernel_tables
 from dedup.shingle import SHINGLE_KINDS, ShingleSpec, parse_shingle_spec
-from dedup.similarity import estimate_jaccard, exact_jaccard
+from dedup.store import MemoryBudget, Store
 
 __all__ = ["Pair", "ScanConfig", "ScanResult", "find_duplicates", "sketch_texts"]
 
@@ -43,6 +41,11 @@ _Sketch = tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.ui
 @dataclass(frozen=True)
 class ScanConfig:
     """Options of a scan; the CLI flags are these names in kebab-case.
+
+    ``memory`` is how many bytes of per-document data (shingle hashes,
+    signatures, band keys, ids) may stay in memory before the rest is spilled
+    to a temporary folder; 0, the default, spills all of it (least memory).
+    The result does not depend on it, nor on ``workers`` or ``batch_size``.
 
     Raises:
         ValueError: from ``validate()`` when an option is out of range.
@@ -57,6 +60,7 @@ class ScanConfig:
     verify: bool = True
     workers: int | None = None
     batch_size: int = 512
+    memory: int = 0
 
     def validate(self) -> ShingleSpec:
         """Check every option; return the parsed shingle spec.
@@ -76,6 +80,8 @@ class ScanConfig:
             raise ValueError(f"workers must be at least 1, got {self.workers}")
         if self.batch_size < 1:
             raise ValueError(f"batch-size must be at least 1, got {self.batch_size}")
+        if self.memory < 0:
+            raise ValueError(f"memory must not be negative, got {self.memory}")
         return parse_shingle_spec(self.shingle)
 
 
@@ -99,6 +105,7 @@ class ScanStats:
     candidates: int = 0
     verified: int = 0
     shingles: int = 0
+    spilled: bool = False
 
 
 @dataclass
@@ -209,167 +216,6 @@ def _sketch_units(
     )
 
 
-class _SpillFile:
-    """An append-only file of raw array data, read back by ranges.
-
-    Private to one scan (inside its temporary folder, deleted with it), so
-    it carries no header: raw native-endian values of one dtype. Reads use
-    ``pread`` rather than a memory map: the kernel maps pages around each
-    faulting one (fault-around), which made scattered reads of a mapped file
-    resident by the megabyte.
-    """
-
-    def __init__(self, path: str, dtype: type[np.generic]) -> None:
-        self.path = path
-        self.dtype = np.dtype(dtype)
-        self.file: BinaryIO | None = open(path, "wb")  # noqa: SIM115  # closed by seal()
-        self.fd = -1
-
-    def append(self, values: npt.NDArray[Any]) -> None:
-        assert self.file is not None
-        values.tofile(self.file)
-
-    def seal(self) -> None:
-        """Stop writing, start reading."""
-        assert self.file is not None
-        self.file.close()
-        self.file = None
-        self.fd = os.open(self.path, os.O_RDONLY)
-
-    def gather(self, offsets: npt.NDArray[np.int64], counts: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
-        """The ranges ``[offsets[i], offsets[i] + counts[i])`` (in items,
-        ascending and disjoint), concatenated."""
-        out = np.empty(int(counts.sum()), dtype=self.dtype)
-        if len(out) == 0:
-            return out
-        # Adjacent ranges merge into one read.
-        ends = offsets + counts
-        breaks = np.flatnonzero(offsets[1:] != ends[:-1]) + 1
-        run_lo = offsets[np.concatenate(([0], breaks))]
-        run_hi = ends[np.concatenate((breaks - 1, [len(offsets) - 1]))]
-        view = out.data.cast("B")
-        size = self.dtype.itemsize
-        pos = 0
-        for lo, hi in zip(run_lo.tolist(), run_hi.tolist(), strict=True):
-            length = (hi - lo) * size
-            if os.preadv(self.fd, [view[pos : pos + length]], lo * size) != length:
-                raise OSError(f"short read from the scan's temporary file {self.path}")
-            pos += length
-        return out
-
-    def close(self) -> None:
-        if self.file is not None:
-            self.file.close()
-            self.file = None
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
-
-
-class _Store:
-    """Per-document data, built batch by batch.
-
-    In memory: ids and lengths. Spilled to the scan's temporary folder:
-    distinct shingle hashes (8 bytes per shingle, most of a scan's data) and
-    signatures (4 bytes per permutation), which only candidate pairs need,
-    read back one chunk of pairs at a time; and LSH band keys (8 bytes per
-    band), read back one band at a time. Resident memory holds one chunk's
-    documents or one band, not the corpus.
-    """
-
-    PAIRS_PER_CHUNK = 256
-
-    def __init__(self, folder: str, num_perm: int, num_bands: int, rows_per_band: int) -> None:
-        self.ids: list[str] = []
-        self.lengths: list[npt.NDArray[np.int64]] = []
-        self.batch_sizes: list[int] = []
-        self.sizes: list[npt.NDArray[np.int64]] = []
-        self.num_perm = num_perm
-        self.num_bands = num_bands
-        self.rows_per_band = rows_per_band
-        self.shingle_file = _SpillFile(os.path.join(folder, "shingles.u64"), np.uint64)
-        self.signature_file = _SpillFile(os.path.join(folder, "signatures.u32"), np.uint32)
-        self.key_file = _SpillFile(os.path.join(folder, "band-keys.u64"), np.uint64)
-        self.starts = np.zeros(1, dtype=np.int64)
-
-    def add(
-        self,
-        docs: list[Document],
-        values: npt.NDArray[np.uint64],
-        starts: npt.NDArray[np.int64],
-        signatures: npt.NDArray[np.uint32],
-    ) -> list[Skipped]:
-        sizes = np.diff(starts)
-        empty = np.flatnonzero(sizes == 0)
-        skipped = [Skipped(docs[i].id, None, "no words after normalization") for i in empty]
-        keep = sizes > 0
-        kept = np.flatnonzero(keep).tolist()
-        self.ids.extend(docs[i].id for i in kept)
-        self.lengths.append(np.array([len(docs[i].text) for i in kept], dtype=np.int64))
-        if len(empty):
-            signatures = signatures[keep]
-        self.shingle_file.append(values)  # empty documents own no values
-        self.signature_file.append(signatures)
-        self.sizes.append(sizes[keep])
-        # Band-major per batch, so one band's keys are a few contiguous runs.
-        self.key_file.append(np.ascontiguousarray(band_keys(signatures, self.num_bands, self.rows_per_band).T))
-        self.batch_sizes.append(len(signatures))
-        return skipped
-
-    def seal(self) -> npt.NDArray[np.int64]:
-        """Finish writing; return the document lengths."""
-        sizes = np.concatenate(self.sizes) if self.sizes else np.zeros(0, dtype=np.int64)
-        self.starts = np.zeros(len(sizes) + 1, dtype=np.int64)
-        np.cumsum(sizes, out=self.starts[1:])
-        self.sizes = []
-        for spill in (self.shingle_file, self.signature_file, self.key_file):
-            spill.seal()
-        return np.concatenate(self.lengths) if self.lengths else np.zeros(0, dtype=np.int64)
-
-    def band_columns(self) -> Iterator[npt.NDArray[np.uint64]]:
-        """Each band's keys for all documents, read from disk one band at a time."""
-        counts = np.array(self.batch_sizes, dtype=np.int64)
-        block_starts = np.concatenate(([0], np.cumsum(counts * self.num_bands)[:-1])).astype(np.int64)
-        nonempty = counts > 0
-        for band in range(self.num_bands):
-            yield self.key_file.gather(block_starts[nonempty] + band * counts[nonempty], counts[nonempty])
-
-    def close(self) -> None:
-        for spill in (self.shingle_file, self.signature_file, self.key_file):
-            spill.close()
-
-    def _chunks(
-        self, left: npt.NDArray[np.int64], right: npt.NDArray[np.int64]
-    ) -> Iterator[tuple[slice, npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
-        """Chunks of pairs: (slice, documents, local left, local right)."""
-        for lo in range(0, len(left), self.PAIRS_PER_CHUNK):
-            part = slice(lo, lo + self.PAIRS_PER_CHUNK)
-            a, b = left[part], right[part]
-            docs, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
-            yield part, docs, inverse[: len(a)], inverse[len(a) :]
-
-    def jaccard(
-        self, left: npt.NDArray[np.int64], right: npt.NDArray[np.int64], workers: int | None
-    ) -> npt.NDArray[np.float64]:
-        """Exact Jaccard per pair, reading only the documents involved."""
-        out = np.empty(len(left), dtype=np.float64)
-        for part, docs, a, b in self._chunks(left, right):
-            sizes = self.starts[docs + 1] - self.starts[docs]
-            local = np.zeros(len(docs) + 1, dtype=np.int64)
-            np.cumsum(sizes, out=local[1:])
-            values = self.shingle_file.gather(self.starts[docs], sizes)
-            out[part] = exact_jaccard(values, local, a, b, workers=workers)
-        return out
-
-    def estimates(self, left: npt.NDArray[np.int64], right: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
-        """MinHash estimate per pair, reading only the signatures involved."""
-        out = np.empty(len(left), dtype=np.float64)
-        for part, docs, a, b in self._chunks(left, right):
-            rows = self.signature_file.gather(docs * self.num_perm, np.full(len(docs), self.num_perm))
-            out[part] = estimate_jaccard(rows.reshape(-1, self.num_perm), a, b)
-        return out
-
-
 def find_duplicates(
     documents: Iterable[DocumentLike],
     config: ScanConfig | None = None,
@@ -414,7 +260,8 @@ def _scan(
     folder: str,
 ) -> ScanResult:
     num_bands, rows_per_band = choose_bands(config.threshold, config.num_perm)
-    store = _Store(folder, config.num_perm, num_bands, rows_per_band)
+    params = {"shingle": config.shingle, "seed": config.seed, "fold_accents": config.fold_accents}
+    store = Store(folder, config.num_perm, num_bands, rows_per_band, MemoryBudget(config.memory), params)
     skipped: list[Skipped] = []
     done = 0
     # Two stages: this thread reads, parses and encodes batch k+1 (Python,
@@ -452,18 +299,19 @@ def _scan(
         store.close()
 
 
-def _match(store: _Store, skipped: list[Skipped], config: ScanConfig) -> ScanResult:
+def _match(store: Store, skipped: list[Skipped], config: ScanConfig) -> ScanResult:
     lengths = store.seal()
-    ids = store.ids
-    left, right, collisions = pairs_from_band_columns(store.band_columns(), len(ids))
+    left, right, collisions = pairs_from_band_columns(store.band_columns(), store.count)
     candidates = len(left)
     estimates = store.estimates(left, right)
     similarity = store.jaccard(left, right, config.workers) if config.verify else estimates
     ok = similarity >= config.threshold
     left, right, similarity, estimates = left[ok], right[ok], similarity[ok], estimates[ok]
 
-    labels = connected_components(len(ids), left, right)
-    clusters = group_clusters(labels, config.keep, lengths)
+    clusters = group_clusters(connected_components(store.count, left, right), config.keep, lengths)
+    # Only documents in a pair or a cluster need their ids read back.
+    named = np.unique(np.concatenate([left, right, *[np.array(c.members, dtype=np.int64) for c in clusters]]))
+    id_of = dict(zip(named.tolist(), store.id_list(named), strict=True))
     if clusters:
         # Each member's similarity to the kept document (not necessarily a
         # verified pair: clusters are transitive).
@@ -472,12 +320,12 @@ def _match(store: _Store, skipped: list[Skipped], config: ScanConfig) -> ScanRes
         sims = store.jaccard(kept, members, config.workers) if config.verify else store.estimates(kept, members)
         pos = 0
         for c in clusters:
-            c.ids = [ids[m] for m in c.members]
+            c.ids = [id_of[m] for m in c.members]
             c.similarities = sims[pos : pos + c.size].tolist()
             pos += c.size
 
     pairs = [
-        Pair(ids[a], ids[b], float(s), float(e))
+        Pair(id_of[a], id_of[b], float(s), float(e))
         for a, b, s, e in zip(left.tolist(), right.tolist(), similarity.tolist(), estimates.tolist(), strict=True)
     ]
     stats = ScanStats(
@@ -487,5 +335,6 @@ def _match(store: _Store, skipped: list[Skipped], config: ScanConfig) -> ScanRes
         candidates=candidates,
         verified=len(pairs),
         shingles=int(store.starts[-1]),
+        spilled=store.spilled,
     )
-    return ScanResult(clusters, pairs, len(ids), skipped, stats)
+    return ScanResult(clusters, pairs, store.count, skipped, stats)

@@ -118,10 +118,12 @@ def _canonical(result: dedup.ScanResult) -> tuple[object, ...]:
     )
 
 
-@given(corpora(), st.integers(1, 7), st.sampled_from([1, 2]))
-def test_independent_of_batch_size_and_workers(docs: list[str], batch_size: int, workers: int) -> None:
-    reference = find_duplicates(docs, batch_size=4096, workers=1)
-    other = find_duplicates(docs, batch_size=batch_size, workers=workers)
+@given(corpora(), st.integers(1, 7), st.sampled_from([1, 2]), st.sampled_from([0, 3000, 1 << 30]))
+def test_independent_of_batch_size_workers_and_memory(
+    docs: list[str], batch_size: int, workers: int, memory: int
+) -> None:
+    reference = find_duplicates(docs, batch_size=4096, workers=1, memory=1 << 30)  # nothing spilled
+    other = find_duplicates(docs, batch_size=batch_size, workers=workers, memory=memory)
     assert _canonical(other) == _canonical(reference)
     # Clusters partition a subset of the documents, each ordered, with similarity 1.0 for keep.
     seen = [i for c in reference.clusters for i in c.ids]

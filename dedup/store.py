@@ -1,0 +1,335 @@
+"""Per-document scan data, held in memory up to a budget and spilled to disk beyond it.
+
+What a scan keeps per document: its id, its length, its distinct shingle
+hashes (8 bytes per shingle, most of the data), its signature (4 bytes per
+permutation) and its LSH band keys (8 bytes per band). Only candidate pairs
+ever need the shingles and signatures, and the LSH needs one band at a time,
+so all of these live in :class:`SpillFile` objects: in memory while the
+scan's ``memory`` budget allows, else appended to files in the scan's
+temporary folder and read back by ranges (``pread``) for the documents a
+step needs. What stays in memory regardless is ~24 bytes per document
+(offsets and lengths) plus one band or one chunk of pairs at a time.
+
+A spill file starts with a header: magic ``DEDUPSPL``, format version, and a
+JSON description (dtype, what the file holds, the scan parameters), padded
+to :data:`HEADER_SIZE` bytes; raw native-endian values follow. It is private
+to one scan and deleted with its folder, but never pickled and always
+self-describing.
+
+Example:
+    >>> import tempfile, numpy as np
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     budget = MemoryBudget(0)  # spill everything
+    ...     spill = SpillFile(folder, "demo", np.uint32, budget, {"num_perm": 4})
+    ...     spill.append(np.arange(10, dtype=np.uint32))
+    ...     spill.seal()
+    ...     print(spill.on_disk, spill.gather(np.array([2, 7]), np.array([2, 3])).tolist())
+    ...     spill.close()
+    True [2, 3, 7, 8, 9]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from collections.abc import Iterator, Mapping
+from typing import Any, BinaryIO
+
+import numpy as np
+import numpy.typing as npt
+
+from dedup.document import Document, Skipped
+from dedup.lsh import band_keys
+from dedup.similarity import estimate_jaccard, exact_jaccard
+
+__all__ = ["FORMAT_VERSION", "HEADER_SIZE", "MemoryBudget", "SpillFile", "Store", "parse_memory"]
+
+MAGIC = b"DEDUPSPL"
+FORMAT_VERSION = 1
+HEADER_SIZE = 512
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def parse_memory(text: str) -> int:
+    """Parse a memory size: ``"2G"``, ``"512M"``, ``"64k"``, ``"1000000"``.
+
+    Raises:
+        ValueError: not a non-negative number with an optional K/M/G/T suffix.
+    """
+    value = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = value[-1:] if value[-1:] in _UNITS and value[-1:] else ""
+    number = value[: len(value) - len(unit)]
+    try:
+        size = float(number)
+    except ValueError:
+        raise ValueError(f"memory must look like 2G, 512M or 1000000, got {text!r}") from None
+    if size < 0:
+        raise ValueError(f"memory must not be negative, got {text!r}")
+    return int(size * _UNITS[unit])
+
+
+class MemoryBudget:
+    """Bytes of spillable data a scan may keep in memory."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def take(self, size: int) -> bool:
+        """Reserve ``size`` bytes if they fit; return whether they did."""
+        if self.used + size > self.limit:
+            return False
+        self.used += size
+        return True
+
+    def give_back(self, size: int) -> None:
+        self.used -= size
+
+
+class SpillFile:
+    """An append-only array of one dtype, in memory within the budget, else on disk."""
+
+    def __init__(
+        self, folder: str, name: str, dtype: type[np.generic], budget: MemoryBudget, params: Mapping[str, object]
+    ) -> None:
+        self.path = os.path.join(folder, f"{name}.spill")
+        self.name = name
+        self.dtype = np.dtype(dtype)
+        self.budget = budget
+        self.params = dict(params)
+        self.chunks: list[npt.NDArray[Any]] = []
+        self.held = 0  # bytes reserved from the budget
+        self.array: npt.NDArray[Any] | None = None  # in memory, once sealed
+        self.file: BinaryIO | None = None
+        self.fd = -1
+
+    @property
+    def on_disk(self) -> bool:
+        """Whether the data went to disk (the budget ran out)."""
+        return self.file is not None or self.fd >= 0
+
+    def _header(self) -> bytes:
+        meta = json.dumps({"name": self.name, "dtype": self.dtype.str, **self.params}, sort_keys=True).encode()
+        if len(meta) > HEADER_SIZE - 12:
+            raise ValueError("spill header too long")
+        return MAGIC + struct.pack("<I", FORMAT_VERSION) + meta.ljust(HEADER_SIZE - 12, b" ")
+
+    def append(self, values: npt.NDArray[Any]) -> None:
+        values = np.ascontiguousarray(values, dtype=self.dtype).ravel()
+        if self.file is None and self.budget.take(values.nbytes):
+            self.chunks.append(values)
+            self.held += values.nbytes
+            return
+        if self.file is None:
+            # Over budget: everything held so far goes to disk, and all that follows.
+            self.file = open(self.path, "wb")  # noqa: SIM115  # closed by seal() or close()
+            self.file.write(self._header())
+            for chunk in self.chunks:
+                chunk.tofile(self.file)
+            self.chunks = []
+            self.budget.give_back(self.held)
+            self.held = 0
+        values.tofile(self.file)
+
+    def seal(self) -> None:
+        """Stop appending, start reading."""
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+            self.fd = os.open(self.path, os.O_RDONLY)
+            header = os.pread(self.fd, HEADER_SIZE, 0)
+            if header[:8] != MAGIC or struct.unpack("<I", header[8:12])[0] != FORMAT_VERSION:
+                raise OSError(f"{self.path}: not a dedup spill file of format version {FORMAT_VERSION}")
+            return
+        # Copy chunk by chunk into one array, freeing each: peak is the data
+        # plus one chunk, not twice the data.
+        total = sum(len(c) for c in self.chunks)
+        array = np.empty(total, dtype=self.dtype)
+        pos = 0
+        for chunk in self.chunks:
+            array[pos : pos + len(chunk)] = chunk
+            pos += len(chunk)
+        self.chunks = []
+        self.array = array
+
+    def gather(self, offsets: npt.NDArray[np.int64], counts: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
+        """The ranges ``[offsets[i], offsets[i] + counts[i])`` (in items,
+        ascending and disjoint), concatenated."""
+        offsets = np.asarray(offsets, dtype=np.int64)
+        counts = np.asarray(counts, dtype=np.int64)
+        total = int(counts.sum())
+        if self.array is not None:
+            starts = np.zeros(len(counts), dtype=np.int64)
+            np.cumsum(counts[:-1], out=starts[1:])
+            positions = np.repeat(offsets - starts, counts) + np.arange(total)
+            return self.array[positions]
+        out = np.empty(total, dtype=self.dtype)
+        if total == 0:
+            return out
+        # Adjacent ranges merge into one read. pread, not a memory map: the
+        # kernel maps pages around each faulting one (fault-around), which
+        # made scattered reads of a mapped file resident by the megabyte.
+        ends = offsets + counts
+        breaks = np.flatnonzero(offsets[1:] != ends[:-1]) + 1
+        run_lo = offsets[np.concatenate(([0], breaks))]
+        run_hi = ends[np.concatenate((breaks - 1, [len(offsets) - 1]))]
+        view = out.data.cast("B")
+        size = self.dtype.itemsize
+        pos = 0
+        for lo, hi in zip(run_lo.tolist(), run_hi.tolist(), strict=True):
+            length = (hi - lo) * size
+            if os.preadv(self.fd, [view[pos : pos + length]], HEADER_SIZE + lo * size) != length:
+                raise OSError(f"short read from the scan's spill file {self.path}")
+            pos += length
+        return out
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        self.budget.give_back(self.held)
+        self.held = 0
+        self.chunks = []
+        self.array = None
+
+
+class Store:
+    """A scan's per-document data, built batch by batch (see the module doc)."""
+
+    PAIRS_PER_CHUNK = 256
+
+    def __init__(
+        self,
+        folder: str,
+        num_perm: int,
+        num_bands: int,
+        rows_per_band: int,
+        budget: MemoryBudget,
+        params: Mapping[str, object],
+    ) -> None:
+        self.num_perm = num_perm
+        self.num_bands = num_bands
+        self.rows_per_band = rows_per_band
+        self.lengths: list[npt.NDArray[np.int64]] = []
+        self.sizes: list[npt.NDArray[np.int64]] = []
+        self.id_sizes: list[npt.NDArray[np.int64]] = []
+        self.batch_sizes: list[int] = []
+        described = {**params, "num_perm": num_perm, "num_bands": num_bands, "rows_per_band": rows_per_band}
+        self.shingles = SpillFile(folder, "shingles", np.uint64, budget, described)
+        self.signatures = SpillFile(folder, "signatures", np.uint32, budget, described)
+        self.keys = SpillFile(folder, "band-keys", np.uint64, budget, described)
+        self.ids = SpillFile(folder, "ids", np.uint8, budget, described)
+        self.starts = np.zeros(1, dtype=np.int64)
+        self.id_starts = np.zeros(1, dtype=np.int64)
+        self.count = 0
+
+    def _files(self) -> tuple[SpillFile, ...]:
+        return (self.shingles, self.signatures, self.keys, self.ids)
+
+    @property
+    def spilled(self) -> bool:
+        """Whether any data went to disk."""
+        return any(f.on_disk for f in self._files())
+
+    def add(
+        self,
+        docs: list[Document],
+        values: npt.NDArray[np.uint64],
+        starts: npt.NDArray[np.int64],
+        signatures: npt.NDArray[np.uint32],
+    ) -> list[Skipped]:
+        """Keep a sketched batch; return the documents that had no words."""
+        sizes = np.diff(starts)
+        keep = sizes > 0
+        skipped = [Skipped(docs[i].id, None, "no words after normalization") for i in np.flatnonzero(~keep)]
+        kept = np.flatnonzero(keep).tolist()
+        if len(kept) < len(docs):
+            signatures = signatures[keep]
+        encoded = [docs[i].id.encode("utf-8", "surrogatepass") for i in kept]
+        self.ids.append(np.frombuffer(b"".join(encoded), dtype=np.uint8))
+        self.id_sizes.append(np.array([len(e) for e in encoded], dtype=np.int64))
+        self.lengths.append(np.array([len(docs[i].text) for i in kept], dtype=np.int64))
+        self.shingles.append(values)  # empty documents own no values
+        self.signatures.append(signatures)
+        self.sizes.append(sizes[keep])
+        # Band-major per batch, so one band's keys are a few contiguous runs.
+        self.keys.append(band_keys(signatures, self.num_bands, self.rows_per_band).T)
+        self.batch_sizes.append(len(kept))
+        self.count += len(kept)
+        return skipped
+
+    def seal(self) -> npt.NDArray[np.int64]:
+        """Finish adding; return the document lengths (int64, one per document)."""
+        self.starts = self._offsets(self.sizes)
+        self.id_starts = self._offsets(self.id_sizes)
+        self.sizes, self.id_sizes = [], []
+        for spill in self._files():
+            spill.seal()
+        return np.concatenate(self.lengths) if self.lengths else np.zeros(0, dtype=np.int64)
+
+    @staticmethod
+    def _offsets(sizes: list[npt.NDArray[np.int64]]) -> npt.NDArray[np.int64]:
+        flat = np.concatenate(sizes) if sizes else np.zeros(0, dtype=np.int64)
+        offsets = np.zeros(len(flat) + 1, dtype=np.int64)
+        np.cumsum(flat, out=offsets[1:])
+        return offsets
+
+    def close(self) -> None:
+        for spill in self._files():
+            spill.close()
+
+    def band_columns(self) -> Iterator[npt.NDArray[np.uint64]]:
+        """Each band's keys for all documents, one band at a time."""
+        counts = np.array(self.batch_sizes, dtype=np.int64)
+        block_starts = np.zeros(len(counts), dtype=np.int64)
+        np.cumsum(counts[:-1] * self.num_bands, out=block_starts[1:])
+        nonempty = counts > 0
+        for band in range(self.num_bands):
+            yield self.keys.gather(block_starts[nonempty] + band * counts[nonempty], counts[nonempty])
+
+    def id_list(self, docs: npt.NDArray[np.int64]) -> list[str]:
+        """Ids of the given documents (ascending, distinct indices)."""
+        docs = np.asarray(docs, dtype=np.int64)
+        sizes = self.id_starts[docs + 1] - self.id_starts[docs]
+        raw = self.ids.gather(self.id_starts[docs], sizes).tobytes()
+        out = []
+        pos = 0
+        for size in sizes.tolist():
+            out.append(raw[pos : pos + size].decode("utf-8", "surrogatepass"))
+            pos += size
+        return out
+
+    def _chunks(
+        self, left: npt.NDArray[np.int64], right: npt.NDArray[np.int64]
+    ) -> Iterator[tuple[slice, npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+        """Chunks of pairs: (slice, documents, local left, local right)."""
+        for lo in range(0, len(left), self.PAIRS_PER_CHUNK):
+            part = slice(lo, lo + self.PAIRS_PER_CHUNK)
+            a, b = left[part], right[part]
+            docs, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
+            yield part, docs, inverse[: len(a)], inverse[len(a) :]
+
+    def jaccard(
+        self, left: npt.NDArray[np.int64], right: npt.NDArray[np.int64], workers: int | None
+    ) -> npt.NDArray[np.float64]:
+        """Exact Jaccard per pair, reading only the documents involved."""
+        out = np.empty(len(left), dtype=np.float64)
+        for part, docs, a, b in self._chunks(left, right):
+            sizes = self.starts[docs + 1] - self.starts[docs]
+            local = np.zeros(len(docs) + 1, dtype=np.int64)
+            np.cumsum(sizes, out=local[1:])
+            values = self.shingles.gather(self.starts[docs], sizes)
+            out[part] = exact_jaccard(values, local, a, b, workers=workers)
+        return out
+
+    def estimates(self, left: npt.NDArray[np.int64], right: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        """MinHash estimate per pair, reading only the signatures involved."""
+        out = np.empty(len(left), dtype=np.float64)
+        for part, docs, a, b in self._chunks(left, right):
+            rows = self.signatures.gather(docs * self.num_perm, np.full(len(docs), self.num_perm))
+            out[part] = estimate_jaccard(rows.reshape(-1, self.num_perm), a, b)
+        return out
