@@ -35,7 +35,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import dedup  # noqa: E402  # after sys.path
-from benchmarks.metrics import exact_pairs, f1, measure, precision_recall  # noqa: E402  # after sys.path
+from benchmarks.metrics import exact_pairs, f1, measure, precision_recall, write_section  # noqa: E402  # after sys.path
 
 DUMP = HERE / "data" / "vntc-50k.jsonl"
 SUBSET = 10_000
@@ -135,11 +135,9 @@ def accuracy(out_dir: Path) -> dict[str, dict[str, float]]:
 def write_results(timing: dict[str, dict[str, float]], scores: dict[str, dict[str, float]], rounds: int) -> None:
     base = timing["dedup"]
     lines = [
-        "# Benchmark results",
-        "",
-        "Reproduce everything on this page with `make bench` (that is, "
-        f"`.venv/bin/python benchmarks/bench_scan.py --rounds {rounds}`) after `make test` has "
-        "created the virtual environment; it installs the `bench` extra (rensa).",
+        "Reproduce this section with `make bench` (that is, "
+        f"`.venv/bin/python benchmarks/bench_scan.py --rounds {rounds}`); it installs the `bench` extra "
+        "(rensa).",
         "",
         f"Machine: {os.cpu_count()} cores, {_cpu()}; Python {platform.python_version()}; "
         f"dedup {_version('dedup')}, datasketch {_version('datasketch')}, rensa {_version('rensa')}, "
@@ -184,7 +182,7 @@ def write_results(timing: dict[str, dict[str, float]], scores: dict[str, dict[st
             f"{s['recall']:.4f} | {s['f1']:.4f} |"
         )
     lines += ["", profile_section()]
-    (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_section(HERE / "RESULTS.md", "scan-50k", "\n".join(lines))
 
 
 def profile_section() -> str:

@@ -113,3 +113,26 @@ def measure(cmd: Sequence[str], interval: float = 0.01) -> tuple[float, int]:
     if proc.returncode != 0:
         raise subprocess.CalledProcessError(proc.returncode, cmd, stderr=err)
     return elapsed, peak
+
+
+def write_section(path: str | os.PathLike[str], name: str, text: str) -> None:
+    """Replace (or append) the section ``name`` of a Markdown results file,
+    delimited by ``<!-- section:name -->`` ... ``<!-- end:name -->``, so each
+    benchmark script rewrites only its own figures."""
+    begin, end = f"<!-- section:{name} -->", f"<!-- end:{name} -->"
+    block = f"{begin}\n{text.rstrip()}\n{end}\n"
+    try:
+        with open(path, encoding="utf-8") as f:
+            current = f.read()
+    except FileNotFoundError:
+        current = "# Benchmark results\n\n"
+    if begin in current and end in current:
+        head, rest = current.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        current = head + block + tail.lstrip("\n")
+    else:
+        current = current.rstrip("\n") + "\n\n" + block
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(current)
+    os.replace(tmp, path)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import itertools
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from benchmarks.metrics import exact_pairs, f1, measure, normalize_pairs, precision_recall
+from benchmarks.metrics import exact_pairs, f1, measure, normalize_pairs, precision_recall, write_section
 
 
 def test_precision_recall_hand_made() -> None:
@@ -55,3 +56,13 @@ def test_measure_reports_memory_of_the_process_tree() -> None:
     seconds, peak_kib = measure([sys.executable, "-c", parent])
     assert seconds > 0
     assert peak_kib > 60 * 1024
+
+
+def test_write_section_replaces_only_its_own(tmp_path: Path) -> None:
+    path = tmp_path / "RESULTS.md"
+    write_section(path, "a", "alpha 1")
+    write_section(path, "b", "beta 1")
+    write_section(path, "a", "alpha 2")
+    text = path.read_text()
+    assert "alpha 2" in text and "alpha 1" not in text and "beta 1" in text
+    assert text.index("alpha 2") < text.index("beta 1")
