@@ -147,10 +147,12 @@ class SpillFile:
         total = sum(len(c) for c in self.chunks)
         array = np.empty(total, dtype=self.dtype)
         pos = 0
-        for chunk in self.chunks:
+        self.chunks.reverse()
+        while self.chunks:
+            chunk = self.chunks.pop()
             array[pos : pos + len(chunk)] = chunk
             pos += len(chunk)
-        self.chunks = []
+            del chunk
         self.array = array
 
     def gather(self, offsets: npt.NDArray[np.int64], counts: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
