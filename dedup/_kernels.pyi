@@ -43,3 +43,6 @@ def sketch_kernel(
     b: npt.NDArray[np.uint32],
     num_threads: int,
 ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.uint32]]: ...
+def hash_kernel(
+    buf: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], num_threads: int
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]: ...

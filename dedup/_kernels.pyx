@@ -550,3 +550,24 @@ def union_find(int64_t n, const int64_t[::1] left, const int64_t[::1] right):
         for i in range(n):
             parent[i] = parent[parent[i]]
     return parent_arr
+
+
+# --------------------------------------------------------------------------
+# Whole-text hashes (repeated blocks): XXH64 of each normalized text, and
+# its number of words.
+
+def hash_kernel(const uint8_t[::1] buf, const int64_t[::1] offsets, int num_threads):
+    """``(hashes, words)``: uint64 XXH64 and int64 word count per text."""
+    cdef Py_ssize_t n = offsets.shape[0] - 1
+    cdef Py_ssize_t d
+    cdef int64_t m
+    hashes_arr = np.empty(n, dtype=np.uint64)
+    words_arr = np.empty(n, dtype=np.int64)
+    cdef uint64_t[::1] hashes = hashes_arr
+    cdef int64_t[::1] words = words_arr
+    cdef const uint8_t* base = &buf[0] if buf.shape[0] > 0 else NULL
+    for d in prange(n, nogil=True, schedule="static", num_threads=num_threads):
+        m = offsets[d + 1] - offsets[d]
+        hashes[d] = xxh64(base + offsets[d], m) if m > 0 else xxh64(base, 0)
+        words[d] = _count_units(base + offsets[d], m, 0) if m > 0 else 0
+    return hashes_arr, words_arr

@@ -30,6 +30,8 @@ Example:
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import os
 import struct
@@ -69,17 +71,44 @@ def parse_memory(text: str) -> int:
     return int(size * _UNITS[unit])
 
 
+def _release_freed_memory() -> None:
+    """Hand freed heap memory back to the OS (glibc's malloc_trim; a no-op
+    elsewhere). Spilled chunks are freed in many pieces that glibc would
+    otherwise keep for reuse, inflating resident memory for the rest of the
+    scan."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 class MemoryBudget:
-    """Bytes of spillable data a scan may keep in memory."""
+    """Bytes of spillable data a scan may keep in memory, shared by its files.
+
+    When an append would exceed the limit, the largest file still in memory
+    is moved to disk (usually the shingle hashes), so the small, often-read
+    files (signatures, band keys, ids) are the ones that stay.
+    """
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.used = 0
+        self.files: list[SpillFile] = []
 
-    def take(self, size: int) -> bool:
-        """Reserve ``size`` bytes if they fit; return whether they did."""
-        if self.used + size > self.limit:
-            return False
+    def take(self, size: int, requester: SpillFile) -> bool:
+        """Reserve ``size`` bytes for ``requester``, evicting others if needed;
+        return whether the reservation was made."""
+        while self.used + size > self.limit:
+            in_memory = [f for f in self.files if not f.on_disk and f.held > 0]
+            if not in_memory:
+                return False
+            largest = max(in_memory, key=lambda f: f.held)
+            if largest is requester and largest.held < size:
+                return False
+            largest.to_disk()
+            if largest is requester:
+                return False
         self.used += size
         return True
 
@@ -99,10 +128,13 @@ class SpillFile:
         self.budget = budget
         self.params = dict(params)
         self.chunks: list[npt.NDArray[Any]] = []
+        self.chunk_starts: npt.NDArray[np.int64] = np.zeros(1, dtype=np.int64)
+        self.length = 0  # items appended
         self.held = 0  # bytes reserved from the budget
-        self.array: npt.NDArray[Any] | None = None  # in memory, once sealed
         self.file: BinaryIO | None = None
         self.fd = -1
+        self.sealed = False
+        budget.files.append(self)
 
     @property
     def on_disk(self) -> bool:
@@ -115,59 +147,75 @@ class SpillFile:
             raise ValueError("spill header too long")
         return MAGIC + struct.pack("<I", FORMAT_VERSION) + meta.ljust(HEADER_SIZE - 12, b" ")
 
+    def to_disk(self) -> None:
+        """Move everything held in memory to the file; append there from now on."""
+        if self.on_disk:
+            return
+        self.file = open(self.path, "wb")  # noqa: SIM115  # closed by seal() or close()
+        self.file.write(self._header())
+        for chunk in self.chunks:
+            chunk.tofile(self.file)
+        self.chunks = []
+        self.budget.give_back(self.held)
+        self.held = 0
+        _release_freed_memory()
+        if self.sealed:
+            self._open_for_reading()
+
     def append(self, values: npt.NDArray[Any]) -> None:
         values = np.ascontiguousarray(values, dtype=self.dtype).ravel()
-        if self.file is None and self.budget.take(values.nbytes):
+        self.length += len(values)
+        if not self.on_disk and self.budget.take(values.nbytes, self):
             self.chunks.append(values)
             self.held += values.nbytes
             return
-        if self.file is None:
-            # Over budget: everything held so far goes to disk, and all that follows.
-            self.file = open(self.path, "wb")  # noqa: SIM115  # closed by seal() or close()
-            self.file.write(self._header())
-            for chunk in self.chunks:
-                chunk.tofile(self.file)
-            self.chunks = []
-            self.budget.give_back(self.held)
-            self.held = 0
+        self.to_disk()
+        assert self.file is not None
         values.tofile(self.file)
+
+    def _open_for_reading(self) -> None:
+        assert self.file is not None
+        self.file.close()
+        self.file = None
+        self.fd = os.open(self.path, os.O_RDONLY)
+        header = os.pread(self.fd, HEADER_SIZE, 0)
+        if header[:8] != MAGIC or struct.unpack("<I", header[8:12])[0] != FORMAT_VERSION:
+            raise OSError(f"{self.path}: not a dedup spill file of format version {FORMAT_VERSION}")
 
     def seal(self) -> None:
         """Stop appending, start reading."""
+        self.sealed = True
         if self.file is not None:
-            self.file.close()
-            self.file = None
-            self.fd = os.open(self.path, os.O_RDONLY)
-            header = os.pread(self.fd, HEADER_SIZE, 0)
-            if header[:8] != MAGIC or struct.unpack("<I", header[8:12])[0] != FORMAT_VERSION:
-                raise OSError(f"{self.path}: not a dedup spill file of format version {FORMAT_VERSION}")
+            self._open_for_reading()
             return
-        # Copy chunk by chunk into one array, freeing each: peak is the data
-        # plus one chunk, not twice the data.
-        total = sum(len(c) for c in self.chunks)
-        array = np.empty(total, dtype=self.dtype)
-        pos = 0
-        self.chunks.reverse()
-        while self.chunks:
-            chunk = self.chunks.pop()
-            array[pos : pos + len(chunk)] = chunk
-            pos += len(chunk)
-            del chunk
-        self.array = array
+        # In memory the chunks stay as they are (no copy into one array,
+        # which would double the peak); gather finds them by offset.
+        self.chunk_starts = np.zeros(len(self.chunks) + 1, dtype=np.int64)
+        np.cumsum([len(c) for c in self.chunks], out=self.chunk_starts[1:])
 
     def gather(self, offsets: npt.NDArray[np.int64], counts: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
         """The ranges ``[offsets[i], offsets[i] + counts[i])`` (in items,
-        ascending and disjoint), concatenated."""
+        ascending and disjoint, each inside one appended array), concatenated."""
         offsets = np.asarray(offsets, dtype=np.int64)
         counts = np.asarray(counts, dtype=np.int64)
         total = int(counts.sum())
-        if self.array is not None:
-            starts = np.zeros(len(counts), dtype=np.int64)
-            np.cumsum(counts[:-1], out=starts[1:])
-            positions = np.repeat(offsets - starts, counts) + np.arange(total)
-            return self.array[positions]
         out = np.empty(total, dtype=self.dtype)
         if total == 0:
+            return out
+        if not self.on_disk:
+            nonempty = counts > 0
+            offsets, counts = offsets[nonempty], counts[nonempty]
+            which = np.searchsorted(self.chunk_starts, offsets, side="right") - 1
+            dest = np.zeros(len(counts), dtype=np.int64)
+            np.cumsum(counts[:-1], out=dest[1:])
+            # One vectorized copy per chunk touched (ranges never straddle chunks).
+            bounds = np.flatnonzero(np.diff(which)) + 1
+            for part in np.split(np.arange(len(which)), bounds):
+                chunk = self.chunks[int(which[part[0]])]
+                local = offsets[part] - self.chunk_starts[which[part[0]]]
+                n = counts[part]
+                src = np.repeat(local - np.concatenate(([0], np.cumsum(n)[:-1])), n) + np.arange(int(n.sum()))
+                out[dest[part[0]] : dest[part[0]] + int(n.sum())] = chunk[src]
             return out
         # Adjacent ranges merge into one read. pread, not a memory map: the
         # kernel maps pages around each faulting one (fault-around), which
@@ -196,7 +244,8 @@ class SpillFile:
         self.budget.give_back(self.held)
         self.held = 0
         self.chunks = []
-        self.array = None
+        if self in self.budget.files:
+            self.budget.files.remove(self)
 
 
 class Store:

@@ -49,19 +49,42 @@ def test_gather_same_in_memory_and_on_disk(chunks: list[list[int]], limit: int, 
     import tempfile
 
     flat = np.array([v for c in chunks for v in c], dtype=np.uint64)
-    cuts = sorted(data.draw(st.lists(st.integers(0, len(flat)), max_size=8)))
-    offsets = np.array(cuts[::2], dtype=np.int64)
-    ends = np.array(cuts[1::2] + ([len(flat)] if len(cuts) % 2 else []), dtype=np.int64)
-    counts = ends - offsets
+    # Ranges are ascending, disjoint, and each inside one appended array (the contract).
+    offsets, ends = [], []
+    base = 0
+    for chunk in chunks:
+        if chunk and data.draw(st.booleans()):
+            lo = data.draw(st.integers(0, len(chunk)))
+            hi = data.draw(st.integers(lo, len(chunk)))
+            offsets.append(base + lo)
+            ends.append(base + hi)
+        base += len(chunk)
+    offsets_arr = np.array(offsets, dtype=np.int64)
+    counts = np.array(ends, dtype=np.int64) - offsets_arr
     with tempfile.TemporaryDirectory() as folder:
         spill = SpillFile(folder, "test", np.uint64, MemoryBudget(limit), {})
         for chunk in chunks:
             spill.append(np.array(chunk, dtype=np.uint64))
         spill.seal()
         expected = np.concatenate([flat[o:e] for o, e in zip(offsets, ends, strict=True)] + [flat[:0]])
-        np.testing.assert_array_equal(spill.gather(offsets, counts), expected)
+        np.testing.assert_array_equal(spill.gather(offsets_arr, counts), expected)
         assert spill.on_disk == (flat.nbytes > limit)
         spill.close()
+
+
+def test_budget_evicts_the_largest_file(tmp_path: Path) -> None:
+    budget = MemoryBudget(1000)
+    big = SpillFile(str(tmp_path), "big", np.uint64, budget, {})
+    small = SpillFile(str(tmp_path), "small", np.uint64, budget, {})
+    big.append(np.zeros(100, dtype=np.uint64))  # 800 bytes
+    small.append(np.zeros(20, dtype=np.uint64))  # 160 bytes
+    small.append(np.zeros(20, dtype=np.uint64))  # over budget: the big file goes to disk
+    assert big.on_disk and not small.on_disk and budget.used == 320
+    for spill in (big, small):
+        spill.seal()
+    np.testing.assert_array_equal(big.gather(np.array([0]), np.array([100])), np.zeros(100, dtype=np.uint64))
+    big.close()
+    small.close()
 
 
 def test_header_is_versioned_and_self_describing(tmp_path: Path) -> None:
