@@ -21,12 +21,15 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from dedup import __version__
-from dedup.document import Skipped
-from dedup.io import InputError, atomic_writer, read_documents
+from dedup.blocks import BlocksResult, find_repeated_blocks, strip_text
+from dedup.document import Document, Skipped
+from dedup.io import InputError, atomic_writer, collect_input_files, read_documents, write_cleaned_copies
 from dedup.pipeline import ScanConfig, ScanResult, find_duplicates
 from dedup.report import (
     format_clusters_csv,
     format_clusters_jsonl,
+    format_groups_csv,
+    format_groups_jsonl,
     format_pairs_csv,
     format_pairs_jsonl,
     format_skipped_jsonl,
@@ -47,12 +50,29 @@ EXIT_USAGE = 2
 EXIT_DUPLICATES = 3
 
 
+Paths = Annotated[
+    list[Path],
+    typer.Argument(
+        metavar="PATH",
+        help="Files or folders (.txt, .md, .jsonl, .ndjson, .csv, .parquet; .gz/.zst).",
+        show_default=False,
+    ),
+]
+
+
 class OutputFormat(enum.StrEnum):
     """Output formats of every command."""
 
     table = "table"
     jsonl = "jsonl"
     csv = "csv"
+
+
+class BlockUnit(enum.StrEnum):
+    """What a block is."""
+
+    line = "line"
+    paragraph = "paragraph"
 
 
 class KeepPolicy(enum.StrEnum):
@@ -132,12 +152,7 @@ def _render_table(result: ScanResult, pairs: bool, out: IO[str]) -> None:
     " | dedup scan news/ --pairs --threshold 0.9"
 )
 def scan(
-    paths: Annotated[
-        list[Path],
-        typer.Argument(
-            metavar="PATH", help="Files or folders (.txt, .md, .jsonl, .ndjson; .gz/.zst).", show_default=False
-        ),
-    ],
+    paths: Paths,
     threshold: Annotated[float, typer.Option(help="Jaccard similarity at or above which two documents match.")] = 0.8,
     num_perm: Annotated[int, typer.Option(help="MinHash permutations (signature width).")] = 128,
     shingle: Annotated[str, typer.Option(help="Shingles: word:N (word n-grams) or char:N (characters).")] = "word:5",
@@ -261,6 +276,117 @@ def _skipped_summary(skipped: list[Skipped]) -> str:
     )
     reasons = ", ".join(f"{n:,} {reason}" for reason, n in counts.most_common())
     return f"{len(skipped):,} skipped ({reasons})"
+
+
+def _render_groups(result: BlocksResult, out: IO[str]) -> None:
+    console = Console(file=out, width=None if out.isatty() else 120, highlight=False)
+    if not result.groups:
+        console.print(f"No repeated blocks among {result.documents:,} documents.")
+        return
+    boilerplate = sum(g.boilerplate for g in result.groups)
+    table = Table(
+        "group",
+        "kind",
+        "count",
+        "docs",
+        "text",
+        "where",
+        title=f"{len(result.groups)} repeated blocks ({boilerplate} boilerplate: in >= "
+        f"{result.boilerplate_min_documents} documents, listed first)",
+    )
+    for index, g in enumerate(result.groups):
+        where = ", ".join(f"{o.id}:{o.line}" for o in g.occurrences[:3])
+        if g.count > 3:
+            where += f", ... (+{g.count - 3})"
+        text = g.text if len(g.text) <= 70 else g.text[:67] + "..."
+        kind = g.kind + (" boilerplate" if g.boilerplate else "")
+        table.add_row(str(index), kind, str(g.count), str(g.documents), text, where)
+    console.print(table)
+
+
+@app.command(epilog="Examples: dedup blocks news/ | dedup blocks dump.jsonl --near 0.8 --strip cleaned/")
+def blocks(
+    paths: Paths,
+    unit: Annotated[BlockUnit, typer.Option(help="A block is a non-blank line or a paragraph.")] = BlockUnit.line,
+    min_words: Annotated[int, typer.Option(help="Ignore blocks with fewer words (after normalization).")] = 4,
+    near: Annotated[
+        float | None, typer.Option(help="Also group near-duplicate blocks with character 5-gram Jaccard >= NEAR.")
+    ] = None,
+    boilerplate_documents: Annotated[
+        int | None,
+        typer.Option(help="A block in at least this many documents is boilerplate [default: max(3, 0.5% of them)]."),
+    ] = None,
+    strip: Annotated[
+        Path | None, typer.Option(help="Write cleaned copies under this folder: later repeats removed.")
+    ] = None,
+    strip_boilerplate: Annotated[
+        bool, typer.Option("--strip-boilerplate", help="With --strip, also remove boilerplate blocks.")
+    ] = False,
+    workers: Annotated[int | None, typer.Option(help="Threads [default: all cores].")] = None,
+    text_field: Annotated[str, typer.Option(help="JSONL/CSV field holding the text.")] = "text",
+    id_field: Annotated[str, typer.Option(help="JSONL/CSV field holding the id.")] = "id",
+    output_format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.table,
+    output: Annotated[Path | None, typer.Option(help="Write to FILE (atomically) instead of stdout.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary.")] = False,
+) -> None:
+    """Find repeated lines or paragraphs inside files and across files.
+
+    Reports every block that occurs more than once (exact after
+    normalization; with --near also near-duplicates), where it occurs, and
+    which blocks are template boilerplate; --strip writes cleaned copies.
+    """
+    started = time.perf_counter()
+    if workers is not None and workers < 1:
+        raise _fail(f"workers must be at least 1, got {workers}", EXIT_USAGE)
+
+    def documents() -> Iterator[Document | Skipped]:
+        return read_documents(paths, text_field=text_field, id_field=id_field)
+
+    try:
+        collect_input_files(paths)
+        result = find_repeated_blocks(
+            documents,
+            unit=unit.value,
+            min_words=min_words,
+            near=near,
+            boilerplate_documents=boilerplate_documents,
+            workers=workers,
+        )
+    except (InputError, ValueError) as err:
+        raise _fail(str(err), EXIT_USAGE) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted", 130) from None
+    except Exception as err:  # noqa: BLE001  # the contract: one line, never a traceback
+        raise _fail(f"{type(err).__name__}: {err}", EXIT_FATAL) from None
+    for skip in result.skipped:
+        typer.echo(skip.describe(), err=True)
+    try:
+        with _open_output(output) as out:
+            if output_format is OutputFormat.table:
+                _render_groups(result, out)
+            elif output_format is OutputFormat.jsonl:
+                out.write(format_groups_jsonl(result.groups))
+            else:
+                out.write(format_groups_csv(result.groups))
+        if strip is not None:
+
+            def clean(number: int, text: str) -> str:
+                return strip_text(text, result.spans_to_strip(number, strip_boilerplate))
+
+            write_cleaned_copies(paths, strip, clean, text_field=text_field, id_field=id_field)
+    except InputError as err:
+        raise _fail(str(err), EXIT_USAGE) from None
+    except OSError as err:
+        raise _fail(f"cannot write output: {err}", EXIT_FATAL) from None
+    if not quiet:
+        repeated = sum(g.count - 1 for g in result.groups)
+        boilerplate = sum(g.boilerplate for g in result.groups)
+        typer.echo(
+            f"dedup: {result.documents:,} documents read, {_skipped_summary(result.skipped)}, "
+            f"{len(result.groups):,} repeated blocks ({boilerplate:,} boilerplate), {repeated:,} repeats "
+            f"({time.perf_counter() - started:.1f} s)",
+            err=True,
+        )
 
 
 def run() -> None:

@@ -20,6 +20,7 @@ import io
 import json
 from collections.abc import Sequence
 
+from dedup.blocks import BlockGroup
 from dedup.cluster import Cluster
 from dedup.document import Skipped
 from dedup.pipeline import Pair
@@ -27,6 +28,8 @@ from dedup.pipeline import Pair
 __all__ = [
     "format_clusters_csv",
     "format_clusters_jsonl",
+    "format_groups_csv",
+    "format_groups_jsonl",
     "format_pairs_csv",
     "format_pairs_jsonl",
     "format_skipped_jsonl",
@@ -84,3 +87,39 @@ def format_pairs_csv(pairs: Sequence[Pair]) -> str:
 def format_skipped_jsonl(skipped: Sequence[Skipped]) -> str:
     """One JSON object per skipped input: ``path, line, reason`` (line null for a whole file)."""
     return "".join(_dumps({"path": s.path, "line": s.line, "reason": s.reason}) + "\n" for s in skipped)
+
+
+def _group_record(index: int, group: BlockGroup) -> dict[str, object]:
+    near = group.kind == "near"
+    occurrences: list[dict[str, object]] = []
+    for o in group.occurrences:
+        entry: dict[str, object] = {"id": o.id, "line": o.line, "end_line": o.end_line}
+        if near:
+            entry["similarity"] = _sim(o.similarity)
+        occurrences.append(entry)
+    return {
+        "group": index,
+        "kind": group.kind,
+        "text": group.text,
+        "count": group.count,
+        "documents": group.documents,
+        "boilerplate": group.boilerplate,
+        "occurrences": occurrences,
+    }
+
+
+def format_groups_jsonl(groups: Sequence[BlockGroup]) -> str:
+    """One JSON object per group of repeated blocks (DESIGN.md, ``dedup blocks``)."""
+    return "".join(_dumps(_group_record(i, g)) + "\n" for i, g in enumerate(groups))
+
+
+def format_groups_csv(groups: Sequence[BlockGroup]) -> str:
+    """CSV, one row per occurrence:
+    ``group,kind,boilerplate,count,documents,id,line,end_line,text``."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["group", "kind", "boilerplate", "count", "documents", "id", "line", "end_line", "text"])
+    for i, g in enumerate(groups):
+        for o in g.occurrences:
+            writer.writerow([i, g.kind, g.boilerplate, g.count, g.documents, o.id, o.line, o.end_line, g.text])
+    return buf.getvalue()

@@ -1,0 +1,149 @@
+"""Repeated blocks: exact groups against a reference, near groups, boilerplate, strip."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from dedup.blocks import Block, find_repeated_blocks, split_blocks, strip_text
+from dedup.cli import app
+from dedup.normalize import normalize_text
+from tests.strategies import sentences
+
+runner = CliRunner()
+
+
+def reference_groups(docs: list[tuple[str, str]], min_words: int = 4) -> list[list[tuple[str, int]]]:
+    """Every non-blank line of min_words+ words occurring twice or more, the slow way."""
+    seen: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for doc_id, text in docs:
+        for number, line in enumerate(text.replace("\r\n", "\n").split("\n"), start=1):
+            key = normalize_text(line)
+            if line.strip() and key and len(key.split(" ")) >= min_words:
+                seen[key].append((doc_id, number))
+    return sorted(occ for occ in seen.values() if len(occ) > 1)
+
+
+def _as_lists(result: object) -> list[list[tuple[str, int]]]:
+    return sorted([(o.id, o.line) for o in g.occurrences] for g in result.groups)  # type: ignore[attr-defined]
+
+
+def test_seeds_exact_groups_match_reference(seed_texts: dict[str, str]) -> None:
+    docs = sorted(seed_texts.items())
+    result = find_repeated_blocks(docs)
+    assert _as_lists(result) == reference_groups(docs)
+    assert all(g.kind == "exact" for g in result.groups)
+    by_text = {g.text: g for g in result.groups}
+    # Shared across 000 and 001: the title and lead of 000 reprinted in 001's list, the subscription line.
+    assert by_text["Mỹ và Taliban nối lại đàm phán hòa bình"].documents == 2
+    assert by_text["Mời quý độc giả theo dõi VOV.VN trên"].documents == 2
+    lead = next(t for t in by_text if normalize_text(t).startswith("vov vn đây là một phần"))
+    assert {o.id for o in by_text[lead].occurrences} == {"000", "001"}
+
+
+def test_near_duplicate_teaser_joins_the_group(seed_texts: dict[str, str]) -> None:
+    teaser = next(line for line in seed_texts["000"].splitlines() if "Jawzjan" in line and "VOV.VN" in line)
+    edited = teaser.replace("trả tự do", "phóng thích tự do")
+    docs = [("000", seed_texts["000"]), ("edited", f"Một dòng khác hẳn ở đây nhé\n{edited}")]
+    exact = find_repeated_blocks(docs)
+    near = find_repeated_blocks(docs, near=0.8)
+    exact_group = next(g for g in exact.groups if g.text == teaser)
+    near_group = next(g for g in near.groups if g.text == teaser)
+    assert exact_group.kind == "exact" and ("edited", 2) not in [(o.id, o.line) for o in exact_group.occurrences]
+    assert near_group.kind == "near"
+    assert [(o.id, o.line) for o in near_group.occurrences][-1] == ("edited", 2)
+    assert 0.8 <= near_group.occurrences[-1].similarity < 1.0
+
+
+def test_paragraph_unit_and_line_spans() -> None:
+    text = "Đoạn một dòng một\nđoạn một dòng hai\n\nkhác hẳn ở đây nhé\n\r\nĐoạn một dòng một\r\nĐOẠN MỘT DÒNG HAI\n"
+    assert split_blocks(text, "paragraph") == [
+        Block("Đoạn một dòng một\nđoạn một dòng hai", 1, 2),
+        Block("khác hẳn ở đây nhé", 4, 4),
+        Block("Đoạn một dòng một\nĐOẠN MỘT DÒNG HAI", 6, 7),
+    ]
+    (group,) = find_repeated_blocks([("a", text)], unit="paragraph").groups
+    assert [(o.line, o.end_line) for o in group.occurrences] == [(1, 2), (6, 7)]
+
+
+def test_min_words() -> None:
+    docs = [("a", "ba từ thôi\nba từ thôi\nbốn từ ở đây\nbốn từ ở đây")]
+    assert [g.text for g in find_repeated_blocks(docs).groups] == ["bốn từ ở đây"]
+    assert len(find_repeated_blocks(docs, min_words=3).groups) == 2
+    with pytest.raises(ValueError, match="min-words"):
+        find_repeated_blocks(docs, min_words=0)
+
+
+def test_jsonl_lines_count_inside_each_document(tmp_path: Path) -> None:
+    dump = tmp_path / "dump.jsonl"
+    records = [{"id": "x", "text": "tiêu đề bài báo thứ nhất\nnội dung riêng của bài\ntiêu đề bài báo thứ nhất"}]
+    dump.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["blocks", str(dump), "--format", "jsonl"])
+    (group,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert group["occurrences"] == [{"id": "x", "line": 1, "end_line": 1}, {"id": "x", "line": 3, "end_line": 3}]
+    assert group["count"] == 2 and group["documents"] == 1 and group["boilerplate"] is False
+
+
+def test_boilerplate_marked_and_listed_first() -> None:
+    footer = "Mời quý độc giả theo dõi VOV.VN trên"
+    docs = [(f"d{i}", f"Bài số {i} có nội dung riêng biệt\n{footer}") for i in range(4)]
+    docs.append(("z", "dòng lặp lại hai lần nhé\ndòng lặp lại hai lần nhé"))
+    docs.insert(0, ("a", "dòng đầu tiên lặp lại nhé\ndòng đầu tiên lặp lại nhé"))
+    result = find_repeated_blocks(docs)
+    assert [(g.text, g.boilerplate) for g in result.groups] == [
+        (footer, True),
+        ("dòng đầu tiên lặp lại nhé", False),
+        ("dòng lặp lại hai lần nhé", False),
+    ]
+    assert find_repeated_blocks(docs, boilerplate_documents=5).groups[0].boilerplate is False
+
+
+def test_strip_cli_is_idempotent(tmp_path: Path, seed_texts: dict[str, str]) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    for name, text in seed_texts.items():
+        (src / f"{name}.txt").write_text(text, encoding="utf-8")
+    (src / "dump.jsonl").write_text(
+        json.dumps({"id": "j", "text": "câu lặp lại trong bài\nxen giữa một câu\ncâu lặp lại trong bài", "k": 1})
+        + "\nnot json\n",
+        encoding="utf-8",
+    )
+    once, twice = tmp_path / "once", tmp_path / "twice"
+    assert runner.invoke(app, ["blocks", str(src), "--strip", str(once), "-q"]).exit_code == 0
+    assert runner.invoke(app, ["blocks", str(once), "--strip", str(twice), "-q"]).exit_code == 0
+    for path in sorted(once.rglob("*")):
+        if path.is_file():
+            assert (twice / path.relative_to(once)).read_bytes() == path.read_bytes(), path
+    result = runner.invoke(app, ["blocks", str(once), "--format", "jsonl"])
+    assert result.stdout == ""  # nothing repeated is left, inside a file or across files
+    lines = (once / "dump.jsonl").read_text(encoding="utf-8").splitlines()
+    assert json.loads(lines[0]) == {"id": "j", "text": "câu lặp lại trong bài\nxen giữa một câu", "k": 1}
+    assert lines[1] == "not json"  # not a document: copied as it was
+    for name, text in seed_texts.items():  # inputs never modified
+        assert (src / f"{name}.txt").read_text(encoding="utf-8") == text
+
+
+@st.composite
+def document_with_copies(draw: st.DrawFn) -> tuple[str, str]:
+    lines = draw(
+        st.lists(sentences.filter(lambda s: len(s.split()) >= 4), min_size=1, max_size=12, unique_by=normalize_text)
+    )
+    result = list(lines)
+    for _ in range(draw(st.integers(0, 8))):
+        source = draw(st.integers(0, len(lines) - 1))
+        first = result.index(lines[source])
+        result.insert(draw(st.integers(first + 1, len(result))), lines[source])
+    return "\n".join(lines), "\n".join(result)
+
+
+@given(document_with_copies())
+def test_strip_removes_exactly_the_inserted_copies(case: tuple[str, str]) -> None:
+    original, with_copies = case
+    result = find_repeated_blocks([("doc", with_copies)])
+    assert strip_text(with_copies, result.spans_to_strip(0)) == original
