@@ -18,6 +18,7 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from dedup.blocks import BlockGroup, find_repeated_blocks
 from dedup.cluster import Cluster
 from dedup.document import Document, Skipped
 from dedup.io import read_documents
@@ -30,6 +31,7 @@ from dedup.similarity import exact_jaccard
 __version__ = "0.1.0"
 
 __all__ = [
+    "BlockGroup",
     "Cluster",
     "Document",
     "Pair",
@@ -41,6 +43,7 @@ __all__ = [
     "compute_signatures",
     "exact_jaccard",
     "find_duplicates",
+    "find_repeated_blocks",
     "normalize_text",
     "read_documents",
     "sketch_texts",
