@@ -6,8 +6,10 @@ import csv
 import gzip
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 import unicodedata
 from pathlib import Path
 
@@ -188,3 +190,32 @@ def test_every_jsonl_line_accounted_for(kinds: list[tuple[bool, st.DataObject]],
     assert [s.line for s in got if isinstance(s, Skipped)] == bad_lines
     # The scan accounts for every line too: scanned + skipped = all lines.
     assert result.documents + len(result.skipped) == len(lines)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_cleans_up_temporary_files(tmp_path: Path, signum: int) -> None:
+    dump = tmp_path / "dump.jsonl"
+    with open(dump, "w", encoding="utf-8") as f:
+        for i in range(60_000):
+            f.write(json.dumps({"id": str(i), "text": f"bài {i} " + "nội dung tin tức " * 60}) + "\n")
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmpdir)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dedup", "scan", str(dump), "-q", "--format", "jsonl"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    for _ in range(2000):  # until the scan has made its temporary folder (or finished)
+        if any(tmpdir.glob("dedup-*")) or proc.poll() is not None:
+            break
+        time.sleep(0.005)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the scan finished before the signal arrived")
+    assert proc.returncode == 130
+    assert err.strip() == "dedup: error: interrupted"
+    assert list(tmpdir.iterdir()) == []
