@@ -28,7 +28,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -149,35 +148,92 @@ def _documents(source: Sequence[DocumentLike] | Callable[[], Iterable[DocumentLi
         yield _as_document(item, position)
 
 
+_BATCH_BLOCKS = 16384
+_BATCH_CHARACTERS = 4 << 20  # long paragraphs: bound a batch's text, not only its block count
+
+
 @dataclass
-class _Occurrences:
-    """Pass 1's record: one row per kept block (hash, document, lines)."""
+class _Batch:
+    """Blocks of consecutive documents, hashed: block i belongs to document
+    ``first_document + owner[i]``."""
 
-    hashes: list[npt.NDArray[np.uint64]] = field(default_factory=list)
-    docs: list[npt.NDArray[np.int64]] = field(default_factory=list)
-    lines: list[npt.NDArray[np.int64]] = field(default_factory=list)
-    ends: list[npt.NDArray[np.int64]] = field(default_factory=list)
-
-    def arrays(
-        self,
-    ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        def cat(parts: list[npt.NDArray[Any]], dtype: type[np.generic]) -> npt.NDArray[Any]:
-            return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
-
-        return (
-            cat(self.hashes, np.uint64),
-            cat(self.docs, np.int64),
-            cat(self.lines, np.int64),
-            cat(self.ends, np.int64),
-        )
+    first_document: int
+    documents: int
+    blocks: list[Block]
+    owner: npt.NDArray[np.int64]
+    hashes: npt.NDArray[np.uint64]
+    keep: npt.NDArray[np.bool_]
 
 
-def _hash_blocks(
-    blocks: list[Block], min_words: int, workers: int | None
-) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
-    buf, offsets = normalize_batch([b.text for b in blocks], workers=workers)
-    hashes, words = hash_kernel(buf, offsets, resolve_workers(workers))
-    return hashes, words >= min_words
+def _batches(
+    documents: Sequence[DocumentLike] | Callable[[], Iterable[DocumentLike]],
+    unit: str,
+    min_words: int,
+    workers: int | None,
+    on_document: Callable[[Document | Skipped], None] | None = None,
+) -> Iterator[_Batch]:
+    """Split, normalize and hash the blocks of every document, in batches."""
+    number = 0
+    pending: list[list[Block]] = []
+    first = 0
+
+    def flush() -> _Batch:
+        blocks = [b for bl in pending for b in bl]
+        owner = np.repeat(np.arange(len(pending), dtype=np.int64), [len(bl) for bl in pending])
+        if blocks:
+            buf, offsets = normalize_batch([b.text for b in blocks], workers=workers)
+            hashes, words = hash_kernel(buf, offsets, resolve_workers(workers))
+        else:
+            hashes, words = np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+        return _Batch(first, len(pending), blocks, owner, hashes, words >= min_words)
+
+    size = characters = 0
+    for doc in _documents(documents):
+        if on_document is not None:
+            on_document(doc)
+        if isinstance(doc, Skipped):
+            continue
+        blocks = split_blocks(doc.text, unit)
+        pending.append(blocks)
+        number += 1
+        size += len(blocks)
+        characters += len(doc.text)
+        if size >= _BATCH_BLOCKS or characters >= _BATCH_CHARACTERS:
+            yield flush()
+            pending, first, size, characters = [], number, 0, 0
+    if pending:
+        yield flush()
+
+
+class _DistinctCounts:
+    """Sorted distinct block hashes and their counts, merged lazily (memory
+    is O(distinct blocks): each batch's distinct hashes wait in a list until
+    they outnumber the merged ones)."""
+
+    def __init__(self) -> None:
+        self.hashes = np.zeros(0, dtype=np.uint64)
+        self.counts = np.zeros(0, dtype=np.int64)
+        self.pending: list[tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]] = []
+        self.pending_size = 0
+
+    def add(self, hashes: npt.NDArray[np.uint64]) -> None:
+        unique, counts = np.unique(hashes, return_counts=True)
+        self.pending.append((unique, counts.astype(np.int64)))
+        self.pending_size += len(unique)
+        if self.pending_size > max(len(self.hashes), 1 << 20):
+            self.merge()
+
+    def merge(self) -> None:
+        if not self.pending:
+            return
+        all_hashes = np.concatenate([self.hashes, *[h for h, _ in self.pending]])
+        all_counts = np.concatenate([self.counts, *[c for _, c in self.pending]])
+        self.pending, self.pending_size = [], 0
+        order = np.argsort(all_hashes, kind="stable")
+        all_hashes, all_counts = all_hashes[order], all_counts[order]
+        starts = np.flatnonzero(np.concatenate(([True], all_hashes[1:] != all_hashes[:-1])))
+        self.hashes = all_hashes[starts]
+        self.counts = np.add.reduceat(all_counts, starts) if len(starts) else all_counts[:0]
 
 
 def find_repeated_blocks(
@@ -188,12 +244,14 @@ def find_repeated_blocks(
     near: float | None = None,
     boilerplate_documents: int | None = None,
     workers: int | None = None,
+    progress: Callable[[str, int], None] | None = None,
 ) -> BlocksResult:
     """Find blocks that occur more than once.
 
     Args:
         documents: A sequence of texts, ``(id, text)`` pairs or Documents, or
-            a function returning a fresh iterable of them (read twice).
+            a function returning a fresh iterable of them (read twice, or
+            three times with ``near`` when a group's first text is needed).
         unit: ``"line"`` or ``"paragraph"``.
         min_words: Blocks with fewer words after normalization are ignored.
         near: Also group blocks whose character 5-gram Jaccard similarity is
@@ -201,6 +259,7 @@ def find_repeated_blocks(
         boilerplate_documents: A group spanning at least this many documents
             is boilerplate (default: 3 documents or 0.5% of them, whichever is more).
         workers: Threads for the compiled kernels.
+        progress: Called with ``("counting" | "grouping", documents done)``.
 
     Returns:
         The groups, with counts and skipped inputs.
@@ -215,93 +274,113 @@ def find_repeated_blocks(
     if near is not None and not 0.0 < near <= 1.0:
         raise ValueError(f"near must be in (0, 1], got {near}")
 
-    # Pass 1: hashes and positions only.
-    occurrences = _Occurrences()
+    # Pass 1: count every distinct block (hashes only).
     skipped: list[Skipped] = []
     ids: list[str] = []
-    pending: list[tuple[int, list[Block]]] = []
-    pending_blocks = 0
 
-    def flush() -> None:
-        nonlocal pending_blocks
-        flat = [b for _, blocks in pending for b in blocks]
-        if flat:
-            hashes, keep = _hash_blocks(flat, min_words, workers)
-            doc_of = np.repeat(np.array([d for d, _ in pending], dtype=np.int64), [len(bl) for _, bl in pending])
-            occurrences.hashes.append(hashes[keep])
-            occurrences.docs.append(doc_of[keep])
-            occurrences.lines.append(np.array([b.line for b in flat], dtype=np.int64)[keep])
-            occurrences.ends.append(np.array([b.end_line for b in flat], dtype=np.int64)[keep])
-        pending.clear()
-        pending_blocks = 0
-
-    for doc in _documents(documents):
+    def note(doc: Document | Skipped) -> None:
         if isinstance(doc, Skipped):
             skipped.append(doc)
-            continue
-        blocks = split_blocks(doc.text, unit)
-        pending.append((len(ids), blocks))
-        ids.append(doc.id)
-        pending_blocks += len(blocks)
-        if pending_blocks >= 16384:
-            flush()
-    flush()
-    hashes, docs, lines, ends = occurrences.arrays()
+        else:
+            ids.append(doc.id)
+            if progress is not None and len(ids) % 1000 == 0:
+                progress("counting", len(ids))
+
+    distinct = _DistinctCounts()
+    n_blocks = 0
+    for batch in _batches(documents, unit, min_words, workers, note):
+        distinct.add(batch.hashes[batch.keep])
+        n_blocks += int(batch.keep.sum())
+    distinct.merge()
     n_docs = len(ids)
+    n_distinct = len(distinct.hashes)
 
-    # Group identical hashes; order of occurrence is input order already.
-    order = np.argsort(hashes, kind="stable")
-    sorted_hashes = hashes[order]
-    starts = np.flatnonzero(np.concatenate(([True], sorted_hashes[1:] != sorted_hashes[:-1])))
-    counts = np.diff(np.append(starts, len(order)))
-    distinct = order[starts]  # first occurrence of every distinct block
-    group_of = np.empty(len(hashes), dtype=np.int64)
-    group_of[order] = np.repeat(np.arange(len(starts)), counts)
+    # Pass 2: positions of repeated blocks (and, with near, of every distinct
+    # block's first occurrence), feeding distinct blocks to the near scan.
+    seen = np.zeros(n_distinct, dtype=bool)
+    first_row = np.full(n_distinct, -1, dtype=np.int64)  # occurrence row of each first occurrence
+    rows_key: list[npt.NDArray[np.int64]] = []
+    rows_doc: list[npt.NDArray[np.int64]] = []
+    rows_line: list[npt.NDArray[np.int64]] = []
+    rows_end: list[npt.NDArray[np.int64]] = []
+    texts: dict[int, str] = {}  # distinct index -> first text as written (repeated blocks only)
+    total_rows = 0
 
-    # Near duplicates: the scan pipeline over distinct blocks, then union-find.
-    n_distinct = len(starts)
-    labels = np.arange(n_distinct)
-    texts: dict[int, str] = {}
-    wanted = set(distinct[counts > 1].tolist()) if near is None else set(distinct.tolist())
-    texts = _first_texts(documents, unit, docs, lines, wanted)
-    if near is not None and n_distinct > 1:
-        found = find_duplicates(
-            [(str(g), texts[int(distinct[g])]) for g in range(n_distinct)],
-            threshold=near,
-            shingle="char:5",
-            workers=workers,
-            memory=1 << 28,
-        )
-        pairs = np.array([(int(p.a), int(p.b)) for p in found.pairs], dtype=np.int64).reshape(-1, 2)
-        labels = connected_components(n_distinct, pairs[:, 0], pairs[:, 1])
+    def second_pass() -> Iterator[tuple[str, str]]:
+        nonlocal total_rows
+        for batch in _batches(documents, unit, min_words, workers):
+            kept = np.flatnonzero(batch.keep)
+            key = np.searchsorted(distinct.hashes, batch.hashes[kept])
+            repeated = distinct.counts[key] > 1
+            new = ~seen[key]
+            # A block is new when it is the first of its hash in the batch and unseen before.
+            _, first_in_batch = np.unique(key, return_index=True)
+            is_first = np.zeros(len(key), dtype=bool)
+            is_first[first_in_batch] = True
+            is_first &= new
+            record = repeated | (is_first if near is not None else False)
+            chosen = kept[record]
+            rows_key.append(key[record])
+            rows_doc.append(batch.first_document + batch.owner[chosen])
+            rows_line.append(np.array([batch.blocks[i].line for i in chosen.tolist()], dtype=np.int64))
+            rows_end.append(np.array([batch.blocks[i].end_line for i in chosen.tolist()], dtype=np.int64))
+            firsts = np.flatnonzero(is_first[record])
+            first_row[key[record][firsts]] = total_rows + firsts
+            total_rows += len(chosen)
+            seen[key] = True
+            for position in np.flatnonzero(is_first).tolist():
+                index = int(key[position])
+                text = batch.blocks[int(kept[position])].text
+                if repeated[position]:
+                    texts[index] = text
+                if near is not None:
+                    yield str(index), text
+            if progress is not None:
+                progress("grouping", batch.first_document + batch.documents)
+
+    labels: npt.NDArray[np.int64] = np.arange(n_distinct, dtype=np.int64)
+    sims: dict[tuple[int, int], float] = {}
+    if near is not None:
+        found = find_duplicates(second_pass(), threshold=near, shingle="char:5", workers=workers)
+        left = np.array([int(p.a) for p in found.pairs], dtype=np.int64)
+        right = np.array([int(p.b) for p in found.pairs], dtype=np.int64)
+        labels = connected_components(n_distinct, left, right)
         sims = {(int(p.a), int(p.b)): p.similarity for p in found.pairs}
     else:
-        sims = {}
+        for _ in second_pass():
+            pass
 
-    # A group: all occurrences whose distinct block has the same label.
-    label_of_occurrence = labels[group_of]
-    occ_order = np.lexsort((np.arange(len(hashes)), label_of_occurrence))
-    cuts = np.flatnonzero(np.diff(label_of_occurrence[occ_order])) + 1
+    def cat(parts: list[npt.NDArray[np.int64]]) -> npt.NDArray[np.int64]:
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    key, docs, lines, ends = cat(rows_key), cat(rows_doc), cat(rows_line), cat(rows_end)
+    # Rows are in input order; group them by label, keep groups of 2+ occurrences.
+    label = labels[key]
+    order = np.lexsort((np.arange(len(key)), label))
+    cuts = np.flatnonzero(np.diff(label[order])) + 1
     threshold_docs = boilerplate_documents or max(3, math.ceil(0.005 * n_docs))
+    heads: list[tuple[int, npt.NDArray[np.int64]]] = []
+    for members in np.split(order, cuts) if len(order) else []:
+        if len(members) >= 2:
+            heads.append((int(members[0]), members))
+    missing = {int(key[row]) for row, _ in heads if int(key[row]) not in texts}
+    if missing:
+        texts.update(_first_texts(documents, unit, {int(first_row[k]): k for k in missing}, docs, lines))
+
     groups: list[tuple[int, BlockGroup]] = []
     repeats: dict[int, list[tuple[int, int]]] = {}
     boilerplate_spans: dict[int, list[tuple[int, int]]] = {}
-    for members in np.split(occ_order, cuts) if len(occ_order) else []:
-        if len(members) < 2:
-            continue
-        members = np.sort(members)  # input order: rows are appended in input order
-        first = int(members[0])
-        distinct_groups = np.unique(group_of[members])
-        kind = "exact" if len(distinct_groups) == 1 else "near"
-        first_group = int(group_of[first])
-        occ = []
+    for head, members in heads:
+        head_key = int(key[head])
+        kind = "exact" if len(np.unique(key[members])) == 1 else "near"
+        occurrences = []
         for row in members.tolist():
-            g = int(group_of[row])
-            sim = 1.0 if g == first_group else sims.get((min(g, first_group), max(g, first_group)), near or 1.0)
-            occ.append(BlockOccurrence(ids[int(docs[row])], int(lines[row]), int(ends[row]), sim))
+            k = int(key[row])
+            sim = 1.0 if k == head_key else sims.get((min(k, head_key), max(k, head_key)), near or 1.0)
+            occurrences.append(BlockOccurrence(ids[int(docs[row])], int(lines[row]), int(ends[row]), sim))
         n_group_docs = len(np.unique(docs[members]))
-        group = BlockGroup(kind, texts[first], occ, n_group_docs, n_group_docs >= threshold_docs)
-        groups.append((first, group))
+        group = BlockGroup(kind, texts[head_key], occurrences, n_group_docs, n_group_docs >= threshold_docs)
+        groups.append((head, group))
         for row in members[1:].tolist():
             repeats.setdefault(int(docs[row]), []).append((int(lines[row]), int(ends[row])))
         if group.boilerplate:
@@ -310,29 +389,27 @@ def find_repeated_blocks(
     # Boilerplate first, then by first occurrence (rows are in input order).
     groups.sort(key=lambda item: (not item[1].boilerplate, item[0]))
     ordered = [g for _, g in groups]
-    return BlocksResult(ordered, n_docs, len(hashes), skipped, threshold_docs, repeats, boilerplate_spans)
+    return BlocksResult(ordered, n_docs, n_blocks, skipped, threshold_docs, repeats, boilerplate_spans)
 
 
 def _first_texts(
     documents: Sequence[DocumentLike] | Callable[[], Iterable[DocumentLike]],
     unit: str,
+    wanted: dict[int, int],
     docs: npt.NDArray[np.int64],
     lines: npt.NDArray[np.int64],
-    rows: set[int],
 ) -> dict[int, str]:
-    """Pass 2: the text as written of the given occurrence rows."""
-    want: dict[tuple[int, int], int] = {(int(docs[r]), int(lines[r])): r for r in rows}
+    """One more pass: the text as written of the given rows (row -> key)."""
+    where = {(int(docs[row]), int(lines[row])): key for row, key in wanted.items()}
     texts: dict[int, str] = {}
-    if not want:
-        return texts
     index = 0
     for doc in _documents(documents):
         if isinstance(doc, Skipped):
             continue
         for block in split_blocks(doc.text, unit):
-            row = want.get((index, block.line))
-            if row is not None:
-                texts[row] = block.text
+            key = where.get((index, block.line))
+            if key is not None:
+                texts[key] = block.text
         index += 1
     return texts
 

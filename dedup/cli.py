@@ -328,7 +328,7 @@ def blocks(
     id_field: Annotated[str, typer.Option(help="JSONL/CSV field holding the id.")] = "id",
     output_format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.table,
     output: Annotated[Path | None, typer.Option(help="Write to FILE (atomically) instead of stdout.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
 ) -> None:
     """Find repeated lines or paragraphs inside files and across files.
 
@@ -345,14 +345,21 @@ def blocks(
 
     try:
         collect_input_files(paths)
-        result = find_repeated_blocks(
-            documents,
-            unit=unit.value,
-            min_words=min_words,
-            near=near,
-            boilerplate_documents=boilerplate_documents,
-            workers=workers,
-        )
+        with _progress(not quiet and sys.stderr.isatty(), "counting") as bar:
+
+            def advance(stage: str, done: int) -> None:
+                if bar is not None:
+                    bar.update(bar.task_ids[0], description=stage, completed=done)
+
+            result = find_repeated_blocks(
+                documents,
+                unit=unit.value,
+                min_words=min_words,
+                near=near,
+                boilerplate_documents=boilerplate_documents,
+                workers=workers,
+                progress=advance,
+            )
     except (InputError, ValueError) as err:
         raise _fail(str(err), EXIT_USAGE) from None
     except KeyboardInterrupt:
