@@ -20,38 +20,19 @@ import argparse
 import gzip
 import json
 import random
-import textwrap
-import unicodedata
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dedup.generate import republish  # after sys.path
+
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 DEFAULT_SOURCE = SHARED / "corpora" / "vntc" / "vntc.jsonl.gz"
-CREDITS = ["Theo VnExpress", "Nguồn: Tuổi Trẻ", "(Theo Thanh Niên)", "Theo VOV.VN", "TTXVN"]
-TONE_SWAPS = {"hòa": "hoà", "thủy": "thuỷ", "khỏe": "khoẻ", "hóa": "hoá", "Hòa": "Hoà", "lòe": "loè"}
-
-
-def edit(text: str, rng: random.Random) -> str:
-    """Return a republished copy of ``text``."""
-    words = text.split(" ")
-    rate = rng.choice([0.0, 0.002, 0.005, 0.01, 0.02])
-    for i in rng.sample(range(len(words)), int(len(words) * rate)):
-        words[i] = rng.choice(["và", "của", "đã", "sẽ", "này", "năm", "người"])
-    text = " ".join(words)
-    if rng.random() < 0.3:
-        text = "\n\n".join(textwrap.fill(p, rng.choice([60, 72, 80])) for p in text.split("\n"))
-    if rng.random() < 0.2:
-        text = text.upper()
-    if rng.random() < 0.3:
-        text = text.replace(",", " ,").replace(".", " . ")
-    if rng.random() < 0.4:
-        text = text + "\n" + rng.choice(CREDITS)
-    if rng.random() < 0.3:
-        for old, new in TONE_SWAPS.items():
-            text = text.replace(old, new)
-    if rng.random() < 0.2:
-        text = unicodedata.normalize("NFD", text)
-    return text
+# The edits live in the library (dedup generate uses them too); same RNG calls,
+# so dumps built before the move are byte-identical.
+edit = republish
 
 
 def build(source: Path, docs: int, dup_rate: float, seed: int) -> list[dict[str, str]]:

@@ -38,6 +38,7 @@ __all__ = [
     "candidate_pairs",
     "catch_probability",
     "choose_bands",
+    "datasketch_pairs",
     "pairs_from_band_columns",
     "to_lean_minhashes",
 ]
@@ -188,6 +189,39 @@ def pairs_from_band_columns(
         codes.append(band_codes)
     unique = np.unique(np.concatenate(codes)) if codes else np.zeros(0, dtype=np.int64)
     return unique // max(n_docs, 1), unique % max(n_docs, 1), collisions
+
+
+def datasketch_pairs(
+    texts: Iterable[str], *, threshold: float = 0.8, num_perm: int = 128, n: int = 5
+) -> list[tuple[int, int]]:
+    """The pipeline a datasketch user writes, for comparison (``dedup bench``).
+
+    NFC + casefold + punctuation folding with ``re``, word n-gram strings,
+    ``MinHash(num_perm).update_batch``, ``MinHashLSH(threshold)`` insert and
+    query. Unverified LSH matches, as datasketch returns them.
+
+    Returns:
+        Pairs ``(i, j)``, ``i < j``, of positions in ``texts``, sorted.
+    """
+    import re
+    import unicodedata
+
+    from datasketch import MinHash, MinHashLSH
+
+    punct = re.compile(r"[\W_]+")
+    sketches = []
+    for text in texts:
+        words = punct.sub(" ", unicodedata.normalize("NFC", text).casefold()).split()
+        shingles = (
+            [" ".join(words)] if len(words) < n else [" ".join(words[i : i + n]) for i in range(len(words) - n + 1)]
+        )
+        m = MinHash(num_perm=num_perm)
+        m.update_batch([s.encode("utf-8") for s in shingles])
+        sketches.append(m)
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    for i, m in enumerate(sketches):
+        lsh.insert(i, m)
+    return sorted({(i, j) for i, m in enumerate(sketches) for j in lsh.query(m) if j > i})
 
 
 def to_lean_minhashes(signatures: npt.NDArray[np.uint32], seed: int) -> list[LeanMinHash]:

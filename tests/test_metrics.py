@@ -11,7 +11,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from benchmarks.metrics import exact_pairs, f1, measure, normalize_pairs, precision_recall, write_section
+from benchmarks.metrics import write_section
+from dedup.metrics import (
+    adjusted_rand_index,
+    cluster_pairs,
+    exact_pairs,
+    f1,
+    measure,
+    normalize_pairs,
+    precision_recall,
+)
 
 
 def test_precision_recall_hand_made() -> None:
@@ -66,3 +75,18 @@ def test_write_section_replaces_only_its_own(tmp_path: Path) -> None:
     text = path.read_text()
     assert "alpha 2" in text and "alpha 1" not in text and "beta 1" in text
     assert text.index("alpha 2") < text.index("beta 1")
+
+
+def test_adjusted_rand_index_hand_made() -> None:
+    assert adjusted_rand_index([0, 0, 1, 1], ["a", "a", "b", "b"]) == 1.0  # label names do not matter
+    assert adjusted_rand_index([0, 0, 0, 0], [0, 0, 0, 0]) == 1.0
+    # Classic example: ARI of these two clusterings is 0.24242...
+    truth = [0, 0, 0, 1, 1, 1]
+    predicted = [0, 0, 1, 1, 2, 2]
+    assert adjusted_rand_index(truth, predicted) == pytest.approx(0.2424242424)
+    with pytest.raises(ValueError):
+        adjusted_rand_index([0], [0, 1])
+
+
+def test_cluster_pairs() -> None:
+    assert cluster_pairs(["x", "y", "x", "x"]) == {(0, 2), (0, 3), (2, 3)}
