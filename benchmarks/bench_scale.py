@@ -90,9 +90,7 @@ def main() -> None:
         "|---|---:|---:|---:|---:|",
     ]
     for size, s, p in scaling:
-        lines.append(
-            f"| `dedup scan --memory 2G` | {size:,} | {s:.1f} s | {size / s:,.0f} | {p / 1024:.0f} MiB |"
-        )
+        lines.append(f"| `dedup scan --memory 2G` | {size:,} | {s:.1f} s | {size / s:,.0f} | {p / 1024:.0f} MiB |")
     for memory, (s, p, _) in budgets.items():
         lines.append(
             f"| first 100k, `--memory {memory}` | 100,000 | {s:.1f} s | {100_000 / s:,.0f} | {p / 1024:.0f} MiB |"

@@ -106,6 +106,22 @@ def _fail(message: str, code: int) -> typer.Exit:
 
 
 @contextlib.contextmanager
+def _errors_as_exits(*usage: type[Exception]) -> Iterator[None]:
+    """Turn what goes wrong inside into an exit code and one line, never a
+    traceback: ``usage`` errors exit 2, Ctrl-C (or SIGTERM) 130, anything else 1."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except usage as err:
+        raise _fail(str(err), EXIT_USAGE) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted", 130) from None
+    except Exception as err:  # noqa: BLE001  # the contract: one line, never a traceback
+        raise _fail(f"{type(err).__name__}: {err}", EXIT_FATAL) from None
+
+
+@contextlib.contextmanager
 def _progress(enabled: bool, description: str) -> Iterator[Progress | None]:
     if not enabled:
         yield None
@@ -215,7 +231,7 @@ def scan(
     except ValueError as err:
         raise _fail(str(err), EXIT_USAGE) from None
     started = time.perf_counter()
-    try:
+    with _errors_as_exits(InputError):
         documents = read_documents(paths, text_field=text_field, id_field=id_field)
         with _progress(not quiet and sys.stderr.isatty(), "scanning") as bar:
 
@@ -224,12 +240,6 @@ def scan(
                     bar.update(bar.task_ids[0], completed=done)
 
             result = find_duplicates(documents, config, progress=advance)
-    except InputError as err:
-        raise _fail(str(err), EXIT_USAGE) from None
-    except KeyboardInterrupt:
-        raise _fail("interrupted", 130) from None
-    except Exception as err:  # noqa: BLE001  # the contract: one line, never a traceback
-        raise _fail(f"{type(err).__name__}: {err}", EXIT_FATAL) from None
 
     for skip in result.skipped:
         typer.echo(skip.describe(), err=True)
@@ -345,7 +355,7 @@ def blocks(
     def documents() -> Iterator[Document | Skipped]:
         return read_documents(paths, text_field=text_field, id_field=id_field)
 
-    try:
+    with _errors_as_exits(InputError, ValueError):
         collect_input_files(paths)
         with _progress(not quiet and sys.stderr.isatty(), "counting") as bar:
 
@@ -362,12 +372,6 @@ def blocks(
                 workers=workers,
                 progress=advance,
             )
-    except (InputError, ValueError) as err:
-        raise _fail(str(err), EXIT_USAGE) from None
-    except KeyboardInterrupt:
-        raise _fail("interrupted", 130) from None
-    except Exception as err:  # noqa: BLE001  # the contract: one line, never a traceback
-        raise _fail(f"{type(err).__name__}: {err}", EXIT_FATAL) from None
     for skip in result.skipped:
         typer.echo(skip.describe(), err=True)
     try:
@@ -477,7 +481,7 @@ def bench(
         if not quiet:
             typer.echo(f"dedup bench: {message}", err=True)
 
-    try:
+    with _errors_as_exits(ValueError):
         report = run_bench(
             path,
             sizes=size_list,
@@ -489,13 +493,10 @@ def bench(
             progress=say,
         )
         if plot is not None:
-            plot_report(report, plot)
-    except ValueError as err:
-        raise _fail(str(err), EXIT_USAGE) from None
-    except ImportError:
-        raise _fail("--plot needs matplotlib: pip install 'dedup[plot]'", EXIT_FATAL) from None
-    except Exception as err:  # noqa: BLE001  # the contract: one line, never a traceback
-        raise _fail(f"{type(err).__name__}: {err}", EXIT_FATAL) from None
+            try:
+                plot_report(report, plot)
+            except ImportError:
+                raise _fail("--plot needs matplotlib: pip install 'dedup[plot]'", EXIT_FATAL) from None
     if output_format is BenchFormat.json:
         typer.echo(report.to_json())
         return

@@ -170,52 +170,38 @@ def _chunks(file: InputFile) -> Iterator[bytes]:
             while chunk := raw.read(_CHUNK):
                 yield chunk
         elif file.compression == "gz":
-            gz = zlib.decompressobj(wbits=47)  # 32 + 15: gzip or zlib header, auto-detected
-            started = False
-            while True:
-                data = raw.read(_CHUNK)
-                if not data:
-                    break
-                started = True
-                while data:
-                    try:
-                        out = gz.decompress(data)
-                    except zlib.error as err:
-                        raise _TruncatedError("corrupt gzip data") from err
-                    if out:
-                        yield out
-                    data = b""
-                    if gz.eof:
-                        # Concatenated gzip members form one stream (as `gzip -c a b`).
-                        data = gz.unused_data
-                        gz = zlib.decompressobj(wbits=47)
-                        started = bool(data)
-            if started and not gz.eof:
-                raise _TruncatedError("gzip stream ends before its end marker")
+            # 32 + 15: a gzip or zlib header, auto-detected.
+            yield from _decompress(raw, lambda: zlib.decompressobj(wbits=47), zlib.error, "gzip")
         else:
             # zstandard's stream reader returns nothing, silently, for a cut
             # frame; a decompressobj reports whether the frame completed.
-            zst = zstandard.ZstdDecompressor().decompressobj()
-            started = False
-            while True:
-                data = raw.read(_CHUNK)
-                if not data:
-                    break
-                started = True
-                while data:
-                    try:
-                        out = zst.decompress(data)
-                    except zstandard.ZstdError as err:
-                        raise _TruncatedError("corrupt zstd data") from err
-                    if out:
-                        yield out
-                    data = b""
-                    if zst.eof:
-                        data = zst.unused_data
-                        zst = zstandard.ZstdDecompressor().decompressobj()
-                        started = bool(data)
-            if started and not zst.eof:
-                raise _TruncatedError("zstd stream ends before its end marker")
+            yield from _decompress(
+                raw, lambda: zstandard.ZstdDecompressor().decompressobj(), zstandard.ZstdError, "zstd"
+            )
+
+
+def _decompress(raw: IO[bytes], new: Callable[[], Any], error: type[Exception], name: str) -> Iterator[bytes]:
+    """Decompress a stream of concatenated members/frames incrementally;
+    raise :class:`_TruncatedError` after the last good chunk if it is cut."""
+    decompressor = new()
+    started = False
+    while data := raw.read(_CHUNK):
+        started = True
+        while data:
+            try:
+                out = decompressor.decompress(data)
+            except error as err:
+                raise _TruncatedError(f"corrupt {name} data") from err
+            if out:
+                yield out
+            data = b""
+            if decompressor.eof:
+                # Concatenated members form one stream (as `gzip -c a b > ab.gz`).
+                data = decompressor.unused_data
+                decompressor = new()
+                started = bool(data)
+    if started and not decompressor.eof:
+        raise _TruncatedError(f"{name} stream ends before its end marker")
 
 
 def _decode(data: bytes) -> tuple[str | None, str]:
