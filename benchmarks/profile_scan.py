@@ -75,7 +75,7 @@ def main() -> None:
 
     start = time.perf_counter()
     keys = np.concatenate(keys_all)
-    left, right, _ = pairs_from_band_columns(
+    left, right, _, _ = pairs_from_band_columns(
         (np.ascontiguousarray(keys[:, b]) for b in range(keys.shape[1])), len(keys)
     )
     t["candidate pairs (sort + group)"] = time.perf_counter() - start

@@ -27,6 +27,7 @@ from dedup.blocks import BlocksResult, find_repeated_blocks, strip_text
 from dedup.document import Document, Skipped
 from dedup.generate import generate_dump
 from dedup.io import InputError, atomic_writer, collect_input_files, read_documents, write_cleaned_copies
+from dedup.lsh import MAX_BUCKET
 from dedup.pipeline import ScanConfig, ScanResult, find_duplicates
 from dedup.report import (
     format_clusters_csv,
@@ -264,7 +265,12 @@ def scan(
         s = result.stats
         typer.echo(
             f"lsh: {s.num_bands} bands x {s.rows_per_band} rows; {s.band_collisions:,} band collisions, "
-            f"{s.candidates:,} candidate pairs, {s.verified:,} verified at >= {threshold}",
+            f"{s.candidates:,} candidate pairs, {s.verified:,} verified at >= {threshold}"
+            + (
+                f"; {s.capped_buckets:,} buckets over {MAX_BUCKET:,} documents paired star-wise"
+                if s.capped_buckets
+                else ""
+            ),
             err=True,
         )
     if not quiet:

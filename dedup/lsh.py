@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from datasketch import LeanMinHash
 
 __all__ = [
+    "MAX_BUCKET",
     "LSHStats",
     "band_keys",
     "candidate_pairs",
@@ -82,6 +83,7 @@ class LSHStats:
     rows_per_band: int
     band_collisions: int
     candidates: int
+    capped_buckets: int = 0
 
 
 def band_keys(signatures: npt.NDArray[np.uint32], num_bands: int, rows_per_band: int) -> npt.NDArray[np.uint64]:
@@ -112,33 +114,49 @@ def band_keys(signatures: npt.NDArray[np.uint32], num_bands: int, rows_per_band:
     return key
 
 
-def _pairs_in_runs(order: npt.NDArray[np.int64], keys_sorted: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
-    """Every pair of positions inside each run of equal sorted keys, as
-    ``min * n + max`` codes of the original indices."""
-    n = len(order)
-    if n < 2:
-        return np.zeros(0, dtype=np.int64)
+MAX_BUCKET = 1000
+"""Band buckets larger than this pair their members with the bucket's first
+document only (see :func:`pairs_from_band_columns`)."""
+
+
+def _pairs_in_runs(
+    order: npt.NDArray[np.int64], keys_sorted: npt.NDArray[np.uint64], n: int, max_bucket: int
+) -> tuple[npt.NDArray[np.int64], int]:
+    """Pairs inside each run of equal sorted keys, as ``min * n + max`` codes
+    of the original indices; and how many runs were over ``max_bucket``."""
+    size = len(order)
+    if size < 2:
+        return np.zeros(0, dtype=np.int64), 0
     boundary = np.flatnonzero(keys_sorted[1:] != keys_sorted[:-1]) + 1
     run_starts = np.concatenate(([0], boundary))
-    run_ends = np.concatenate((boundary, [n]))
-    multi = run_ends - run_starts > 1
-    run_starts, run_ends = run_starts[multi], run_ends[multi]
-    if len(run_starts) == 0:
-        return np.zeros(0, dtype=np.int64)
-    # For each element p of a run, its partners are the later elements p+1..end-1.
+    run_ends = np.concatenate((boundary, [size]))
     lengths = run_ends - run_starts
-    run_of = np.repeat(np.arange(len(run_starts)), lengths)
-    pos = np.arange(len(run_of)) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(run_starts, lengths)
-    partners = run_ends[run_of] - pos - 1
-    first = np.repeat(pos, partners)
-    offset_in_block = np.arange(len(first)) - np.repeat(np.cumsum(partners) - partners, partners)
-    second = first + 1 + offset_in_block
-    a = order[first]
-    b = order[second]
-    lo = np.minimum(a, b)
-    hi = np.maximum(a, b)
-    codes: npt.NDArray[np.int64] = lo * np.int64(n) + hi
-    return codes
+    big = lengths > max_bucket
+    small = (lengths > 1) & ~big
+    parts = []
+    # A bucket of k documents has k(k-1)/2 pairs: thousands of identical pages
+    # would mean millions of pairs per band. Over max_bucket, each member is
+    # paired with the bucket's first (smallest) document only: clusters stay
+    # connected, and only members that match each other but not that first
+    # document can be missed.
+    for start, end in zip(run_starts[big].tolist(), run_ends[big].tolist(), strict=True):
+        a = np.full(end - start - 1, order[start], dtype=np.int64)
+        parts.append((a, order[start + 1 : end]))
+    run_starts, run_ends, lengths = run_starts[small], run_ends[small], lengths[small]
+    if len(run_starts):
+        # For each element p of a run, its partners are the later elements p+1..end-1.
+        run_of = np.repeat(np.arange(len(run_starts)), lengths)
+        pos = np.arange(len(run_of)) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(run_starts, lengths)
+        partners = run_ends[run_of] - pos - 1
+        first = np.repeat(pos, partners)
+        offset_in_block = np.arange(len(first)) - np.repeat(np.cumsum(partners) - partners, partners)
+        parts.append((order[first], order[first + 1 + offset_in_block]))
+    if not parts:
+        return np.zeros(0, dtype=np.int64), int(big.sum())
+    a = np.concatenate([p[0] for p in parts])
+    b = np.concatenate([p[1] for p in parts])
+    codes: npt.NDArray[np.int64] = np.minimum(a, b) * np.int64(n) + np.maximum(a, b)
+    return codes, int(big.sum())
 
 
 def candidate_pairs(
@@ -160,13 +178,13 @@ def candidate_pairs(
     """
     keys = band_keys(signatures, num_bands, rows_per_band)
     columns = (np.ascontiguousarray(keys[:, band]) for band in range(num_bands))
-    left, right, collisions = pairs_from_band_columns(columns, len(signatures))
-    return left, right, LSHStats(num_bands, rows_per_band, collisions, len(left))
+    left, right, collisions, capped = pairs_from_band_columns(columns, len(signatures))
+    return left, right, LSHStats(num_bands, rows_per_band, collisions, len(left), capped)
 
 
 def pairs_from_band_columns(
-    columns: Iterable[npt.NDArray[np.uint64]], n_docs: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]:
+    columns: Iterable[npt.NDArray[np.uint64]], n_docs: int, max_bucket: int = MAX_BUCKET
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int, int]:
     """Candidate pairs from band keys, one band at a time.
 
     Args:
@@ -174,21 +192,27 @@ def pairs_from_band_columns(
             of :func:`band_keys`); an iterable, so a caller can read one band
             at a time from disk.
         n_docs: Number of documents.
+        max_bucket: Buckets with more documents pair each member with the
+            first one only (a star instead of all pairs).
 
     Returns:
-        ``(left, right, band_collisions)``: pairs sharing a key in some band,
-        ``left < right``, sorted, each once; and the number of (pair, band)
-        collisions before de-duplication.
+        ``(left, right, band_collisions, capped_buckets)``: pairs sharing a
+        key in some band, ``left < right``, sorted, each once; the number of
+        (pair, band) collisions before de-duplication; the number of buckets
+        over ``max_bucket``.
     """
     codes = []
-    collisions = 0
+    collisions = capped = 0
     for column in columns:
+        # Stable: inside a bucket, documents keep input order, so a capped
+        # bucket's centre is its first document.
         order = np.argsort(column, kind="stable").astype(np.int64)
-        band_codes = _pairs_in_runs(order, column[order])
+        band_codes, band_capped = _pairs_in_runs(order, column[order], n_docs, max_bucket)
         collisions += len(band_codes)
+        capped += band_capped
         codes.append(band_codes)
     unique = np.unique(np.concatenate(codes)) if codes else np.zeros(0, dtype=np.int64)
-    return unique // max(n_docs, 1), unique % max(n_docs, 1), collisions
+    return unique // max(n_docs, 1), unique % max(n_docs, 1), collisions, capped
 
 
 def datasketch_pairs(

@@ -2,8 +2,9 @@
 
 ``read -> normalize -> shingle + hash -> MinHash -> LSH bands -> candidate
 pairs -> exact Jaccard -> clusters``. Documents stream through in batches;
-what is kept per document is its id, its length, its distinct shingle hashes
-(for exact verification) and its signature.
+per-document data (shingle hashes for exact verification, signatures, LSH
+band keys, ids) goes to a :class:`~dedup.store.Store`, in memory up to the
+``memory`` budget and spilled to disk beyond it.
 
 Example:
     >>> story = "Mỹ và Taliban nối lại đàm phán hòa bình tại thủ đô Doha của Qatar hôm nay"
@@ -106,6 +107,7 @@ class ScanStats:
     verified: int = 0
     shingles: int = 0
     spilled: bool = False
+    capped_buckets: int = 0
 
 
 @dataclass
@@ -301,7 +303,7 @@ def _scan(
 
 def _match(store: Store, skipped: list[Skipped], config: ScanConfig) -> ScanResult:
     lengths = store.seal()
-    left, right, collisions = pairs_from_band_columns(store.band_columns(), store.count)
+    left, right, collisions, capped = pairs_from_band_columns(store.band_columns(), store.count)
     candidates = len(left)
     estimates = store.estimates(left, right)
     similarity = store.jaccard(left, right, config.workers) if config.verify else estimates
@@ -336,5 +338,6 @@ def _match(store: Store, skipped: list[Skipped], config: ScanConfig) -> ScanResu
         verified=len(pairs),
         shingles=int(store.starts[-1]),
         spilled=store.spilled,
+        capped_buckets=capped,
     )
     return ScanResult(clusters, pairs, store.count, skipped, stats)

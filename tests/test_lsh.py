@@ -70,3 +70,26 @@ def test_lean_minhash_interop() -> None:
     m = MinHash(num_perm=128, seed=7, hashfunc=lambda v: v & 0xFFFFFFFF, scheme="affine32")
     m.update_batch(base.tolist())
     assert m.jaccard(lean[1]) == lean[0].jaccard(lean[1])
+
+
+def test_oversized_buckets_pair_star_wise() -> None:
+    """3,000 identical signatures make one bucket per band: all pairs would be
+    4.5 million; capped, each member pairs with the first document only."""
+    sig = np.zeros((3000, 12), dtype=np.uint32)
+    sig[2990:] = np.arange(12, dtype=np.uint32) + 1  # a second, small bucket
+    left, right, stats = candidate_pairs(sig, 4, 3)
+    assert stats.capped_buckets == 4  # the big bucket, in each of the 4 bands
+    big = [(a, b) for a, b in zip(left.tolist(), right.tolist(), strict=True) if b < 2990]
+    assert big == [(0, b) for b in range(1, 2990)]
+    small = [(a, b) for a, b in zip(left.tolist(), right.tolist(), strict=True) if a >= 2990]
+    assert len(small) == 45  # 10 documents, all pairs
+
+
+def test_many_identical_documents_cluster_without_blowing_up() -> None:
+    from dedup import find_duplicates
+
+    text = "Mời quý độc giả theo dõi VOV.VN trên các nền tảng mạng xã hội"
+    result = find_duplicates([text] * 2500 + ["một câu chuyện hoàn toàn khác hẳn về thời tiết hôm nay"])
+    (cluster,) = result.clusters
+    assert cluster.size == 2500 and cluster.similarities == [1.0] * 2500
+    assert result.stats.capped_buckets > 0 and len(result.pairs) == 2499
