@@ -41,7 +41,7 @@ def main() -> None:
             "",
             "Reproduce with `.venv/bin/python benchmarks/bench_blocks.py`: `dedup blocks` over the 84,132 articles "
             "of `../shared/corpora/vntc/vntc.jsonl.gz` (gzip read twice: hashes first, texts second), peak "
-            "resident memory sampled from /proc.",
+            "resident memory is the process's high-water mark (VmHWM, read from /proc).",
             "",
             "| command | wall time | articles/s | peak memory | groups | repeats removed by --strip |",
             "|---|---:|---:|---:|---:|---:|",

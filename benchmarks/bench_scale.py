@@ -5,7 +5,7 @@
 1. builds ``benchmarks/data/news-1m.jsonl`` (VNTC + baomoi articles, edited
    copies, composites; ``make_dump.py``) unless it exists;
 2. scans it end to end with ``--memory 2G``: wall time, docs/s, peak
-   resident memory of the process (sampled from /proc);
+   resident memory of the process (its VmHWM high-water mark, from /proc);
 3. on the first 100k documents, checks that spilling everything
    (``--memory 0``), a 2G budget and an all-in-memory scan (``--memory 64G``)
    give byte-identical clusters;

@@ -151,7 +151,7 @@ def write_results(timing: dict[str, dict[str, float]], scores: dict[str, dict[st
         "LSH at threshold 0.8, clustering, and writing clusters as JSONL. The peers are the pipelines a "
         "user of each library writes (`benchmarks/peers.py`). Median of "
         f"{rounds} interleaved rounds; peak resident memory is the maximum over rounds of the sum over "
-        "each process tree, sampled every 10 ms from /proc.",
+        "each process tree: every process's own high-water mark (VmHWM, from /proc), summed.",
         "",
         "| method | wall time | docs/s | peak memory | dedup is faster by | dedup's memory is |",
         "|---|---:|---:|---:|---:|---:|",

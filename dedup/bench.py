@@ -2,7 +2,7 @@
 
 For each size, the first N documents of the input are written to a sample
 file, and each method runs on it as its own process (so its peak memory,
-sampled from /proc for the whole process tree, is its own):
+the sum of its processes' high-water marks (VmHWM, from /proc), is its own):
 
 * ``dedup``: :func:`dedup.find_duplicates` (verified pairs);
 * ``datasketch``: the pipeline a datasketch user writes

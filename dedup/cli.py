@@ -240,7 +240,11 @@ def scan(
                 if bar is not None:
                     bar.update(bar.task_ids[0], completed=done)
 
-            result = find_duplicates(documents, config, progress=advance)
+            def stage(name: str) -> None:
+                if bar is not None:
+                    bar.update(bar.task_ids[0], description=name)
+
+            result = find_duplicates(documents, config, progress=advance, on_stage=stage)
 
     for skip in result.skipped:
         typer.echo(skip.describe(), err=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterable, Sequence
 
@@ -138,11 +139,12 @@ def _tree(pid: int) -> list[int]:
     return pids
 
 
-def _rss_kib(pid: int) -> int:
+def _peak_kib(pid: int) -> int:
+    """The process's own high-water mark of resident memory (VmHWM)."""
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith("VmHWM:"):
                     return int(line.split()[1])
     except OSError:
         pass
@@ -150,20 +152,27 @@ def _rss_kib(pid: int) -> int:
 
 
 def measure(cmd: Sequence[str], interval: float = 0.01) -> tuple[float, int]:
-    """Run ``cmd``; return (wall seconds, peak resident KiB summed over its
-    whole process tree, sampled every ``interval`` seconds).
+    """Run ``cmd``; return (wall seconds, peak resident KiB of its process tree).
+
+    Every ``interval`` seconds the tree is walked and each process's own
+    high-water mark (VmHWM, kept by the kernel, so no short peak is missed)
+    is recorded; the result is the sum over all processes seen. For one
+    process that is its exact peak; for a pool it is an upper bound (the
+    workers' peaks need not coincide).
 
     Raises:
         subprocess.CalledProcessError: the command failed.
     """
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = 0
-    while proc.poll() is None:
-        peak = max(peak, sum(_rss_kib(p) for p in _tree(proc.pid)))
-        time.sleep(interval)
-    elapsed = time.perf_counter() - start
-    _, err = proc.communicate()
-    if proc.returncode != 0:
-        raise subprocess.CalledProcessError(proc.returncode, cmd, stderr=err)
-    return elapsed, peak
+    peaks: dict[int, int] = {}
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        while proc.poll() is None:
+            for pid in _tree(proc.pid):
+                peaks[pid] = max(peaks.get(pid, 0), _peak_kib(pid))
+            time.sleep(interval)
+        elapsed = time.perf_counter() - start
+        if proc.returncode != 0:
+            err.seek(0)
+            raise subprocess.CalledProcessError(proc.returncode, cmd, stderr=err.read())
+    return elapsed, sum(peaks.values())

@@ -223,6 +223,7 @@ def find_duplicates(
     config: ScanConfig | None = None,
     *,
     progress: Callable[[int], None] | None = None,
+    on_stage: Callable[[str], None] | None = None,
     **options: object,
 ) -> ScanResult:
     """Find clusters of near-duplicate documents.
@@ -234,6 +235,8 @@ def find_duplicates(
         config: Scan options; or pass them as keywords
             (``threshold=0.9, keep="longest"``).
         progress: Called with the number of documents done after each batch.
+        on_stage: Called with ``"matching"`` once every document is sketched
+            (LSH, verification and clustering follow).
         **options: Fields of :class:`ScanConfig`, overriding ``config``.
 
     Returns:
@@ -251,7 +254,7 @@ def find_duplicates(
     # The temporary folder (spilled shingle hashes) goes away on return, on
     # error and on Ctrl-C alike.
     with tempfile.TemporaryDirectory(prefix="dedup-") as folder:
-        return _scan(documents, config, spec, progress, folder)
+        return _scan(documents, config, spec, progress, on_stage, folder)
 
 
 def _scan(
@@ -259,6 +262,7 @@ def _scan(
     config: ScanConfig,
     spec: ShingleSpec,
     progress: Callable[[int], None] | None,
+    on_stage: Callable[[str], None] | None,
     folder: str,
 ) -> ScanResult:
     num_bands, rows_per_band = choose_bands(config.threshold, config.num_perm)
@@ -296,6 +300,8 @@ def _scan(
                     progress(done)
             if pending is not None:
                 skipped.extend(store.add(pending[0], *pending[1].result()))
+        if on_stage is not None:
+            on_stage("matching")
         return _match(store, skipped, config)
     finally:
         store.close()

@@ -157,3 +157,9 @@ def test_fused_sketch_equals_the_stages(
     np.testing.assert_array_equal(starts, ref_starts)
     np.testing.assert_array_equal(values, ref_values)
     np.testing.assert_array_equal(signatures, compute_signatures(ref_values, ref_starts, num_perm=num_perm, seed=seed))
+
+
+def test_progress_and_stage_callbacks() -> None:
+    seen: list[object] = []
+    find_duplicates(["một hai ba bốn năm sáu"] * 5, batch_size=2, progress=seen.append, on_stage=seen.append)
+    assert seen == [2, 4, 5, "matching"]
