@@ -18,6 +18,7 @@ from typing import IO, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -155,14 +156,14 @@ def _render_table(result: ScanResult, pairs: bool, out: IO[str]) -> None:
     if pairs:
         table = Table("a", "b", "similarity", "estimate", title=f"{len(result.pairs)} near-duplicate pairs")
         for p in result.pairs:
-            table.add_row(p.a, p.b, f"{p.similarity:.4f}", f"{p.estimate:.4f}")
+            table.add_row(escape(p.a), escape(p.b), f"{p.similarity:.4f}", f"{p.estimate:.4f}")
         console.print(table)
         return
     table = Table("cluster", "size", "document", "similarity", title=f"{len(result.clusters)} clusters")
     for index, cluster in enumerate(result.clusters):
         for member, doc_id, sim in zip(cluster.members, cluster.ids, cluster.similarities, strict=True):
             mark = " (keep)" if member == cluster.keep else ""
-            table.add_row(str(index), str(cluster.size), f"{doc_id}{mark}", f"{sim:.4f}")
+            table.add_row(str(index), str(cluster.size), escape(doc_id) + mark, f"{sim:.4f}")
         table.add_section()
     console.print(table)
 
@@ -323,7 +324,8 @@ def _render_groups(result: BlocksResult, out: IO[str]) -> None:
             where += f", ... (+{g.count - 3})"
         text = g.text if len(g.text) <= 70 else g.text[:67] + "..."
         kind = g.kind + (" boilerplate" if g.boilerplate else "")
-        table.add_row(str(index), kind, str(g.count), str(g.documents), text, where)
+        # Ids and news text may hold square brackets, which rich would read as markup.
+        table.add_row(str(index), kind, str(g.count), str(g.documents), escape(text), escape(where))
     console.print(table)
 
 

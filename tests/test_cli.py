@@ -138,3 +138,14 @@ def test_every_command_has_help() -> None:
 def test_version() -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and result.stdout.startswith("dedup ")
+
+
+def test_table_output_escapes_markup_in_ids_and_text(tmp_path: Path) -> None:
+    text = "[Video] Tin nóng: bão số 3 đổ bộ vào miền Trung chiều nay [/bold]"
+    for name in ("[draft] a.txt", "[red] b.txt"):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    result = runner.invoke(app, ["scan", str(tmp_path)])
+    assert result.exit_code == 0 and "[draft] a.txt" in result.stdout and "[red] b.txt" in result.stdout
+    (tmp_path / "[draft] a.txt").write_text(text + "\n" + text, encoding="utf-8")
+    result = runner.invoke(app, ["blocks", str(tmp_path)])
+    assert result.exit_code == 0 and "[Video]" in result.stdout
