@@ -31,7 +31,6 @@ Example:
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import json
 import os
 import struct
@@ -76,11 +75,14 @@ def _release_freed_memory() -> None:
     elsewhere). Spilled chunks are freed in many pieces that glibc would
     otherwise keep for reuse, inflating resident memory for the rest of the
     scan."""
+    # CDLL(None) is the running process's own symbols (libc among them).
+    # ctypes.util.find_library would fork ldconfig: a copy of this process.
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+        malloc_trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    except OSError:
+        return
+    if malloc_trim is not None:
+        malloc_trim(0)
 
 
 class MemoryBudget:
