@@ -13,9 +13,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks.metrics import adjusted_rand_index, cluster_pairs, precision_recall, write_section  # noqa: E402
+from benchmarks.metrics import write_section  # noqa: E402
 from dedup import find_duplicates, read_documents  # noqa: E402
 from dedup.generate import generate_dump  # noqa: E402
+from dedup.metrics import clustering_scores  # noqa: E402
 
 VNTC = HERE.parents[1] / "shared" / "corpora" / "vntc" / "vntc.jsonl.gz"
 
@@ -25,9 +26,7 @@ def score(dump: Path) -> tuple[float, float, float]:
     result = find_duplicates(read_documents([dump]))
     cluster_of = {doc_id: f"c{i}" for i, c in enumerate(result.clusters) for doc_id in c.ids}
     predicted = [cluster_of.get(r["id"], r["id"]) for r in records]
-    truth = [r["cluster"] for r in records]
-    precision, recall = precision_recall(cluster_pairs(predicted), cluster_pairs(truth))
-    return recall, precision, adjusted_rand_index(truth, predicted)
+    return clustering_scores([r["cluster"] for r in records], predicted)
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ import numpy.typing as npt
 __all__ = [
     "adjusted_rand_index",
     "cluster_pairs",
+    "clustering_scores",
     "exact_pairs",
     "f1",
     "measure",
@@ -95,6 +96,17 @@ def adjusted_rand_index(truth: Sequence[object], predicted: Sequence[object]) ->
     if maximum == expected:
         return 1.0
     return (index - expected) / (maximum - expected)
+
+
+def clustering_scores(truth: Sequence[object], predicted: Sequence[object]) -> tuple[float, float, float]:
+    """``(recall, precision, ari)`` of a predicted clustering against the truth,
+    one label per item: pair-counting recall and precision, and the adjusted Rand index.
+
+    Raises:
+        ValueError: the labelings differ in length.
+    """
+    precision, recall = precision_recall(cluster_pairs(predicted), cluster_pairs(truth))
+    return recall, precision, adjusted_rand_index(truth, predicted)
 
 
 def exact_pairs(values: npt.NDArray[np.uint64], starts: npt.NDArray[np.int64], threshold: float) -> dict[Pair, float]:

@@ -15,6 +15,7 @@ from benchmarks.metrics import write_section
 from dedup.metrics import (
     adjusted_rand_index,
     cluster_pairs,
+    clustering_scores,
     exact_pairs,
     f1,
     measure,
@@ -90,3 +91,10 @@ def test_adjusted_rand_index_hand_made() -> None:
 
 def test_cluster_pairs() -> None:
     assert cluster_pairs(["x", "y", "x", "x"]) == {(0, 2), (0, 3), (2, 3)}
+
+
+def test_clustering_scores_hand_made() -> None:
+    # Truth {0,1,2} {3}; predicted {0,1} {2,3}: true pairs 01 02 12, found 01 23.
+    recall, precision, ari = clustering_scores(["a", "a", "a", "b"], [0, 0, 1, 1])
+    assert (recall, precision) == (1 / 3, 1 / 2)
+    assert ari == adjusted_rand_index(["a", "a", "a", "b"], [0, 0, 1, 1])
