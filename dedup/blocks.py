@@ -35,9 +35,9 @@ import numpy.typing as npt
 from dedup._kernels import hash_kernel
 from dedup._threads import resolve_workers
 from dedup.cluster import connected_components
-from dedup.document import Document, Skipped
+from dedup.document import Document, DocumentLike, Skipped, as_document
 from dedup.normalize import normalize_batch
-from dedup.pipeline import DocumentLike, find_duplicates
+from dedup.pipeline import find_duplicates
 
 __all__ = [
     "Block",
@@ -134,18 +134,10 @@ def split_blocks(text: str, unit: str = "line") -> list[Block]:
     return blocks
 
 
-def _as_document(item: DocumentLike, position: int) -> Document | Skipped:
-    if isinstance(item, (Document, Skipped)):
-        return item
-    if isinstance(item, str):
-        return Document(str(position), item)
-    return Document(str(item[0]), item[1])
-
-
 def _documents(source: Sequence[DocumentLike] | Callable[[], Iterable[DocumentLike]]) -> Iterator[Document | Skipped]:
     items = source() if callable(source) else source
     for position, item in enumerate(items):
-        yield _as_document(item, position)
+        yield as_document(item, position)
 
 
 _BATCH_BLOCKS = 16384

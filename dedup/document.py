@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Document", "Skipped"]
+__all__ = ["Document", "DocumentLike", "Skipped", "as_document"]
 
 
 @dataclass(frozen=True)
@@ -47,3 +47,18 @@ class Skipped:
     def describe(self) -> str:
         """The one-line stderr report: ``skipped PATH[:LINE]: REASON``."""
         return f"skipped {self.location}: {self.reason}"
+
+
+DocumentLike = str | tuple[str, str] | Document | Skipped
+"""What the library accepts as a document: a text (its id is its position),
+an ``(id, text)`` pair, or a Document / Skipped from :func:`dedup.read_documents`."""
+
+
+def as_document(item: DocumentLike, position: int) -> Document | Skipped:
+    """Turn any :data:`DocumentLike` into a Document (or pass a Skipped through)."""
+    if isinstance(item, (Document, Skipped)):
+        return item
+    if isinstance(item, str):
+        return Document(str(position), item)
+    doc_id, text = item
+    return Document(str(doc_id), text)

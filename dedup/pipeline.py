@@ -26,7 +26,7 @@ import numpy.typing as npt
 from dedup._kernels import sketch_kernel
 from dedup._threads import resolve_workers
 from dedup.cluster import KEEP_POLICIES, Cluster, connected_components, group_clusters
-from dedup.document import Document, Skipped
+from dedup.document import Document, DocumentLike, Skipped, as_document
 from dedup.lsh import choose_bands, pairs_from_band_columns
 from dedup.minhash import permutations
 from dedup.normalize import encode_texts, kernel_tables
@@ -35,7 +35,6 @@ from dedup.store import MemoryBudget, Store
 
 __all__ = ["Pair", "ScanConfig", "ScanResult", "find_duplicates", "sketch_texts"]
 
-DocumentLike = str | tuple[str, str] | Document | Skipped
 _Sketch = tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.uint32]]
 
 
@@ -134,20 +133,11 @@ class ScanResult:
         return sum(c.size - 1 for c in self.clusters)
 
 
-def _as_document(item: DocumentLike, position: int) -> Document | Skipped:
-    if isinstance(item, (Document, Skipped)):
-        return item
-    if isinstance(item, str):
-        return Document(str(position), item)
-    doc_id, text = item
-    return Document(str(doc_id), text)
-
-
 def _batches(items: Iterable[DocumentLike], size: int) -> Iterator[tuple[list[Document], list[Skipped]]]:
     docs: list[Document] = []
     skipped: list[Skipped] = []
     for position, item in enumerate(items):
-        doc = _as_document(item, position)
+        doc = as_document(item, position)
         if isinstance(doc, Skipped):
             skipped.append(doc)
         else:
