@@ -1,15 +1,34 @@
-"""The units that flow through the pipeline: documents, and documents skipped.
+"""The units that flow through the pipeline: documents, documents skipped,
+and the rule that makes every id unique.
+
+Ids are unique in every result: the first document to carry an id keeps it;
+a later one carrying the same id gets its location instead (the file with
+its PATH argument prefixed, ``d2/y.txt``, or ``FILE:LINE`` for a record of a
+JSONL, CSV or Parquet file), and ``#2``, ``#3``... after that if the location
+is taken too; each renaming is reported once (:class:`Renamed`).
 
 Example:
     >>> Skipped("dump.jsonl", 7, "line is not JSON").describe()
     'skipped dump.jsonl:7: line is not JSON'
+    >>> ids = UniqueIds()
+    >>> docs = [Document("5", "a", "a.jsonl:1"), Document("5", "b", "b.jsonl:1"), Document("5", "c")]
+    >>> [d.id for d in ids.assign(docs)]
+    ['5', 'b.jsonl:1', '5#2']
+    >>> print(ids.renamed[0].describe())
+    warning: b.jsonl:1: id '5' is already used; renamed 'b.jsonl:1'
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-__all__ = ["Document", "DocumentLike", "Skipped", "as_document"]
+import numpy as np
+import numpy.typing as npt
+
+from dedup.hashing import xxh64_reference
+
+__all__ = ["Document", "DocumentLike", "Renamed", "Skipped", "UniqueIds", "as_document"]
 
 
 @dataclass(frozen=True)
@@ -19,10 +38,14 @@ class Document:
     Attributes:
         id: Its id (relative path, JSONL id field, or ``FILE:LINE``).
         text: Its text as read.
+        location: Where it was read, with its PATH argument prefixed
+            (``d2/y.txt``, ``d2/dump.jsonl:7``); None when given by a caller.
+            The id it gets when its own id is already used.
     """
 
     id: str
     text: str
+    location: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -47,6 +70,110 @@ class Skipped:
     def describe(self) -> str:
         """The one-line stderr report: ``skipped PATH[:LINE]: REASON``."""
         return f"skipped {self.location}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Renamed:
+    """A document whose id was already used by an earlier one, and the id it got."""
+
+    id: str
+    new_id: str
+    location: str
+
+    def describe(self) -> str:
+        """The one-line stderr warning."""
+        return f"warning: {self.location}: id {self.id!r} is already used; renamed {self.new_id!r}"
+
+
+def _id_hashes(ids: Sequence[str]) -> npt.NDArray[np.uint64]:
+    return np.fromiter(
+        (xxh64_reference(i.encode("utf-8", "surrogatepass")) for i in ids), dtype=np.uint64, count=len(ids)
+    )
+
+
+class UniqueIds:
+    """Gives every document of a stream an id no earlier document has.
+
+    Memory is 8 bytes per id (sorted arrays of 64-bit hashes), not the id
+    strings. Two different
+    ids with equal 64-bit hashes (odds ~n**2 / 2**65) would make the later
+    one renamed needlessly: ids stay unique, only the warning is spurious.
+    The result does not depend on how the stream is cut into calls.
+    """
+
+    def __init__(self) -> None:
+        # Sorted distinct hash arrays, each at most half the size of the one
+        # before it (merged like a binary counter): ~log2(n) arrays to search,
+        # O(n log n) merging in all.
+        self.levels: list[npt.NDArray[np.uint64]] = []
+        self.renamed: list[Renamed] = []
+
+    def _known(self, hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
+        known = np.zeros(len(hashes), dtype=bool)
+        for level in self.levels:
+            pos = np.minimum(np.searchsorted(level, hashes), len(level) - 1)
+            known |= level[pos] == hashes
+        return known
+
+    def _remember(self, hashes: npt.NDArray[np.uint64]) -> None:
+        if not len(hashes):
+            return
+        self.levels.append(np.unique(hashes))
+        while len(self.levels) > 1 and 2 * len(self.levels[-1]) > len(self.levels[-2]):
+            top = self.levels.pop()
+            self.levels[-1] = np.unique(np.concatenate([self.levels[-1], top]))
+
+    def assign(self, docs: Sequence[Document]) -> list[Document]:
+        """The documents with unique ids, in order (renamings in :attr:`renamed`)."""
+        if not docs:
+            return []
+        hashes = _id_hashes([d.id for d in docs])
+        clash = self._known(hashes)
+        # Inside the batch: every occurrence of a hash after its first clashes.
+        _, first = np.unique(hashes, return_index=True)
+        repeated = np.ones(len(hashes), dtype=bool)
+        repeated[first] = False
+        clash |= repeated
+        if not clash.any():
+            self._remember(hashes)
+            return list(docs)
+        # Rare path, in order: each renaming must see the ids given before it
+        # (a location may itself be an id in use, or become one later).
+        out = list(docs)
+        where = np.flatnonzero(clash)
+        candidates: dict[int, str] = {}
+        for i in where.tolist():
+            location = docs[i].location
+            candidates[i] = location if location and location != docs[i].id else f"{docs[i].id}#2"
+        candidate_hashes = _id_hashes(list(candidates.values()))
+        candidate_known = dict(zip(candidates, self._known(candidate_hashes).tolist(), strict=True))
+        candidate_hash = dict(zip(candidates, candidate_hashes.tolist(), strict=True))
+        given: set[int] = set()  # hashes of the ids given in this batch
+        final = hashes.copy()
+        for i, doc in enumerate(docs):
+            h = int(hashes[i])
+            if not clash[i] and h not in given:
+                given.add(h)
+                continue
+            candidate, h = candidates.get(i, f"{doc.id}#2"), candidate_hash.get(i, 0)
+            if i not in candidates or candidate_known[i] or h in given:
+                candidate, h = self._next_free(candidate, given)
+            given.add(h)
+            final[i] = h
+            out[i] = Document(candidate, doc.text, doc.location)
+            self.renamed.append(Renamed(doc.id, candidate, doc.location or doc.id))
+        self._remember(final)
+        return out
+
+    def _next_free(self, candidate: str, given: set[int]) -> tuple[str, int]:
+        """The first of ``candidate``, ``candidate#2``... not in use, and its hash."""
+        base, k = candidate, 2
+        while True:
+            h = int(_id_hashes([candidate])[0])
+            if h not in given and not self._known(np.array([h], dtype=np.uint64))[0]:
+                return candidate, h
+            candidate = f"{base}#{k}"
+            k += 1
 
 
 DocumentLike = str | tuple[str, str] | Document | Skipped

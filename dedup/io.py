@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import json
 import os
 import shutil
@@ -29,6 +30,7 @@ import stat
 import tempfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -37,12 +39,15 @@ import orjson
 import zstandard
 
 from dedup.document import Document, Skipped
+from dedup.errors import InputError
 
 __all__ = [
     "InputError",
     "InputFile",
+    "InputSet",
     "atomic_writer",
     "collect_input_files",
+    "collect_inputs",
     "read_documents",
     "write_cleaned_copies",
 ]
@@ -54,18 +59,63 @@ PARQUET_SUFFIXES = (".parquet",)
 COMPRESSION_SUFFIXES = (".gz", ".zst")
 
 
-class InputError(Exception):
-    """An input PATH argument cannot be used at all (e.g. it does not exist)."""
-
-
 @dataclass(frozen=True)
 class InputFile:
-    """A file to read: where it is, the name its documents carry, its format."""
+    """A file to read: where it is, the name its documents carry, its format.
+
+    Attributes:
+        path: Where the file is.
+        name: The name its documents carry (relative path under its PATH
+            argument, POSIX separators; a file given directly: as given).
+        kind: ``"text"``, ``"jsonl"``, ``"csv"`` or ``"parquet"``.
+        compression: None, ``"gz"`` or ``"zst"``.
+        root: The PATH argument it was found under, as given.
+        argument: Index of that PATH argument (0-based, in the order given).
+        duplicate: True when an earlier entry is the same real file (the
+            same file given twice, or reached through a link): it is not
+            read, and reported as skipped (``duplicate input``).
+    """
 
     path: Path
     name: str
-    kind: str  # "text", "jsonl", "csv" or "parquet"
-    compression: str | None  # None, "gz" or "zst"
+    kind: str
+    compression: str | None
+    root: str = ""
+    argument: int = 0
+    duplicate: bool = False
+
+    @property
+    def qualified(self) -> str:
+        """The name with its PATH argument prefixed (``d2/y.txt``): unique
+        among the files of one call, used to qualify colliding ids."""
+        if self.name == self.root or not self.root:
+            return self.name
+        return f"{self.root.rstrip('/')}/{self.name}" if self.root.rstrip("/") else f"/{self.name}"
+
+
+@dataclass
+class InputSet:
+    """Everything found under the PATH arguments, before any file is read.
+
+    Attributes:
+        files: Files of a supported kind in input order (duplicates included,
+            marked, so they can be reported where they occur).
+        unsupported: Names of files in the folders whose extension no reader
+            takes (counted and named in the summary, never read).
+    """
+
+    files: list[InputFile]
+    unsupported: list[str]
+
+    @property
+    def total_bytes(self) -> int:
+        """Size on disk of the files to read (0 for those that cannot be stat'ed)."""
+        total = 0
+        for file in self.files:
+            if not file.duplicate:
+                with contextlib.suppress(OSError):
+                    total += file.path.stat().st_size
+        return total
 
 
 def _classify(name: str) -> tuple[str, str | None] | None:
@@ -87,11 +137,11 @@ def _classify(name: str) -> tuple[str, str | None] | None:
     return None
 
 
-def _walk(root: Path) -> Iterator[tuple[Path, str]]:
+def _walk(root: Path, excluded: AbstractSet[tuple[int, int]] = frozenset()) -> Iterator[tuple[Path, str]]:
     """Files under ``root`` with their POSIX path relative to it; hidden
-    entries skipped; a symbolic link to a folder already visited is not
-    followed again (no loops)."""
-    seen: set[tuple[int, int]] = set()
+    entries and ``excluded`` folders skipped; a symbolic link to a folder
+    already visited is not followed again (no loops)."""
+    seen: set[tuple[int, int]] = set(excluded)
     stack = [(root, "")]
     while stack:
         folder, prefix = stack.pop()
@@ -120,36 +170,75 @@ def _walk(root: Path) -> Iterator[tuple[Path, str]]:
                 yield Path(entry.path), rel
 
 
-def collect_input_files(paths: Sequence[str | os.PathLike[str]]) -> list[InputFile]:
-    """List the files to read, in input order.
+def _identity(path: Path) -> tuple[int, int] | None:
+    """``(device, inode)`` of the real file behind ``path``, or None."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def collect_inputs(
+    paths: Sequence[str | os.PathLike[str]], *, exclude: Sequence[str | os.PathLike[str]] = ()
+) -> InputSet:
+    """List the files to read, in input order, without reading them.
 
     Args:
         paths: Files or folders, in the order given.
+        exclude: Folders never read as input even when inside a PATH (an
+            output folder of the same call, e.g. ``blocks --strip``).
 
     Returns:
         Files of a supported kind, PATH arguments in order, each folder's
-        files sorted by relative path (code point order).
+        files sorted by relative path (code point order); the same real file
+        reached a second time is kept but marked ``duplicate``; and the names
+        of files with unsupported extensions.
 
     Raises:
         InputError: a path does not exist.
     """
+    excluded = {ident for ident in (_identity(Path(e)) for e in exclude) if ident is not None}
     files: list[InputFile] = []
-    for raw in paths:
+    unsupported: list[str] = []
+    for argument, raw in enumerate(paths):
         path = Path(raw)
+        root = os.fspath(raw)
         if not path.exists() and not path.is_symlink():
-            raise InputError(f"{os.fspath(raw)}: no such file or directory")
+            raise InputError(f"{root}: no such file or directory")
         if path.is_dir():
             found = []
-            for file_path, rel in _walk(path):
+            for file_path, rel in _walk(path, excluded):
                 kind = _classify(rel)
-                if kind is not None:
-                    found.append(InputFile(file_path, rel, kind[0], kind[1]))
+                if kind is None:
+                    unsupported.append(rel)
+                else:
+                    found.append(InputFile(file_path, rel, kind[0], kind[1], root, argument))
             found.sort(key=lambda f: f.name)
             files.extend(found)
         else:
             kind = _classify(path.name) or ("text", None)
-            files.append(InputFile(path, os.fspath(raw), kind[0], kind[1]))
-    return files
+            files.append(InputFile(path, root, kind[0], kind[1], root, argument))
+    seen: set[tuple[int, int]] = set()
+    for index, file in enumerate(files):
+        ident = _identity(file.path)
+        if ident is None:
+            continue
+        if ident in seen:
+            files[index] = dataclasses.replace(file, duplicate=True)
+        seen.add(ident)
+    return InputSet(files, unsupported)
+
+
+def collect_input_files(
+    paths: Sequence[str | os.PathLike[str]], *, exclude: Sequence[str | os.PathLike[str]] = ()
+) -> list[InputFile]:
+    """The files of :func:`collect_inputs` (duplicates marked).
+
+    Raises:
+        InputError: a path does not exist.
+    """
+    return collect_inputs(paths, exclude=exclude).files
 
 
 class _TruncatedError(Exception):
@@ -159,13 +248,30 @@ class _TruncatedError(Exception):
 _CHUNK = 1 << 16
 
 
-def _chunks(file: InputFile) -> Iterator[bytes]:
+class _Counted:
+    """A binary file that reports how many bytes were read from it (for
+    progress: compressed bytes of a compressed file)."""
+
+    def __init__(self, raw: IO[bytes], on_read: Callable[[int], None] | None) -> None:
+        self.raw = raw
+        self.on_read = on_read
+
+    def read(self, size: int) -> bytes:
+        data = self.raw.read(size)
+        if self.on_read is not None and data:
+            self.on_read(len(data))
+        return data
+
+
+def _chunks(file: InputFile, on_read: Callable[[int], None] | None = None) -> Iterator[bytes]:
     """The decompressed bytes of a file, chunk by chunk.
 
     A truncated or corrupt archive first yields everything that decompressed
-    before the cut, then raises :class:`_TruncatedError`.
+    before the cut, then raises :class:`_TruncatedError`. ``on_read`` is
+    called with the number of bytes read from disk after each read.
     """
-    with open(file.path, "rb") as raw:
+    with open(file.path, "rb") as handle:
+        raw = _Counted(handle, on_read)
         if file.compression is None:
             while chunk := raw.read(_CHUNK):
                 yield chunk
@@ -180,7 +286,7 @@ def _chunks(file: InputFile) -> Iterator[bytes]:
             )
 
 
-def _decompress(raw: IO[bytes], new: Callable[[], Any], error: type[Exception], name: str) -> Iterator[bytes]:
+def _decompress(raw: _Counted, new: Callable[[], Any], error: type[Exception], name: str) -> Iterator[bytes]:
     """Decompress a stream of concatenated members/frames incrementally;
     raise :class:`_TruncatedError` after the last good chunk if it is cut."""
     decompressor = new()
@@ -233,9 +339,12 @@ def _decode(data: bytes) -> tuple[str | None, str]:
 _SINGLE_BYTE_ENCODINGS = ["cp1258", "cp1252", "cp1250", "cp1251", "cp1253", "cp1254", "latin_1", "iso8859_15", "koi8_r"]
 
 
-def _read_text_file(file: InputFile) -> Iterator[Document | Skipped]:
+_OnRead = Callable[[int], None] | None
+
+
+def _read_text_file(file: InputFile, on_read: _OnRead) -> Iterator[Document | Skipped]:
     try:
-        data = b"".join(_chunks(file))
+        data = b"".join(_chunks(file, on_read))
     except _TruncatedError:
         yield Skipped(file.name, None, "compressed file is truncated or corrupt")
         return
@@ -253,20 +362,31 @@ def _read_text_file(file: InputFile) -> Iterator[Document | Skipped]:
 
 
 def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Complete lines (without the newline) from a stream of chunks."""
-    rest = b""
+    """Complete lines (without the newline) from a stream of chunks.
+
+    The start of a line that spans many chunks waits in a list, joined once
+    when its end arrives: linear in the line's length, not quadratic.
+    """
+    pieces: list[bytes] = []
     for chunk in chunks:
-        lines = (rest + chunk).split(b"\n")
-        rest = lines.pop()
+        if b"\n" not in chunk:
+            pieces.append(chunk)
+            continue
+        lines = chunk.split(b"\n")
+        if pieces:
+            pieces.append(lines[0])
+            lines[0] = b"".join(pieces)
+        last = lines.pop()
+        pieces = [last] if last else []
         yield from lines
-    if rest:
-        yield rest
+    if pieces:
+        yield b"".join(pieces)
 
 
-def _read_jsonl_file(file: InputFile, text_field: str, id_field: str) -> Iterator[Document | Skipped]:
+def _read_jsonl_file(file: InputFile, text_field: str, id_field: str, on_read: _OnRead) -> Iterator[Document | Skipped]:
     line_no = 0
     try:
-        for line_no, line in enumerate(_lines(_chunks(file)), start=1):  # read after the loop
+        for line_no, line in enumerate(_lines(_chunks(file, on_read)), start=1):  # read after the loop
             if not line.strip():
                 continue
             yield _parse_jsonl_line(file.name, line_no, line, text_field, id_field)
@@ -299,7 +419,7 @@ def _record_document(name: str, line_no: int, record: object, text_field: str, i
         doc_id = json.dumps(doc_id)
     if not text.strip():
         return Skipped(name, line_no, "empty document")
-    return Document(doc_id, text)
+    return Document(doc_id, text, f"{name}:{line_no}")
 
 
 def _parse_jsonl_line(name: str, line_no: int, line: bytes, text_field: str, id_field: str) -> Document | Skipped:
@@ -312,13 +432,13 @@ def _parse_jsonl_line(name: str, line_no: int, line: bytes, text_field: str, id_
     return _record_document(name, line_no, record, text_field, id_field)
 
 
-def _read_csv_file(file: InputFile, text_field: str, id_field: str) -> Iterator[Document | Skipped]:
+def _read_csv_file(file: InputFile, text_field: str, id_field: str, on_read: _OnRead) -> Iterator[Document | Skipped]:
     """One document per CSV row; the header names the fields; ``FILE:LINE``
     is the line the row starts on."""
     bad_lines: list[int] = []
 
     def text_lines() -> Iterator[str]:
-        for number, line in enumerate(_lines(_chunks(file)), start=1):
+        for number, line in enumerate(_lines(_chunks(file, on_read)), start=1):
             try:
                 yield line.decode("utf-8-sig" if number == 1 else "utf-8") + "\n"
             except UnicodeDecodeError:
@@ -351,7 +471,9 @@ def _read_csv_file(file: InputFile, text_field: str, id_field: str) -> Iterator[
         yield Skipped(file.name, None, f"compressed file is truncated or corrupt after line {reader.line_num}")
 
 
-def _read_parquet_file(file: InputFile, text_field: str, id_field: str) -> Iterator[Document | Skipped]:
+def _read_parquet_file(
+    file: InputFile, text_field: str, id_field: str, on_read: _OnRead
+) -> Iterator[Document | Skipped]:
     """One document per Parquet row (``FILE:ROW``, 1-based, when there is no id)."""
     try:
         import pyarrow.parquet as pq
@@ -370,19 +492,26 @@ def _read_parquet_file(file: InputFile, text_field: str, id_field: str) -> Itera
             for record in batch.to_pylist():
                 row += 1
                 yield _record_document(file.name, row, record, text_field, id_field)
+        if on_read is not None:
+            on_read(file.path.stat().st_size)
     except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
         yield Skipped(file.name, None, f"unreadable Parquet: {err}")
 
 
-_READERS = {
-    "text": lambda file, text_field, id_field: _read_text_file(file),
+_READERS: dict[str, Callable[[InputFile, str, str, _OnRead], Iterator[Document | Skipped]]] = {
+    "text": lambda file, text_field, id_field, on_read: _read_text_file(file, on_read),
     "jsonl": _read_jsonl_file,
     "csv": _read_csv_file,
     "parquet": _read_parquet_file,
 }
 
 
-def _read_file(file: InputFile, text_field: str, id_field: str) -> Iterator[Document | Skipped]:
+def _read_file(
+    file: InputFile, text_field: str, id_field: str, on_read: _OnRead = None
+) -> Iterator[Document | Skipped]:
+    if file.duplicate:
+        yield Skipped(file.qualified, None, "duplicate input")
+        return
     try:
         mode = file.path.stat().st_mode
     except OSError as err:
@@ -393,37 +522,64 @@ def _read_file(file: InputFile, text_field: str, id_field: str) -> Iterator[Docu
         yield Skipped(file.name, None, "not a regular file")
         return
     try:
-        yield from _READERS[file.kind](file, text_field, id_field)
+        yield from _READERS[file.kind](file, text_field, id_field, on_read)
     except OSError as err:
         yield Skipped(file.name, None, f"cannot read: {err.strerror or err}")
 
 
 def read_documents(
-    paths: Sequence[str | os.PathLike[str]],
+    paths: Sequence[str | os.PathLike[str]] | InputSet,
     *,
     text_field: str = "text",
     id_field: str = "id",
     on_file: Callable[[InputFile], None] | None = None,
+    on_read: Callable[[int], None] | None = None,
 ) -> Iterator[Document | Skipped]:
     """Yield every document under ``paths``, in input order.
 
     Args:
-        paths: Files or folders.
+        paths: Files or folders, or what :func:`collect_inputs` found.
         text_field: JSONL field holding the text.
         id_field: JSONL field holding the id (else ``FILE:LINE``).
         on_file: Called with each file before it is read (for progress).
+        on_read: Called with the number of bytes just read from disk (for
+            progress against :attr:`InputSet.total_bytes`).
 
     Yields:
-        A Document for each readable document, a Skipped for every other.
+        A Document for each readable document, a Skipped for every other
+        (a file reached a second time: ``duplicate input``). Ids are as
+        read; :class:`dedup.document.UniqueIds` makes them unique.
 
     Raises:
         InputError: a path does not exist (raised before anything is yielded).
     """
-    files = collect_input_files(paths)
-    for file in files:
+    inputs = paths if isinstance(paths, InputSet) else collect_inputs(paths)
+    return _read_all(inputs, text_field, id_field, on_file, on_read)
+
+
+def _location(file: InputFile, location: str | None) -> str:
+    """Where a document was read, with its PATH argument prefixed:
+    ``d2/y.txt`` or ``d2/dump.jsonl:7``."""
+    if location is None:
+        return file.qualified
+    return file.qualified + location[len(file.name) :]
+
+
+def _read_all(
+    inputs: InputSet,
+    text_field: str,
+    id_field: str,
+    on_file: Callable[[InputFile], None] | None,
+    on_read: Callable[[int], None] | None,
+) -> Iterator[Document | Skipped]:
+    for file in inputs.files:
         if on_file is not None:
             on_file(file)
-        yield from _read_file(file, text_field, id_field)
+        for item in _read_file(file, text_field, id_field, on_read):
+            if isinstance(item, Document):
+                yield Document(item.id, item.text, _location(file, item.location))
+            else:
+                yield item
 
 
 @contextlib.contextmanager

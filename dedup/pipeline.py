@@ -24,9 +24,10 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup._kernels import sketch_kernel
-from dedup._threads import resolve_workers
+from dedup._threads import MAX_WORKERS, resolve_workers
 from dedup.cluster import KEEP_POLICIES, Cluster, connected_components, group_clusters
-from dedup.document import Document, DocumentLike, Skipped, as_document
+from dedup.document import Document, DocumentLike, Renamed, Skipped, UniqueIds, as_document
+from dedup.errors import UsageError
 from dedup.lsh import choose_bands, pairs_from_band_columns
 from dedup.minhash import permutations
 from dedup.normalize import encode_texts, kernel_tables
@@ -66,23 +67,26 @@ class ScanConfig:
         """Check every option; return the parsed shingle spec.
 
         Raises:
-            ValueError: naming the option and the accepted range.
+            UsageError: naming the option and the accepted range.
         """
         if not 0.0 < self.threshold <= 1.0:
-            raise ValueError(f"threshold must be in (0, 1], got {self.threshold}")
+            raise UsageError(f"threshold must be in (0, 1], got {self.threshold}")
         if not 1 <= self.num_perm <= 4096:
-            raise ValueError(f"num-perm must be between 1 and 4096, got {self.num_perm}")
+            raise UsageError(f"num-perm must be between 1 and 4096, got {self.num_perm}")
         if not 0 <= self.seed < 2**32:
-            raise ValueError(f"seed must be in [0, 2**32), got {self.seed}")
+            raise UsageError(f"seed must be in [0, 2**32), got {self.seed}")
         if self.keep not in KEEP_POLICIES:
-            raise ValueError(f"keep must be one of {', '.join(KEEP_POLICIES)}, got {self.keep!r}")
-        if self.workers is not None and self.workers < 1:
-            raise ValueError(f"workers must be at least 1, got {self.workers}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch-size must be at least 1, got {self.batch_size}")
+            raise UsageError(f"keep must be one of {', '.join(KEEP_POLICIES)}, got {self.keep!r}")
+        if self.workers is not None and not 1 <= self.workers <= MAX_WORKERS:
+            raise UsageError(f"workers must be between 1 and {MAX_WORKERS}, got {self.workers}")
+        if not 1 <= self.batch_size <= 1 << 20:
+            raise UsageError(f"batch-size must be between 1 and {1 << 20}, got {self.batch_size}")
         if self.memory < 0:
-            raise ValueError(f"memory must not be negative, got {self.memory}")
-        return parse_shingle_spec(self.shingle)
+            raise UsageError(f"memory must not be negative, got {self.memory}")
+        try:
+            return parse_shingle_spec(self.shingle)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,7 @@ class ScanResult:
         documents: Number of documents scanned (skipped ones excluded).
         skipped: Every input not scanned, with its reason.
         stats: Stage counts.
+        renamed: Documents whose id was already used, and the id they got.
     """
 
     clusters: list[Cluster]
@@ -126,6 +131,7 @@ class ScanResult:
     documents: int
     skipped: list[Skipped] = field(default_factory=list)
     stats: ScanStats = field(default_factory=ScanStats)
+    renamed: list[Renamed] = field(default_factory=list)
 
     @property
     def duplicates(self) -> int:
@@ -133,7 +139,10 @@ class ScanResult:
         return sum(c.size - 1 for c in self.clusters)
 
 
-def _batches(items: Iterable[DocumentLike], size: int) -> Iterator[tuple[list[Document], list[Skipped]]]:
+def _batches(
+    items: Iterable[DocumentLike], size: int, ids: UniqueIds
+) -> Iterator[tuple[list[Document], list[Skipped]]]:
+    """Documents in batches of ``size``, ids made unique, with the skips met on the way."""
     docs: list[Document] = []
     skipped: list[Skipped] = []
     for position, item in enumerate(items):
@@ -143,10 +152,10 @@ def _batches(items: Iterable[DocumentLike], size: int) -> Iterator[tuple[list[Do
         else:
             docs.append(doc)
         if len(docs) >= size:
-            yield docs, skipped
+            yield ids.assign(docs), skipped
             docs, skipped = [], []
     if docs or skipped:
-        yield docs, skipped
+        yield ids.assign(docs), skipped
 
 
 def sketch_texts(
@@ -265,9 +274,10 @@ def _scan(
     # (without the GIL). Batches are stored in input order; at most two are
     # in flight.
     pending: tuple[list[Document], Future[_Sketch]] | None = None
+    ids = UniqueIds()
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dedup-kernels") as pool:
-            for docs, batch_skipped in _batches(documents, config.batch_size):
+            for docs, batch_skipped in _batches(documents, config.batch_size, ids):
                 skipped.extend(batch_skipped)
                 submitted = None
                 if docs:
@@ -292,7 +302,9 @@ def _scan(
                 skipped.extend(store.add(pending[0], *pending[1].result()))
         if on_stage is not None:
             on_stage("matching")
-        return _match(store, skipped, config)
+        result = _match(store, skipped, config)
+        result.renamed = ids.renamed
+        return result
     finally:
         store.close()
 

@@ -21,10 +21,11 @@ def test_layering() -> None:
     from pathlib import Path
 
     layers = {
-        "_unicode": 0, "_kernels": 0, "_threads": 0, "document": 0, "normalize": 0, "hashing": 0,
+        "_unicode": 0, "_kernels": 0, "_threads": 0, "errors": 0, "document": 0, "normalize": 0, "hashing": 0,
         "shingle": 1, "minhash": 1, "similarity": 1,
         "lsh": 2, "cluster": 2, "store": 2,
-        "pipeline": 3, "io": 3, "metrics": 3, "blocks": 4, "generate": 4, "bench": 5, "report": 4,
+        "pipeline": 3, "io": 3, "output": 3, "metrics": 3, "strip": 4,
+        "blocks": 4, "generate": 4, "bench": 5, "report": 4,
         "cli": 6, "__main__": 7, "__init__": 7,
     }  # fmt: skip
     only = {"xxhash": "hashing", "datasketch": "lsh", "typer": "cli"}
