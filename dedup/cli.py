@@ -1,7 +1,10 @@
 """Command line: a thin shell over the library (the only module importing typer).
 
-Exit codes: 0 success (duplicates or not), 1 fatal error (one line on stderr),
-2 usage error, 3 duplicates found with ``--fail-on-duplicates``.
+Every command runs under one mapping of failures to exit codes
+(:func:`dedup.errors.exit_code`): 0 success (duplicates or not), 1 fatal
+error (one line on stderr, never a traceback), 2 usage error, 3 duplicates
+found with ``--fail-on-duplicates``, 130 interrupted. Outputs are checked
+before any input is read.
 """
 
 from __future__ import annotations
@@ -9,26 +12,39 @@ from __future__ import annotations
 import collections
 import contextlib
 import enum
+import errno
+import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Annotated
+from typing import IO, Annotated, Any
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from dedup import __version__
 from dedup.bench import plot_report, run_bench
 from dedup.blocks import BlocksResult, find_repeated_blocks, strip_text
-from dedup.document import Document, Skipped
+from dedup.document import Document, Renamed, Skipped
+from dedup.errors import EXIT_DUPLICATES, EXIT_FATAL, EXIT_USAGE, DedupError, InputError, UsageError, exit_code
 from dedup.generate import generate_dump
-from dedup.io import InputError, atomic_writer, collect_input_files, read_documents, write_cleaned_copies
+from dedup.io import InputSet, atomic_writer, collect_inputs, read_documents, write_cleaned_copies
 from dedup.lsh import MAX_BUCKET
+from dedup.output import check_outputs, open_output
 from dedup.pipeline import ScanConfig, ScanResult, find_duplicates
 from dedup.report import (
     format_clusters_csv,
@@ -41,6 +57,29 @@ from dedup.report import (
 )
 from dedup.store import parse_memory
 
+
+class _PanelCommand(typer.core.TyperCommand):
+    """Plain-text help with options grouped into panels (input, matching,
+    output, performance), so the common ones fit one screen."""
+
+    # ctx and formatter are click's Context and HelpFormatter, which typer vendors
+    # under a private name (typer._click) in recent releases: typed by their use.
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        sections: dict[str, list[tuple[str, str]]] = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            if param.param_type_name == "argument":
+                name = "Arguments"
+            else:
+                name = getattr(param, "rich_help_panel", None) or "Other options"
+            sections.setdefault(name, []).append(record)
+        for name, records in sections.items():
+            with formatter.section(name):
+                formatter.write_dl(records)
+
+
 app = typer.Typer(
     name="dedup",
     help="Find duplicate and near-duplicate stories in news corpora.",
@@ -48,21 +87,33 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 
-EXIT_FATAL = 1
-EXIT_USAGE = 2
-EXIT_DUPLICATES = 3
-
+INPUT, MATCHING, OUTPUT, PERFORMANCE = "Input", "Matching", "Output", "Performance"
 
 Paths = Annotated[
     list[Path],
     typer.Argument(
         metavar="PATH",
-        help="Files or folders (.txt, .md, .jsonl, .ndjson, .csv, .parquet; .gz/.zst).",
+        help="Files or folders: .txt .md .jsonl .ndjson .csv .parquet, optionally .gz/.zst.",
         show_default=False,
     ),
 ]
+OutputOption = Annotated[
+    str | None,
+    typer.Option(
+        "--output", "-o", metavar="FILE", help="Write here (atomically; - is stdout).", rich_help_panel=OUTPUT
+    ),
+]
+FormatHelp = "table for people; jsonl, csv for machines."
+TextField = Annotated[
+    str, typer.Option(metavar="NAME", help="Field holding the text (JSONL, CSV, Parquet).", rich_help_panel=INPUT)
+]
+IdField = Annotated[
+    str, typer.Option(metavar="NAME", help="Field holding the id (else FILE:LINE).", rich_help_panel=INPUT)
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no summary.", rich_help_panel=OUTPUT)]
 
 
 class OutputFormat(enum.StrEnum):
@@ -107,59 +158,127 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _message(err: BaseException) -> str:
+    if isinstance(err, DedupError):
+        return str(err)
+    if isinstance(err, MemoryError):
+        return "out of memory (try a smaller --batch-size, or --memory 0)"
+    if isinstance(err, OSError) and err.strerror:
+        where = f"{err.filename}: " if err.filename else ""
+        return f"{where}{err.strerror}"
+    return f"{type(err).__name__}: {err}"
+
+
 @contextlib.contextmanager
-def _errors_as_exits(*usage: type[Exception]) -> Iterator[None]:
-    """Turn what goes wrong inside into an exit code and one line, never a
-    traceback: ``usage`` errors exit 2, Ctrl-C (or SIGTERM) 130, anything else 1."""
+def _errors_as_exits() -> Iterator[None]:
+    """Turn whatever goes wrong inside into an exit code and one line, never a
+    traceback (:func:`dedup.errors.exit_code`)."""
     try:
         yield
     except typer.Exit:
         raise
-    except usage as err:
-        raise _fail(str(err), EXIT_USAGE) from None
     except KeyboardInterrupt:
         raise _fail("interrupted", 130) from None
+    except BrokenPipeError:
+        # The reader went away (``dedup scan ... | head``): nothing left to say.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(EXIT_FATAL) from None
+    except OSError as err:
+        if err.errno == errno.EPIPE:
+            raise typer.Exit(EXIT_FATAL) from None
+        raise _fail(_message(err), EXIT_FATAL) from None
     except Exception as err:  # noqa: BLE001  # the contract: one line, never a traceback
-        raise _fail(f"{type(err).__name__}: {err}", EXIT_FATAL) from None
+        raise _fail(_message(err), exit_code(err)) from None
 
 
-@contextlib.contextmanager
-def _progress(enabled: bool, description: str) -> Iterator[Progress | None]:
-    if not enabled:
-        yield None
+def _plural(count: int, noun: str) -> str:
+    """``1 cluster``, ``2 clusters`` (with thousands separators)."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+
+
+class _Progress:
+    """A progress bar on stderr (hidden when stderr is not a terminal or with
+    --quiet): percent done and time left from bytes read of the total, and
+    the number of documents."""
+
+    def __init__(self, enabled: bool, description: str, total_bytes: int) -> None:
+        self.bar: Progress | None = None
+        self.documents = 0
+        self.read = 0
+        if not enabled:
+            return
+        self.bar = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[documents]:,} documents"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self.task = self.bar.add_task(description, total=max(total_bytes, 1), documents=0)
+
+    def __enter__(self) -> _Progress:
+        if self.bar is not None:
+            self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+    def on_read(self, size: int) -> None:
+        self.read += size
+        if self.bar is not None:
+            self.bar.update(self.task, completed=self.read)
+
+    def on_documents(self, done: int) -> None:
+        self.documents = done
+        if self.bar is not None:
+            self.bar.update(self.task, documents=done)
+
+    def stage(self, name: str, restart: bool = False) -> None:
+        """A new stage; ``restart`` starts the byte count over (another pass)."""
+        if restart:
+            self.read = 0
+        if self.bar is not None:
+            self.bar.update(self.task, description=name, completed=self.read)
+
+
+def _report_inputs(inputs: InputSet, quiet: bool) -> None:
+    """Say which files were not read because no reader takes them."""
+    if quiet or not inputs.unsupported:
         return
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:,} documents"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
+    suffixes = collections.Counter(Path(name).suffix.lower() or "(none)" for name in inputs.unsupported)
+    listed = ", ".join(f"{suffix} ({n:,})" if n > 1 else suffix for suffix, n in sorted(suffixes.items()))
+    typer.echo(
+        f"dedup: {_plural(len(inputs.unsupported), 'file')} with unsupported extensions not read: {listed}", err=True
     )
-    with progress:
-        progress.add_task(description, total=None)
-        yield progress
 
 
-def _open_output(output: Path | None) -> contextlib.AbstractContextManager[IO[str]]:
-    if output is None:
-        return contextlib.nullcontext(sys.stdout)
-    return atomic_writer(output)
+def _report_skips(skipped: Sequence[Skipped], renamed: Sequence[Renamed]) -> None:
+    for skip in skipped:
+        typer.echo(skip.describe(), err=True)
+    for item in renamed:
+        typer.echo(item.describe(), err=True)
 
 
 def _render_table(result: ScanResult, pairs: bool, out: IO[str]) -> None:
     console = Console(file=out, width=None if out.isatty() else 120, highlight=False)
     if not (result.pairs if pairs else result.clusters):
-        console.print(f"No near-duplicates at this threshold among {result.documents:,} documents.")
+        console.print(f"No near-duplicates at this threshold among {_plural(result.documents, 'document')}.")
         return
     if pairs:
-        table = Table("a", "b", "similarity", "estimate", title=f"{len(result.pairs)} near-duplicate pairs")
+        table = Table("a", "b", "similarity", "estimate", title=_plural(len(result.pairs), "near-duplicate pair"))
         for p in result.pairs:
             table.add_row(escape(p.a), escape(p.b), f"{p.similarity:.4f}", f"{p.estimate:.4f}")
         console.print(table)
         return
-    table = Table("cluster", "size", "document", "similarity", title=f"{len(result.clusters)} clusters")
+    table = Table("cluster", "size", "document", "similarity", title=_plural(len(result.clusters), "cluster"))
     for index, cluster in enumerate(result.clusters):
         for member, doc_id, sim in zip(cluster.members, cluster.ids, cluster.similarities, strict=True):
             mark = " (keep)" if member == cluster.keep else ""
@@ -168,130 +287,143 @@ def _render_table(result: ScanResult, pairs: bool, out: IO[str]) -> None:
     console.print(table)
 
 
+def _write_scan(result: ScanResult, output_format: OutputFormat, pairs: bool, out: IO[str]) -> None:
+    if output_format is OutputFormat.table:
+        _render_table(result, pairs, out)
+    elif output_format is OutputFormat.jsonl:
+        out.write(format_pairs_jsonl(result.pairs) if pairs else format_clusters_jsonl(result.clusters))
+    else:
+        out.write(format_pairs_csv(result.pairs) if pairs else format_clusters_csv(result.clusters))
+
+
+def _check_format(output_format: OutputFormat, output: str | None) -> None:
+    del output_format, output  # every format may go to a terminal today; HTML will not
+
+
 @app.command(
-    epilog="Examples: dedup scan news/ | dedup scan dump.jsonl.gz --format jsonl --output clusters.jsonl"
-    " | dedup scan news/ --pairs --threshold 0.9"
+    cls=_PanelCommand,
+    epilog="Examples: dedup scan news/ | dedup scan dump.jsonl.gz --format jsonl -o clusters.jsonl"
+    " | dedup scan news/ --pairs --threshold 0.9",
 )
 def scan(
     paths: Paths,
-    threshold: Annotated[float, typer.Option(help="Jaccard similarity at or above which two documents match.")] = 0.8,
-    num_perm: Annotated[int, typer.Option(help="MinHash permutations (signature width).")] = 128,
-    shingle: Annotated[str, typer.Option(help="Shingles: word:N (word n-grams) or char:N (characters).")] = "word:5",
-    seed: Annotated[int, typer.Option(help="Seed of the MinHash permutations.")] = 1,
-    fold_accents: Annotated[bool, typer.Option(help="Strip diacritics, so unaccented copies match.")] = False,
-    keep: Annotated[KeepPolicy, typer.Option(help="Member to keep in each cluster.")] = KeepPolicy.first,
-    verify: Annotated[bool, typer.Option(help="Verify candidates with exact Jaccard.")] = True,
-    workers: Annotated[int | None, typer.Option(help="Threads for the compiled kernels [default: all cores].")] = None,
-    batch_size: Annotated[int, typer.Option(help="Documents per batch.")] = 512,
+    text_field: TextField = "text",
+    id_field: IdField = "id",
+    threshold: Annotated[
+        float,
+        typer.Option(metavar="T", help="Jaccard similarity at which two documents match.", rich_help_panel=MATCHING),
+    ] = 0.8,
+    shingle: Annotated[
+        str,
+        typer.Option(metavar="KIND:N", help="word:N (word n-grams) or char:N (characters).", rich_help_panel=MATCHING),
+    ] = "word:5",
+    fold_accents: Annotated[
+        bool,
+        typer.Option("--fold-accents", help="Strip diacritics, so unaccented copies match.", rich_help_panel=MATCHING),
+    ] = False,
+    keep: Annotated[KeepPolicy, typer.Option(help="Member to keep in each cluster.", rich_help_panel=MATCHING)] = (
+        KeepPolicy.first
+    ),
+    num_perm: Annotated[int, typer.Option(metavar="N", help="MinHash permutations.", rich_help_panel=MATCHING)] = 128,
+    seed: Annotated[int, typer.Option(metavar="N", help="Seed of the permutations.", rich_help_panel=MATCHING)] = 1,
+    verify: Annotated[bool, typer.Option(help="Verify candidates exactly.", rich_help_panel=MATCHING)] = True,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help=FormatHelp, rich_help_panel=OUTPUT)
+    ] = OutputFormat.table,
+    output: OutputOption = None,
+    pairs: Annotated[
+        bool, typer.Option("--pairs", help="Verified pairs instead of clusters.", rich_help_panel=OUTPUT)
+    ] = False,
+    errors: Annotated[
+        str | None,
+        typer.Option(metavar="FILE", help="Also write skipped inputs here as JSONL.", rich_help_panel=OUTPUT),
+    ] = None,
+    fail_on_duplicates: Annotated[
+        bool, typer.Option("--fail-on-duplicates", help="Exit 3 when a cluster is found.", rich_help_panel=OUTPUT)
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 1 if any input was skipped.", rich_help_panel=OUTPUT)
+    ] = False,
+    quiet: Quiet = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="LSH shape and candidate counts.", rich_help_panel=OUTPUT)
+    ] = False,
+    workers: Annotated[
+        int | None, typer.Option(metavar="N", help="Threads [default: all cores].", rich_help_panel=PERFORMANCE)
+    ] = None,
     memory: Annotated[
         str,
         typer.Option(
-            help="Per-document data (shingle hashes, signatures, ids) kept in memory before spilling to a "
-            "temporary folder, e.g. 2G; 0 spills all of it (least memory)."
+            metavar="SIZE",
+            help="Data kept in memory before spilling, e.g. 2G; 0 spills all.",
+            rich_help_panel=PERFORMANCE,
         ),
     ] = "0",
-    text_field: Annotated[str, typer.Option(help="JSONL field holding the text.")] = "text",
-    id_field: Annotated[str, typer.Option(help="JSONL field holding the id (else FILE:LINE).")] = "id",
-    pairs: Annotated[bool, typer.Option("--pairs", help="Print verified pairs instead of clusters.")] = False,
-    output_format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.table,
-    output: Annotated[Path | None, typer.Option(help="Write to FILE (atomically) instead of stdout.")] = None,
-    fail_on_duplicates: Annotated[
-        bool, typer.Option("--fail-on-duplicates", help="Exit 3 when any cluster is found.")
-    ] = False,
-    errors: Annotated[
-        Path | None, typer.Option(help="Also write every skipped input to FILE as JSONL {path, line, reason}.")
-    ] = None,
-    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 after the scan if any input was skipped.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Print LSH bands/rows and candidate counts.")
-    ] = False,
+    batch_size: Annotated[
+        int, typer.Option(metavar="N", help="Documents per batch.", rich_help_panel=PERFORMANCE)
+    ] = 512,
 ) -> None:
     """Find clusters of near-duplicate documents under PATH...
 
     Each cluster names the document to keep and every member's exact Jaccard
     similarity to it. Skipped inputs are listed on stderr with their reason.
     """
-    try:
-        memory_bytes = parse_memory(memory)
-    except ValueError as err:
-        raise _fail(str(err), EXIT_USAGE) from None
-    config = ScanConfig(
-        memory=memory_bytes,
-        threshold=threshold,
-        num_perm=num_perm,
-        shingle=shingle,
-        seed=seed,
-        fold_accents=fold_accents,
-        keep=keep.value,
-        verify=verify,
-        workers=workers,
-        batch_size=batch_size,
-    )
-    try:
-        config.validate()
-    except ValueError as err:
-        raise _fail(str(err), EXIT_USAGE) from None
     started = time.perf_counter()
-    with _errors_as_exits(InputError):
-        documents = read_documents(paths, text_field=text_field, id_field=id_field)
-        with _progress(not quiet and sys.stderr.isatty(), "scanning") as bar:
-
-            def advance(done: int) -> None:
-                if bar is not None:
-                    bar.update(bar.task_ids[0], completed=done)
-
-            def stage(name: str) -> None:
-                if bar is not None:
-                    bar.update(bar.task_ids[0], description=name)
-
-            result = find_duplicates(documents, config, progress=advance, on_stage=stage)
-
-    for skip in result.skipped:
-        typer.echo(skip.describe(), err=True)
-    if errors is not None:
-        try:
-            with atomic_writer(errors) as out:
-                out.write(format_skipped_jsonl(result.skipped))
-        except OSError as err:
-            raise _fail(f"cannot write {errors}: {err}", EXIT_FATAL) from None
-    try:
-        with _open_output(output) as out:
-            if output_format is OutputFormat.table:
-                _render_table(result, pairs, out)
-            elif output_format is OutputFormat.jsonl:
-                out.write(format_pairs_jsonl(result.pairs) if pairs else format_clusters_jsonl(result.clusters))
-            else:
-                out.write(format_pairs_csv(result.pairs) if pairs else format_clusters_csv(result.clusters))
-    except OSError as err:
-        raise _fail(f"cannot write output: {err}", EXIT_FATAL) from None
-
-    if verbose:
-        s = result.stats
-        typer.echo(
-            f"lsh: {s.num_bands} bands x {s.rows_per_band} rows; {s.band_collisions:,} band collisions, "
-            f"{s.candidates:,} candidate pairs, {s.verified:,} verified at >= {threshold}"
-            + (
-                f"; {s.capped_buckets:,} buckets over {MAX_BUCKET:,} documents paired star-wise"
-                if s.capped_buckets
-                else ""
-            ),
-            err=True,
+    with _errors_as_exits():
+        config = ScanConfig(
+            memory=parse_memory(memory),
+            threshold=threshold,
+            num_perm=num_perm,
+            shingle=shingle,
+            seed=seed,
+            fold_accents=fold_accents,
+            keep=keep.value,
+            verify=verify,
+            workers=workers,
+            batch_size=batch_size,
         )
+        config.validate()
+        _check_format(output_format, output)
+        inputs = collect_inputs(paths)
+        check_outputs([("--output", output), ("--errors", errors)], inputs.files)
+        _report_inputs(inputs, quiet)
+        with _Progress(not quiet and sys.stderr.isatty(), "reading", inputs.total_bytes) as bar:
+            documents = read_documents(inputs, text_field=text_field, id_field=id_field, on_read=bar.on_read)
+            result = find_duplicates(documents, config, progress=bar.on_documents, on_stage=bar.stage)
+        _report_skips(result.skipped, result.renamed)
+        if errors is not None:
+            with open_output(errors) as out:
+                out.write(format_skipped_jsonl(result.skipped))
+        with open_output(output) as out:
+            _write_scan(result, output_format, pairs, out)
+        if verbose:
+            _verbose_scan(result, threshold)
     if not quiet:
-        elapsed = time.perf_counter() - started
         typer.echo(
-            f"dedup: {result.documents:,} documents read, {_skipped_summary(result.skipped)}, "
-            f"{len(result.clusters):,} clusters, {result.duplicates:,} duplicates ({elapsed:.1f} s)",
+            f"dedup: {_plural(result.documents, 'document')} read, {_skipped_summary(result.skipped)}, "
+            f"{_plural(len(result.clusters), 'cluster')}, {_plural(result.duplicates, 'duplicate')} "
+            f"({time.perf_counter() - started:.1f} s)",
             err=True,
         )
     if strict and result.skipped:
-        raise _fail(f"{len(result.skipped):,} inputs skipped (--strict)", EXIT_FATAL)
+        raise _fail(f"{_plural(len(result.skipped), 'input')} skipped (--strict)", EXIT_FATAL)
     if fail_on_duplicates and result.clusters:
         raise typer.Exit(EXIT_DUPLICATES)
 
 
-def _skipped_summary(skipped: list[Skipped]) -> str:
+def _verbose_scan(result: ScanResult, threshold: float) -> None:
+    s = result.stats
+    capped = ""
+    if s.capped_buckets:
+        capped = f"; {s.capped_buckets:,} buckets over {MAX_BUCKET:,} documents paired star-wise"
+    typer.echo(
+        f"lsh: {s.num_bands} bands x {s.rows_per_band} rows; {s.band_collisions:,} band collisions, "
+        f"{s.candidates:,} candidate pairs, {s.verified:,} verified at >= {threshold}{capped}",
+        err=True,
+    )
+
+
+def _skipped_summary(skipped: Sequence[Skipped]) -> str:
     """``3 skipped (2 empty document, 1 line is not valid JSON)``."""
     if not skipped:
         return "0 skipped"
@@ -305,7 +437,7 @@ def _skipped_summary(skipped: list[Skipped]) -> str:
 def _render_groups(result: BlocksResult, out: IO[str]) -> None:
     console = Console(file=out, width=None if out.isatty() else 120, highlight=False)
     if not result.groups:
-        console.print(f"No repeated blocks among {result.documents:,} documents.")
+        console.print(f"No repeated blocks among {_plural(result.documents, 'document')}.")
         return
     boilerplate = sum(g.boilerplate for g in result.groups)
     table = Table(
@@ -315,8 +447,8 @@ def _render_groups(result: BlocksResult, out: IO[str]) -> None:
         "docs",
         "text",
         "where",
-        title=f"{len(result.groups)} repeated blocks ({boilerplate} boilerplate: in >= "
-        f"{result.boilerplate_min_documents} documents, listed first)",
+        title=f"{_plural(len(result.groups), 'repeated block')} ({boilerplate:,} boilerplate: in >= "
+        f"{_plural(result.boilerplate_min_documents, 'document')}, listed first)",
     )
     for index, g in enumerate(result.groups):
         where = ", ".join(f"{o.id}:{o.line}" for o in g.occurrences[:3])
@@ -329,30 +461,64 @@ def _render_groups(result: BlocksResult, out: IO[str]) -> None:
     console.print(table)
 
 
-@app.command(epilog="Examples: dedup blocks news/ | dedup blocks dump.jsonl --near 0.8 --strip cleaned/")
+def _write_groups(result: BlocksResult, output_format: OutputFormat, out: IO[str]) -> None:
+    if output_format is OutputFormat.table:
+        _render_groups(result, out)
+    elif output_format is OutputFormat.jsonl:
+        out.write(format_groups_jsonl(result.groups))
+    else:
+        out.write(format_groups_csv(result.groups))
+
+
+@app.command(
+    cls=_PanelCommand,
+    epilog="Examples: dedup blocks news/ | dedup blocks dump.jsonl --near 0.8 --strip cleaned/",
+)
 def blocks(
     paths: Paths,
-    unit: Annotated[BlockUnit, typer.Option(help="A block is a non-blank line or a paragraph.")] = BlockUnit.line,
-    min_words: Annotated[int, typer.Option(help="Ignore blocks with fewer words (after normalization).")] = 4,
+    text_field: TextField = "text",
+    id_field: IdField = "id",
+    unit: Annotated[
+        BlockUnit, typer.Option(help="A block is a non-blank line or a paragraph.", rich_help_panel=MATCHING)
+    ] = BlockUnit.line,
+    min_words: Annotated[
+        int,
+        typer.Option(
+            metavar="N", help="Ignore blocks with fewer words (after normalization).", rich_help_panel=MATCHING
+        ),
+    ] = 4,
     near: Annotated[
-        float | None, typer.Option(help="Also group near-duplicate blocks with character 5-gram Jaccard >= NEAR.")
+        float | None,
+        typer.Option(
+            metavar="T", help="Also group blocks with character 5-gram Jaccard >= T.", rich_help_panel=MATCHING
+        ),
     ] = None,
     boilerplate_documents: Annotated[
         int | None,
-        typer.Option(help="A block in at least this many documents is boilerplate [default: max(3, 0.5% of them)]."),
+        typer.Option(
+            metavar="N",
+            help="A block in this many documents is boilerplate [default: max(3, 0.5% of them)].",
+            rich_help_panel=MATCHING,
+        ),
     ] = None,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help=FormatHelp, rich_help_panel=OUTPUT)
+    ] = OutputFormat.table,
+    output: OutputOption = None,
     strip: Annotated[
-        Path | None, typer.Option(help="Write cleaned copies under this folder: later repeats removed.")
+        str | None,
+        typer.Option(
+            metavar="FOLDER", help="Write cleaned copies here: later repeats removed.", rich_help_panel=OUTPUT
+        ),
     ] = None,
     strip_boilerplate: Annotated[
-        bool, typer.Option("--strip-boilerplate", help="With --strip, also remove boilerplate blocks.")
+        bool,
+        typer.Option("--strip-boilerplate", help="With --strip, also remove boilerplate.", rich_help_panel=OUTPUT),
     ] = False,
-    workers: Annotated[int | None, typer.Option(help="Threads [default: all cores].")] = None,
-    text_field: Annotated[str, typer.Option(help="JSONL/CSV field holding the text.")] = "text",
-    id_field: Annotated[str, typer.Option(help="JSONL/CSV field holding the id.")] = "id",
-    output_format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.table,
-    output: Annotated[Path | None, typer.Option(help="Write to FILE (atomically) instead of stdout.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
+    quiet: Quiet = False,
+    workers: Annotated[
+        int | None, typer.Option(metavar="N", help="Threads [default: all cores].", rich_help_panel=PERFORMANCE)
+    ] = None,
 ) -> None:
     """Find repeated lines or paragraphs inside files and across files.
 
@@ -361,19 +527,26 @@ def blocks(
     which blocks are template boilerplate; --strip writes cleaned copies.
     """
     started = time.perf_counter()
-    if workers is not None and workers < 1:
-        raise _fail(f"workers must be at least 1, got {workers}", EXIT_USAGE)
+    with _errors_as_exits():
+        if strip_boilerplate and strip is None:
+            raise UsageError("--strip-boilerplate needs --strip FOLDER")
+        if strip == "":
+            raise UsageError("--strip folder is empty")
+        _check_format(output_format, output)
+        inputs = collect_inputs(paths, exclude=[strip] if strip else [])
+        check_outputs([("--output", output)], inputs.files)
+        _report_inputs(inputs, quiet)
+        with _Progress(not quiet and sys.stderr.isatty(), "counting", inputs.total_bytes) as bar:
+            passes = 0
 
-    def documents() -> Iterator[Document | Skipped]:
-        return read_documents(paths, text_field=text_field, id_field=id_field)
-
-    with _errors_as_exits(InputError, ValueError):
-        collect_input_files(paths)
-        with _progress(not quiet and sys.stderr.isatty(), "counting") as bar:
+            def documents() -> Iterator[Document | Skipped]:
+                nonlocal passes
+                passes += 1
+                bar.stage(["counting", "grouping", "reading texts"][min(passes, 3) - 1], restart=True)
+                return read_documents(inputs, text_field=text_field, id_field=id_field, on_read=bar.on_read)
 
             def advance(stage: str, done: int) -> None:
-                if bar is not None:
-                    bar.update(bar.task_ids[0], description=stage, completed=done)
+                bar.on_documents(done)
 
             result = find_repeated_blocks(
                 documents,
@@ -384,33 +557,22 @@ def blocks(
                 workers=workers,
                 progress=advance,
             )
-    for skip in result.skipped:
-        typer.echo(skip.describe(), err=True)
-    try:
-        with _open_output(output) as out:
-            if output_format is OutputFormat.table:
-                _render_groups(result, out)
-            elif output_format is OutputFormat.jsonl:
-                out.write(format_groups_jsonl(result.groups))
-            else:
-                out.write(format_groups_csv(result.groups))
+        _report_skips(result.skipped, [])
+        with open_output(output) as out:
+            _write_groups(result, output_format, out)
         if strip is not None:
 
             def clean(number: int, text: str) -> str:
                 return strip_text(text, result.spans_to_strip(number, strip_boilerplate))
 
             write_cleaned_copies(paths, strip, clean, text_field=text_field, id_field=id_field)
-    except InputError as err:
-        raise _fail(str(err), EXIT_USAGE) from None
-    except OSError as err:
-        raise _fail(f"cannot write output: {err}", EXIT_FATAL) from None
     if not quiet:
         repeated = sum(g.count - 1 for g in result.groups)
         boilerplate = sum(g.boilerplate for g in result.groups)
         typer.echo(
-            f"dedup: {result.documents:,} documents read, {_skipped_summary(result.skipped)}, "
-            f"{len(result.groups):,} repeated blocks ({boilerplate:,} boilerplate), {repeated:,} repeats "
-            f"({time.perf_counter() - started:.1f} s)",
+            f"dedup: {_plural(result.documents, 'document')} read, {_skipped_summary(result.skipped)}, "
+            f"{_plural(len(result.groups), 'repeated block')} ({boilerplate:,} boilerplate), "
+            f"{_plural(repeated, 'repeat')} ({time.perf_counter() - started:.1f} s)",
             err=True,
         )
 
@@ -493,7 +655,7 @@ def bench(
         if not quiet:
             typer.echo(f"dedup bench: {message}", err=True)
 
-    with _errors_as_exits(ValueError):
+    with _errors_as_exits():
         report = run_bench(
             path,
             sizes=size_list,

@@ -91,6 +91,11 @@ def _id_hashes(ids: Sequence[str]) -> npt.NDArray[np.uint64]:
     )
 
 
+def _fallback(doc: Document) -> str:
+    """The first id tried for a document whose own id is taken."""
+    return doc.location if doc.location and doc.location != doc.id else f"{doc.id}#2"
+
+
 class UniqueIds:
     """Gives every document of a stream an id no earlier document has.
 
@@ -141,10 +146,7 @@ class UniqueIds:
         # (a location may itself be an id in use, or become one later).
         out = list(docs)
         where = np.flatnonzero(clash)
-        candidates: dict[int, str] = {}
-        for i in where.tolist():
-            location = docs[i].location
-            candidates[i] = location if location and location != docs[i].id else f"{docs[i].id}#2"
+        candidates = {i: _fallback(docs[i]) for i in where.tolist()}
         candidate_hashes = _id_hashes(list(candidates.values()))
         candidate_known = dict(zip(candidates, self._known(candidate_hashes).tolist(), strict=True))
         candidate_hash = dict(zip(candidates, candidate_hashes.tolist(), strict=True))
@@ -155,7 +157,7 @@ class UniqueIds:
             if not clash[i] and h not in given:
                 given.add(h)
                 continue
-            candidate, h = candidates.get(i, f"{doc.id}#2"), candidate_hash.get(i, 0)
+            candidate, h = candidates.get(i, _fallback(doc)), candidate_hash.get(i, 0)
             if i not in candidates or candidate_known[i] or h in given:
                 candidate, h = self._next_free(candidate, given)
             given.add(h)

@@ -558,11 +558,9 @@ def read_documents(
 
 
 def _location(file: InputFile, location: str | None) -> str:
-    """Where a document was read, with its PATH argument prefixed:
-    ``d2/y.txt`` or ``d2/dump.jsonl:7``."""
-    if location is None:
-        return file.qualified
-    return file.qualified + location[len(file.name) :]
+    """Where a document was read: a file with its PATH argument prefixed
+    (``d2/y.txt``), a record ``FILE:LINE`` (``dump.jsonl:7``)."""
+    return file.qualified if location is None else location
 
 
 def _read_all(
