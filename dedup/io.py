@@ -370,7 +370,8 @@ def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
     pieces: list[bytes] = []
     for chunk in chunks:
         if b"\n" not in chunk:
-            pieces.append(chunk)
+            if chunk:
+                pieces.append(chunk)
             continue
         lines = chunk.split(b"\n")
         if pieces:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 import zstandard
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dedup.document import Document, Skipped
 from dedup.io import InputError, atomic_writer, collect_input_files, read_documents
@@ -131,3 +133,18 @@ def test_atomic_writer(tmp_path: Path) -> None:
     with atomic_writer(target) as out:
         out.write("new")
     assert target.read_text() == "new"
+
+
+@given(st.binary(max_size=300).map(lambda b: b.replace(b"\x01", b"\n")), st.lists(st.integers(1, 40), max_size=30))
+def test_lines_any_chunking(data: bytes, cuts: list[int]) -> None:
+    from dedup.io import _lines
+
+    chunks, pos = [], 0
+    for size in cuts:
+        chunks.append(data[pos : pos + size])
+        pos += size
+    chunks.append(data[pos:])
+    expected = data.split(b"\n")
+    if expected and expected[-1] == b"":
+        expected.pop()
+    assert list(_lines(iter(chunks))) == expected
