@@ -8,7 +8,8 @@ credit line, the other tone-mark style, NFD. Originals come from real source
 text when given (read like any ``dedup`` input), else from a built-in
 Vietnamese vocabulary; once the sources run out, new originals are
 composites of paragraphs from three of them. The output is a pure function
-of the arguments: the same seed gives the same bytes.
+of the arguments: the same seed gives the same bytes. :func:`write_dump`
+writes a file, compressed by its suffix (``.gz``, ``.zst``).
 
 Example:
     >>> import io
@@ -21,18 +22,28 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import gzip
+import io
+import itertools
 import json
 import os
 import random
 import textwrap
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import IO
 
-from dedup.document import Document
-from dedup.io import read_documents
+import zstandard
 
-__all__ = ["generate_dump", "republish"]
+from dedup.document import Document, Skipped
+from dedup.errors import UsageError
+from dedup.io import collect_inputs, read_documents
+from dedup.output import check_outputs, open_output
+
+__all__ = ["generate_dump", "republish", "write_dump"]
+
+SourcePaths = Sequence[str | os.PathLike[str]]
 
 CREDITS = ["Theo VnExpress", "Nguồn: Tuổi Trẻ", "(Theo Thanh Niên)", "Theo VOV.VN", "TTXVN"]
 TONE_SWAPS = {"hòa": "hoà", "thủy": "thuỷ", "khỏe": "khoẻ", "hóa": "hoá", "Hòa": "Hoà", "lòe": "loè"}
@@ -227,13 +238,47 @@ def _synthetic(rng: random.Random) -> Iterator[str]:
         yield "\n".join(paragraphs)
 
 
+def _validate(docs: int, dup_rate: float, seed: int) -> None:
+    if docs < 0:
+        raise UsageError(f"docs must not be negative, got {docs}")
+    if not 0.0 <= dup_rate < 1.0:
+        raise UsageError(f"dup-rate must be in [0, 1), got {dup_rate}")
+    # The range a scan accepts, so a dump's seed can be reused for its scan.
+    if not 0 <= seed < 2**32:
+        raise UsageError(f"seed must be in [0, 2**32), got {seed}")
+
+
+def _source_texts(sources: SourcePaths, on_skip: Callable[[Skipped], None] | None) -> Iterator[str]:
+    """The texts of ``sources`` in input order, or an error before any is used.
+
+    Raises:
+        InputError: a source does not exist.
+        UsageError: the sources hold no document.
+    """
+
+    def texts() -> Iterator[str]:
+        for item in read_documents(sources):
+            if isinstance(item, Document):
+                yield item.text
+            elif on_skip is not None:
+                on_skip(item)
+
+    stream = texts()
+    first = next(stream, None)
+    if first is None:
+        names = ", ".join(os.fspath(s) for s in sources)
+        raise UsageError(f"source {names} holds no documents")
+    return itertools.chain([first], stream)
+
+
 def generate_dump(
     out: IO[str],
     *,
     docs: int,
     dup_rate: float = 0.2,
     seed: int = 1,
-    sources: Sequence[str | os.PathLike[str]] = (),
+    sources: SourcePaths = (),
+    on_skip: Callable[[Skipped], None] | None = None,
 ) -> int:
     """Write a JSONL dump of ``docs`` documents to ``out``; return the count.
 
@@ -242,20 +287,23 @@ def generate_dump(
         docs: Number of documents.
         dup_rate: Probability that a document is an edited copy of an
             earlier original.
-        seed: Random seed (the output is a function of all arguments).
-        sources: Files or folders of real text (any ``dedup`` input).
+        seed: Random seed in [0, 2**32), as a scan takes (the output is a
+            function of all arguments).
+        sources: Files or folders of real text (any ``dedup`` input); empty
+            means the built-in vocabulary.
+        on_skip: Called with each source document that cannot be used.
 
     Raises:
-        ValueError: ``docs`` negative or ``dup_rate`` outside [0, 1).
+        UsageError: ``docs`` negative, ``dup_rate`` outside [0, 1), ``seed``
+            outside [0, 2**32), or ``sources`` given but holding no document
+            (checked before anything is written).
+        InputError: a source does not exist.
     """
-    if docs < 0:
-        raise ValueError(f"docs must not be negative, got {docs}")
-    if not 0.0 <= dup_rate < 1.0:
-        raise ValueError(f"dup-rate must be in [0, 1), got {dup_rate}")
+    _validate(docs, dup_rate, seed)
     rng = random.Random(seed)
     texts: list[str] = []  # the originals, in memory (real sources are a few hundred MB at most)
     ids: list[str] = []
-    real = (d.text for d in read_documents(list(sources)) if isinstance(d, Document)) if sources else None
+    real = _source_texts(sources, on_skip) if sources else None
     synthetic = _synthetic(random.Random(seed + 1))
 
     def next_original() -> str:
@@ -281,3 +329,65 @@ def generate_dump(
             record = {"id": doc_id, "text": text, "cluster": doc_id}
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
     return docs
+
+
+@contextlib.contextmanager
+def _open_dump(path: str | os.PathLike[str] | None) -> Iterator[IO[str]]:
+    """A UTF-8 text stream onto ``path``, compressed by its suffix (``.gz``, ``.zst``).
+
+    The gzip header carries no time and no name, so the bytes are a function
+    of the content alone.
+    """
+    name = "" if path is None else os.fspath(path).lower()
+    if not name.endswith((".gz", ".zst")):
+        with open_output(path) as text:
+            yield text
+        return
+    with open_output(path, binary=True) as raw:
+        # Closing the text stream closes the compressor (writing its trailer), never ``raw``:
+        # the atomic writer beneath still flushes, syncs and renames its file.
+        if name.endswith(".gz"):
+            with io.TextIOWrapper(
+                gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0), encoding="utf-8", newline="\n"
+            ) as text:
+                yield text
+        else:
+            writer = zstandard.ZstdCompressor().stream_writer(raw, closefd=False)
+            with io.TextIOWrapper(writer, encoding="utf-8", newline="\n") as text:
+                yield text
+
+
+def write_dump(
+    path: str | os.PathLike[str] | None,
+    *,
+    docs: int,
+    dup_rate: float = 0.2,
+    seed: int = 1,
+    sources: SourcePaths = (),
+    on_skip: Callable[[Skipped], None] | None = None,
+) -> int:
+    """Write a dump (see :func:`generate_dump`) to a file, whole or not at all.
+
+    Args:
+        path: Where to write; a ``.gz`` or ``.zst`` name is compressed
+            (deterministically: the same arguments give the same bytes);
+            None or ``"-"`` is stdout.
+        docs: Number of documents.
+        dup_rate: Probability that a document is an edited copy.
+        seed: Random seed in [0, 2**32).
+        sources: Files or folders of real text.
+        on_skip: Called with each source document that cannot be used.
+
+    Returns:
+        The number of documents written.
+
+    Raises:
+        UsageError: as :func:`generate_dump`, or ``path`` is one of the
+            source files (checked before anything is written).
+        InputError: a source does not exist.
+        OutputError: ``path`` cannot be written.
+    """
+    _validate(docs, dup_rate, seed)
+    check_outputs([("OUT", path)], collect_inputs(sources).files if sources else [])
+    with _open_dump(path) as out:
+        return generate_dump(out, docs=docs, dup_rate=dup_rate, seed=seed, sources=sources, on_skip=on_skip)
