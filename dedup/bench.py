@@ -18,6 +18,8 @@ S-curve), next to the band shapes that reach ``target_recall``.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import sys
@@ -25,20 +27,27 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from dedup.document import Document
+from dedup.document import Document, Skipped
+from dedup.errors import DedupError, UsageError
 from dedup.generate import generate_dump
 from dedup.io import atomic_writer, read_documents
 from dedup.lsh import catch_probability, choose_bands, datasketch_pairs
 from dedup.metrics import exact_pairs, measure, precision_recall
+from dedup.output import open_output
 from dedup.pipeline import find_duplicates, sketch_texts
 
-__all__ = ["BenchReport", "MethodRun", "ThresholdRun", "plot_report", "run_bench"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["BenchReport", "MethodRun", "ThresholdRun", "plot_report", "report_figure", "run_bench"]
 
 METHODS = ("dedup", "datasketch", "exact")
+CSV_COLUMNS = ("method", "size", "threshold", "seconds", "docs_per_second", "peak_mib", "pairs", "precision", "recall")
 
 
 @dataclass
@@ -69,16 +78,58 @@ class ThresholdRun:
 
 @dataclass
 class BenchReport:
-    """Everything ``dedup bench`` measured."""
+    """Everything ``dedup bench`` measured.
+
+    Attributes:
+        source: The input, or a description of the generated dump.
+        threshold: Jaccard threshold of the method comparison.
+        runs: One per method and sample size, in size order.
+        thresholds: The S-curve: dedup at each threshold, in increasing order.
+        notes: What was capped or skipped (sizes above the input, exact runs
+            above the limit).
+        documents: Documents read from the input (at most the largest size).
+        skipped: Input documents that could not be read, in input order.
+        target_recall: The recall the band shapes of ``thresholds`` reach.
+    """
 
     source: str
     threshold: float
     runs: list[MethodRun]
     thresholds: list[ThresholdRun]
     notes: list[str]
+    documents: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    target_recall: float = 0.99
 
     def to_json(self) -> str:
+        """The whole report as one JSON object."""
         return json.dumps(asdict(self), ensure_ascii=False, indent=1)
+
+    def to_jsonl(self) -> str:
+        """One JSON object per line: ``{"kind": "run", ...}`` per method run
+        (with the comparison's ``threshold``), then ``{"kind": "threshold",
+        ...}`` per S-curve point (with ``target_recall``)."""
+        lines = [json.dumps({"kind": "run", **_run_record(self, run)}, ensure_ascii=False) for run in self.runs]
+        lines += [
+            json.dumps({"kind": "threshold", **asdict(t), "target_recall": self.target_recall}, ensure_ascii=False)
+            for t in self.thresholds
+        ]
+        return "".join(line + "\n" for line in lines)
+
+    def to_csv(self) -> str:
+        """One row per method run, columns :data:`CSV_COLUMNS`; no precision
+        or recall (no exact oracle at that size) is an empty cell."""
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for run in self.runs:
+            writer.writerow({k: "" if v is None else v for k, v in _run_record(self, run).items()})
+        return buffer.getvalue()
+
+
+def _run_record(report: BenchReport, run: MethodRun) -> dict[str, object]:
+    record = asdict(run)
+    return {name: report.threshold if name == "threshold" else record[name] for name in CSV_COLUMNS}
 
 
 def _worker(method: str, sample: str, threshold: float, out: str) -> None:
@@ -109,6 +160,79 @@ def _sketch_all(texts: list[str]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[n
     return values, starts
 
 
+def _validate(
+    sizes: Sequence[int],
+    threshold: float,
+    thresholds: Sequence[float],
+    target_recall: float,
+    exact_limit: int,
+    methods: Sequence[str],
+) -> None:
+    if not sizes or min(sizes) < 2:
+        raise UsageError("sizes must be at least 2 documents each")
+    for method in methods:
+        if method not in METHODS:
+            raise UsageError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    for t in (threshold, *thresholds):
+        if not 0.0 < t <= 1.0:
+            raise UsageError(f"thresholds must be in (0, 1], got {t}")
+    if not 0.0 < target_recall < 1.0:
+        raise UsageError(f"target recall must be in (0, 1), got {target_recall}")
+    if exact_limit < 0:
+        raise UsageError(f"exact limit must not be negative, got {exact_limit}")
+
+
+def _read_texts(source: str, limit: int, on_skip: Callable[[Skipped], None]) -> list[str]:
+    """The first ``limit`` documents' texts; each input skipped on the way goes to ``on_skip``."""
+    texts: list[str] = []
+    for item in read_documents([source]):
+        if isinstance(item, Document):
+            texts.append(item.text)
+            if len(texts) >= limit:
+                break
+        else:
+            on_skip(item)
+    return texts
+
+
+def _run_methods(
+    folder: str,
+    texts: list[str],
+    size: int,
+    threshold: float,
+    methods: Sequence[str],
+    exact_limit: int,
+    say: Callable[[str], None],
+    notes: list[str],
+) -> list[MethodRun]:
+    """Each method as its own process on the first ``size`` texts; recall and
+    precision against the exact run when there is one."""
+    sample = os.path.join(folder, f"sample-{size}.jsonl")
+    with open(sample, "w", encoding="utf-8") as f:
+        for i, text in enumerate(texts[:size]):
+            f.write(json.dumps({"id": str(i), "text": text}, ensure_ascii=False) + "\n")
+    runs: list[MethodRun] = []
+    found: dict[str, set[tuple[int, int]]] = {}
+    for method in methods:
+        if method == "exact" and size > exact_limit:
+            notes.append(f"exact all-pairs skipped at {size:,} documents (above the exact limit {exact_limit:,})")
+            continue
+        say(f"{method} on {size:,} documents")
+        out = os.path.join(folder, f"{method}-{size}.json")
+        cmd = [sys.executable, "-m", "dedup.bench", method, sample, str(threshold), out]
+        started = time.perf_counter()
+        seconds, peak_kib = measure(cmd)
+        seconds = min(seconds, time.perf_counter() - started)
+        with open(out, encoding="utf-8") as f:
+            found[method] = {(int(a), int(b)) for a, b in json.load(f)}
+        runs.append(MethodRun(method, size, seconds, size / seconds, peak_kib / 1024, len(found[method])))
+    if "exact" in found:
+        for run in runs:
+            if run.method != "exact":
+                run.precision, run.recall = precision_recall(found[run.method], found["exact"])
+    return runs
+
+
 def run_bench(
     path: str | os.PathLike[str] | None,
     *,
@@ -120,23 +244,43 @@ def run_bench(
     exact_limit: int = 20000,
     methods: Sequence[str] = METHODS,
     progress: Callable[[str], None] | None = None,
+    on_skip: Callable[[Skipped], None] | None = None,
 ) -> BenchReport:
     """Measure the methods on samples of ``path`` (or of a generated dump).
 
+    Args:
+        path: A file or folder of documents (any ``dedup`` input), or None
+            for a generated news-like dump of ``max(sizes)`` documents.
+        sizes: Sample sizes (the first N documents); sizes above the input's
+            document count are capped to it.
+        threshold: Jaccard threshold of the method comparison.
+        thresholds: Also run dedup against the oracle at each of these.
+        target_recall: Band shapes reaching this recall are listed per threshold.
+        seed: Seed of the generated dump.
+        exact_limit: Largest sample for exact all-pairs Jaccard.
+        methods: Some of :data:`METHODS`.
+        progress: Called with a short message as each run starts.
+        on_skip: Called with each input document that cannot be read, as it
+            is met (also when none can, before the error).
+
     Raises:
-        ValueError: a size below 2, an unknown method, or a threshold outside (0, 1].
+        UsageError: a size below 2, an unknown method, a threshold outside
+            (0, 1], ``target_recall`` outside (0, 1), ``exact_limit``
+            negative, or ``seed`` outside [0, 2**32).
+        InputError: ``path`` does not exist.
+        DedupError: ``path`` holds no documents.
     """
-    if not sizes or min(sizes) < 2:
-        raise ValueError("sizes must be at least 2 documents each")
-    for method in methods:
-        if method not in METHODS:
-            raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-    for t in (threshold, *thresholds):
-        if not 0.0 < t <= 1.0:
-            raise ValueError(f"thresholds must be in (0, 1], got {t}")
+    _validate(sizes, threshold, thresholds, target_recall, exact_limit, methods)
     say = progress or (lambda message: None)
     notes: list[str] = []
+    skipped: list[Skipped] = []
     runs: list[MethodRun] = []
+
+    def skip(item: Skipped) -> None:
+        skipped.append(item)
+        if on_skip is not None:
+            on_skip(item)
+
     with tempfile.TemporaryDirectory(prefix="dedup-bench-") as folder:
         if path is None:
             source = os.path.join(folder, "generated.jsonl")
@@ -145,39 +289,16 @@ def run_bench(
             label = f"generated news-like dump ({max(sizes):,} documents, 20% edited copies, seed {seed})"
         else:
             source, label = os.fspath(path), os.fspath(path)
-        texts: list[str] = []
-        for doc in read_documents([source]):
-            if isinstance(doc, Document):
-                texts.append(doc.text)
-                if len(texts) >= max(sizes):
-                    break
+        texts = _read_texts(source, max(sizes), skip)
+        if not texts:
+            raise DedupError(f"{label} holds no documents")
         if len(texts) < max(sizes):
-            notes.append(f"the input has {len(texts):,} documents; larger sizes were capped")
+            plural = "" if len(texts) == 1 else "s"
+            notes.append(f"the input has {len(texts):,} document{plural}; larger sizes were capped")
         for size in sorted({min(s, len(texts)) for s in sizes}):
-            sample = os.path.join(folder, f"sample-{size}.jsonl")
-            with open(sample, "w", encoding="utf-8") as f:
-                for i, text in enumerate(texts[:size]):
-                    f.write(json.dumps({"id": str(i), "text": text}, ensure_ascii=False) + "\n")
-            found: dict[str, set[tuple[int, int]]] = {}
-            for method in methods:
-                if method == "exact" and size > exact_limit:
-                    notes.append(f"exact all-pairs skipped at {size:,} documents (above --exact-limit {exact_limit:,})")
-                    continue
-                say(f"{method} on {size:,} documents")
-                out = os.path.join(folder, f"{method}-{size}.json")
-                cmd = [sys.executable, "-m", "dedup.bench", method, sample, str(threshold), out]
-                started = time.perf_counter()
-                seconds, peak_kib = measure(cmd)
-                seconds = min(seconds, time.perf_counter() - started)
-                with open(out, encoding="utf-8") as f:
-                    found[method] = {(int(a), int(b)) for a, b in json.load(f)}
-                runs.append(MethodRun(method, size, seconds, size / seconds, peak_kib / 1024, len(found[method])))
-            if "exact" in found:
-                for run in runs:
-                    if run.size == size and run.method != "exact":
-                        run.precision, run.recall = precision_recall(found[run.method], found["exact"])
+            runs += _run_methods(folder, texts, size, threshold, methods, exact_limit, say, notes)
         threshold_runs = _s_curve(texts[: min(len(texts), exact_limit)], thresholds, target_recall, say)
-    return BenchReport(label, threshold, runs, threshold_runs, notes)
+    return BenchReport(label, threshold, runs, threshold_runs, notes, len(texts), skipped, target_recall)
 
 
 def _s_curve(
@@ -204,8 +325,9 @@ def _s_curve(
     return out
 
 
-def plot_report(report: BenchReport, path: str | os.PathLike[str]) -> None:
-    """Draw throughput and memory against size, and the S-curve, to a PNG.
+def report_figure(report: BenchReport) -> Figure:
+    """Draw the report: throughput against size, recall and precision against
+    size (per method, against exact Jaccard), and with ``thresholds`` the S-curve.
 
     Raises:
         ImportError: matplotlib is not installed (``pip install 'dedup[plot]'``).
@@ -217,28 +339,66 @@ def plot_report(report: BenchReport, path: str | os.PathLike[str]) -> None:
 
     panels = 3 if report.thresholds else 2
     fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 4.2))
+    accuracy: list[float] = []
     for method in METHODS:
         runs = [r for r in report.runs if r.method == method]
         if runs:
             axes[0].loglog([r.size for r in runs], [r.docs_per_second for r in runs], "o-", label=method)
-            axes[1].loglog([r.size for r in runs], [r.peak_mib for r in runs], "o-", label=method)
+        scored = [r for r in runs if r.recall is not None and r.precision is not None]
+        if scored:
+            sizes = [r.size for r in scored]
+            line = axes[1].semilogx(sizes, [r.recall for r in scored], "o-", label=f"{method} recall")[0]
+            axes[1].semilogx(
+                sizes, [r.precision for r in scored], "s--", color=line.get_color(), label=f"{method} precision"
+            )
+            accuracy += [v for r in scored for v in (r.recall, r.precision) if v is not None]
     axes[0].set(xlabel="documents", ylabel="documents per second", title="Throughput")
-    axes[1].set(xlabel="documents", ylabel="peak memory (MiB, process tree)", title="Peak memory")
+    axes[1].set(
+        xlabel="documents",
+        ylabel=f"against exact Jaccard >= {report.threshold:g}",
+        title="Recall and precision",
+        ylim=(max(0.0, min(accuracy, default=0.0) - 0.05), 1.01),
+    )
+    if not accuracy:
+        axes[1].text(0.5, 0.5, "no exact run at these sizes", ha="center", va="center", transform=axes[1].transAxes)
     if report.thresholds:
         ts = [r.threshold for r in report.thresholds]
         axes[2].plot(ts, [r.recall for r in report.thresholds], "o-", label="recall")
         axes[2].plot(ts, [r.precision for r in report.thresholds], "s-", label="precision")
-        axes[2].set(xlabel="Jaccard threshold", ylabel="against exact Jaccard", title="dedup accuracy", ylim=(0, 1.05))
+        axes[2].set(
+            xlabel="Jaccard threshold",
+            ylabel="against exact Jaccard",
+            title="S-curve: dedup by threshold",
+            ylim=(0, 1.05),
+        )
     for ax in axes:
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend()
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
     fig.suptitle(f"dedup bench: {report.source}", fontsize=9)
     fig.tight_layout()
-    target = os.fspath(path)
-    tmp = f"{target}.tmp.png"
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, target)
+    return fig
+
+
+def plot_report(report: BenchReport, path: str | os.PathLike[str]) -> list[str]:
+    """Draw the report (:func:`report_figure`) to a PNG, written atomically.
+
+    Returns:
+        The panels' titles, left to right.
+
+    Raises:
+        ImportError: matplotlib is not installed (``pip install 'dedup[plot]'``).
+        OutputError: ``path`` cannot be written.
+    """
+    import matplotlib.pyplot as plt
+
+    fig = report_figure(report)
+    try:
+        with open_output(path, binary=True) as out:
+            fig.savefig(out, format="png", dpi=110)
+        return [str(ax.get_title()) for ax in fig.axes]
+    finally:
+        plt.close(fig)
 
 
 if __name__ == "__main__":
