@@ -13,6 +13,7 @@ import collections
 import contextlib
 import enum
 import errno
+import importlib.util
 import os
 import signal
 import sys
@@ -37,12 +38,12 @@ from rich.progress import (
 from rich.table import Table
 
 from dedup import __version__
-from dedup.bench import plot_report, run_bench
+from dedup.bench import BenchReport, plot_report, run_bench
 from dedup.blocks import BlocksResult, find_repeated_blocks, strip_text
 from dedup.document import Document, Renamed, Skipped
-from dedup.errors import EXIT_DUPLICATES, EXIT_FATAL, EXIT_USAGE, DedupError, InputError, UsageError, exit_code
-from dedup.generate import generate_dump
-from dedup.io import InputSet, atomic_writer, collect_inputs, read_documents, write_cleaned_copies
+from dedup.errors import EXIT_DUPLICATES, EXIT_FATAL, EXIT_USAGE, DedupError, UsageError, exit_code
+from dedup.generate import write_dump
+from dedup.io import InputSet, collect_inputs, read_documents, write_cleaned_copies
 from dedup.lsh import MAX_BUCKET
 from dedup.output import check_outputs, open_output
 from dedup.pipeline import ScanConfig, ScanResult, find_duplicates
@@ -577,9 +578,14 @@ def blocks(
         )
 
 
-@app.command(epilog="Example: dedup generate dump.jsonl --docs 100000 --source ../shared/corpora/vntc/vntc.jsonl.gz")
+@app.command(epilog="Example: dedup generate dump.jsonl.gz --docs 100000 --source ../shared/corpora/vntc/vntc.jsonl.gz")
 def generate(
-    out: Annotated[Path, typer.Argument(metavar="OUT.jsonl", help="Where to write the dump.", show_default=False)],
+    out: Annotated[
+        Path,
+        typer.Argument(
+            metavar="OUT.jsonl", help="Where to write the dump (.gz/.zst: compressed; -: stdout).", show_default=False
+        ),
+    ],
     docs: Annotated[int, typer.Option(help="Number of documents.")] = 10000,
     dup_rate: Annotated[float, typer.Option(help="Share of documents that are edited copies of others.")] = 0.2,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same bytes.")] = 1,
@@ -594,26 +600,74 @@ def generate(
     story and its republished copies (word edits, re-wrapping, case,
     punctuation, credit lines, Unicode form, tone-mark style).
     """
-    try:
-        with atomic_writer(out) as f:
-            generate_dump(f, docs=docs, dup_rate=dup_rate, seed=seed, sources=source or [])
-    except (ValueError, InputError) as err:
-        raise _fail(str(err), EXIT_USAGE) from None
-    except OSError as err:
-        raise _fail(f"cannot write {out}: {err}", EXIT_FATAL) from None
+    with _errors_as_exits():
+        written = write_dump(out, docs=docs, dup_rate=dup_rate, seed=seed, sources=source or [], on_skip=_echo_skip)
     if not quiet:
-        typer.echo(f"dedup: wrote {docs:,} documents to {out}", err=True)
+        typer.echo(f"dedup: wrote {_plural(written, 'document')} to {out}", err=True)
+
+
+def _echo_skip(skip: Skipped) -> None:
+    typer.echo(skip.describe(), err=True)
 
 
 class BenchFormat(enum.StrEnum):
     """Output formats of ``bench``."""
 
     table = "table"
-    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
 
 
 def _floats(text: str) -> list[float]:
     return [float(x) for x in text.split(",") if x.strip()]
+
+
+def _render_bench(report: BenchReport, out: IO[str]) -> None:
+    console = Console(file=out, width=None if out.isatty() else 120, highlight=False)
+    table = Table(
+        "documents",
+        "method",
+        "docs/s",
+        "peak MiB",
+        "pairs",
+        "precision",
+        "recall",
+        title=f"dedup bench: {escape(report.source)}",
+    )
+    for r in report.runs:
+        p = "" if r.precision is None else f"{r.precision:.4f}"
+        rc = "" if r.recall is None else f"{r.recall:.4f}"
+        table.add_row(f"{r.size:,}", r.method, f"{r.docs_per_second:,.0f}", f"{r.peak_mib:.0f}", f"{r.pairs:,}", p, rc)
+    console.print(table)
+    if report.thresholds:
+        curve = Table(
+            "threshold",
+            "true pairs",
+            "found",
+            "precision",
+            "recall",
+            f"bands x rows for recall >= {report.target_recall}",
+        )
+        for t in report.thresholds:
+            shapes = ", ".join(f"{int(s['num_perm'])}: {int(s['bands'])}x{int(s['rows'])}" for s in t.shapes)
+            curve.add_row(
+                f"{t.threshold:.2f}",
+                f"{t.true_pairs:,}",
+                f"{t.found_pairs:,}",
+                f"{t.precision:.4f}",
+                f"{t.recall:.4f}",
+                shapes,
+            )
+        console.print(curve)
+
+
+def _write_bench(report: BenchReport, output_format: BenchFormat, out: IO[str]) -> None:
+    if output_format is BenchFormat.table:
+        _render_bench(report, out)
+    elif output_format is BenchFormat.jsonl:
+        out.write(report.to_jsonl())
+    else:
+        out.write(report.to_csv())
 
 
 @app.command(
@@ -629,33 +683,42 @@ def bench(
         str, typer.Option(help="Also measure dedup's recall/precision at these thresholds, e.g. 0.5,0.6,0.7,0.8,0.9.")
     ] = "",
     target_recall: Annotated[
-        float, typer.Option(help="Band shapes reaching this recall are listed per threshold.")
+        float, typer.Option(help="Band shapes reaching this recall (in (0, 1)) are listed per threshold.")
     ] = 0.99,
     exact_limit: Annotated[int, typer.Option(help="Largest sample for exact all-pairs Jaccard.")] = 20000,
     seed: Annotated[int, typer.Option(help="Seed of the generated dump.")] = 1,
-    plot: Annotated[Path | None, typer.Option(help="Draw throughput, memory and accuracy to FILE.png.")] = None,
-    output_format: Annotated[BenchFormat, typer.Option("--format", help="Output format.")] = BenchFormat.table,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
+    plot: Annotated[
+        str | None,
+        typer.Option(metavar="FILE", help="Draw throughput and recall against size (and the S-curve) to a PNG."),
+    ] = None,
+    output_format: Annotated[BenchFormat, typer.Option("--format", help=FormatHelp)] = BenchFormat.table,
+    output: OutputOption = None,
+    quiet: Quiet = False,
 ) -> None:
     """Measure speed, memory and accuracy: dedup vs datasketch vs exact Jaccard.
 
     Each method runs on the same samples as its own process; peak memory is
     its process tree's, sampled from /proc. Recall and precision are against
-    exact all-pairs Jaccard at the threshold.
+    exact all-pairs Jaccard at the threshold. jsonl: one record per method
+    run ("kind": "run"), then one per --thresholds point ("kind":
+    "threshold"); csv: one row per method run.
     """
+    started = time.perf_counter()
     try:
         size_list = [int(x) for x in sizes.split(",") if x.strip()]
         threshold_list = _floats(thresholds)
     except ValueError:
         raise _fail("--sizes takes integers and --thresholds numbers, comma-separated", EXIT_USAGE) from None
-    if path is not None and not path.exists():
-        raise _fail(f"{path}: no such file or directory", EXIT_USAGE)
+    if plot is not None and importlib.util.find_spec("matplotlib") is None:
+        raise _fail("--plot needs matplotlib: pip install 'dedup[plot]'", EXIT_FATAL)
 
     def say(message: str) -> None:
         if not quiet:
             typer.echo(f"dedup bench: {message}", err=True)
 
     with _errors_as_exits():
+        inputs = collect_inputs([path]).files if path is not None else []
+        check_outputs([("--output", output), ("--plot", plot)], inputs)
         report = run_bench(
             path,
             sizes=size_list,
@@ -665,48 +728,21 @@ def bench(
             seed=seed,
             exact_limit=exact_limit,
             progress=say,
+            on_skip=_echo_skip,
         )
+        with open_output(output) as out:
+            _write_bench(report, output_format, out)
         if plot is not None:
-            try:
-                plot_report(report, plot)
-            except ImportError:
-                raise _fail("--plot needs matplotlib: pip install 'dedup[plot]'", EXIT_FATAL) from None
-    if output_format is BenchFormat.json:
-        typer.echo(report.to_json())
-        return
-    console = Console(highlight=False)
-    table = Table(
-        "documents",
-        "method",
-        "docs/s",
-        "peak MiB",
-        "pairs",
-        "precision",
-        "recall",
-        title=f"dedup bench: {report.source}",
-    )
-    for r in report.runs:
-        p = "" if r.precision is None else f"{r.precision:.4f}"
-        rc = "" if r.recall is None else f"{r.recall:.4f}"
-        table.add_row(f"{r.size:,}", r.method, f"{r.docs_per_second:,.0f}", f"{r.peak_mib:.0f}", f"{r.pairs:,}", p, rc)
-    console.print(table)
-    if report.thresholds:
-        curve = Table(
-            "threshold", "true pairs", "found", "precision", "recall", f"bands x rows for recall >= {target_recall}"
-        )
-        for t in report.thresholds:
-            shapes = ", ".join(f"{int(s['num_perm'])}: {int(s['bands'])}x{int(s['rows'])}" for s in t.shapes)
-            curve.add_row(
-                f"{t.threshold:.2f}",
-                f"{t.true_pairs:,}",
-                f"{t.found_pairs:,}",
-                f"{t.precision:.4f}",
-                f"{t.recall:.4f}",
-                shapes,
-            )
-        console.print(curve)
+            plot_report(report, plot)
     for note in report.notes:
         typer.echo(f"note: {note}", err=True)
+    if not quiet:
+        curve = f", {_plural(len(report.thresholds), 'threshold')}" if report.thresholds else ""
+        typer.echo(
+            f"dedup bench: {_plural(report.documents, 'document')} read, {_skipped_summary(report.skipped)}, "
+            f"{_plural(len(report.runs), 'run')}{curve} ({time.perf_counter() - started:.1f} s)",
+            err=True,
+        )
 
 
 def _terminate(signum: int, frame: object) -> None:
