@@ -1,5 +1,6 @@
 """Repeated blocks: lines or paragraphs that occur more than once, inside one
-document or across documents, exactly or nearly; boilerplate; stripping.
+document or across documents, exactly or nearly; boilerplate. (Removing them
+from copies of the inputs: :mod:`dedup.strip`.)
 
 A block is a line (text split on ``\\n`` after ``\\r\\n`` becomes ``\\n``, so
 line numbers match an editor) or a paragraph (a run of non-blank lines).
@@ -46,7 +47,6 @@ __all__ = [
     "BlocksResult",
     "find_repeated_blocks",
     "split_blocks",
-    "strip_text",
 ]
 
 UNITS = ("line", "paragraph")
@@ -404,15 +404,3 @@ def _first_texts(
                 texts[key] = block.text
         index += 1
     return texts
-
-
-def strip_text(text: str, spans: Sequence[tuple[int, int]]) -> str:
-    """Remove the given 1-based inclusive line spans from a text (``\r\n``
-    becomes ``\n``, as when the blocks were found)."""
-    if not spans:
-        return text
-    lines = text.replace("\r\n", "\n").split("\n")
-    drop = np.zeros(len(lines) + 1, dtype=bool)
-    for line, end_line in spans:
-        drop[line : end_line + 1] = True
-    return "\n".join(line for i, line in enumerate(lines, start=1) if not drop[i])

@@ -39,11 +39,11 @@ from rich.table import Table
 
 from dedup import __version__
 from dedup.bench import BenchReport, plot_report, run_bench
-from dedup.blocks import BlocksResult, find_repeated_blocks, strip_text
+from dedup.blocks import BlocksResult, find_repeated_blocks
 from dedup.document import Document, Renamed, Skipped
 from dedup.errors import EXIT_DUPLICATES, EXIT_FATAL, EXIT_USAGE, DedupError, UsageError, exit_code
 from dedup.generate import write_dump
-from dedup.io import InputSet, collect_inputs, read_documents, write_cleaned_copies
+from dedup.io import InputSet, collect_inputs, read_documents
 from dedup.lsh import MAX_BUCKET
 from dedup.output import check_outputs, open_output
 from dedup.pipeline import ScanConfig, ScanResult, find_duplicates
@@ -57,6 +57,7 @@ from dedup.report import (
     format_skipped_jsonl,
 )
 from dedup.store import parse_memory
+from dedup.strip import plan_cleaned_copies, strip_text, write_cleaned_copies
 
 
 class _PanelCommand(typer.core.TyperCommand):
@@ -536,6 +537,8 @@ def blocks(
         _check_format(output_format, output)
         inputs = collect_inputs(paths, exclude=[strip] if strip else [])
         check_outputs([("--output", output)], inputs.files)
+        if strip is not None:
+            plan_cleaned_copies(inputs, strip, arguments=paths)
         _report_inputs(inputs, quiet)
         with _Progress(not quiet and sys.stderr.isatty(), "counting", inputs.total_bytes) as bar:
             passes = 0
@@ -566,7 +569,7 @@ def blocks(
             def clean(number: int, text: str) -> str:
                 return strip_text(text, result.spans_to_strip(number, strip_boilerplate))
 
-            write_cleaned_copies(paths, strip, clean, text_field=text_field, id_field=id_field)
+            write_cleaned_copies(inputs, strip, clean, text_field=text_field, id_field=id_field, arguments=paths)
     if not quiet:
         repeated = sum(g.count - 1 for g in result.groups)
         boilerplate = sum(g.boilerplate for g in result.groups)

@@ -25,7 +25,6 @@ import csv
 import dataclasses
 import json
 import os
-import shutil
 import stat
 import tempfile
 import zlib
@@ -49,7 +48,6 @@ __all__ = [
     "collect_input_files",
     "collect_inputs",
     "read_documents",
-    "write_cleaned_copies",
 ]
 
 TEXT_SUFFIXES = (".txt", ".md")
@@ -614,79 +612,3 @@ def _atomic(path: str | os.PathLike[str], *, binary: bool) -> Iterator[IO[Any]]:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-
-
-def _output_name(file: InputFile) -> Path:
-    """Where a cleaned copy goes under the output folder: the relative path
-    (a directly given file: its base name), without a compression suffix."""
-    name = Path(file.name)
-    if name.is_absolute() or ".." in name.parts:
-        name = Path(name.name)
-    if file.compression:
-        name = name.with_suffix("")
-    return name
-
-
-def write_cleaned_copies(
-    paths: Sequence[str | os.PathLike[str]],
-    out_dir: str | os.PathLike[str],
-    clean: Callable[[int, str], str],
-    *,
-    text_field: str = "text",
-    id_field: str = "id",
-) -> list[Path]:
-    """Write a cleaned copy of every input under ``out_dir``.
-
-    Documents are numbered in input order exactly as :func:`read_documents`
-    yields them; ``clean(number, text)`` returns each one's new text. Text
-    files are rewritten whole; JSONL keeps every line and field, with only
-    the text field replaced (lines that are not documents are copied as
-    they are); other inputs are copied unchanged. Compressed inputs are
-    written uncompressed. Each file is written atomically; inputs are never
-    modified.
-
-    Returns:
-        The files written.
-
-    Raises:
-        InputError: a path does not exist, or an output would overwrite an input.
-    """
-    out_root = Path(out_dir)
-    files = collect_input_files(paths)
-    targets = [out_root / _output_name(f) for f in files]
-    for file, target in zip(files, targets, strict=True):
-        if target.exists() and file.path.exists() and os.path.samefile(target, file.path):
-            raise InputError(f"{target}: --strip would overwrite an input; choose another folder")
-    number = 0
-    written = []
-    for file, target in zip(files, targets, strict=True):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if file.kind == "jsonl":
-            with atomic_writer(target) as out:
-                try:
-                    for line_no, line in enumerate(_lines(_chunks(file)), start=1):
-                        item = (
-                            _parse_jsonl_line(file.name, line_no, line, text_field, id_field) if line.strip() else None
-                        )
-                        if isinstance(item, Document):
-                            record = _loads(line)
-                            assert isinstance(record, dict)
-                            record[text_field] = clean(number, item.text)
-                            number += 1
-                            out.write(orjson.dumps(record).decode("utf-8") + "\n")
-                        else:
-                            out.write(line.decode("utf-8", "surrogateescape") + "\n")
-                except _TruncatedError:
-                    pass  # the cut was reported when the blocks were found
-        else:
-            items = list(_read_file(file, text_field, id_field))
-            documents = [d for d in items if isinstance(d, Document)]
-            if file.kind == "text" and documents:
-                with atomic_writer(target) as out:
-                    out.write(clean(number, documents[0].text))
-            elif file.path.is_file():
-                with atomic_binary_writer(target) as out, open(file.path, "rb") as src:
-                    shutil.copyfileobj(src, out)
-            number += len(documents)
-        written.append(target)
-    return written

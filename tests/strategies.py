@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from hypothesis import strategies as st
 
 # Syllables of real Vietnamese news, including the oa/oe/uy endings whose
@@ -131,3 +133,61 @@ def near_duplicate(draw: st.DrawFn, text: str, max_edits: int = 3) -> str:
         elif op == "delete" and len(tokens) > 1:
             del tokens[i]
     return " ".join(tokens)
+
+
+# Lines that repeat: a small pool of 4+ word sentences, so documents share blocks.
+_block_pool = st.lists(
+    st.lists(words, min_size=4, max_size=8).map(" ".join), min_size=1, max_size=5, unique_by=lambda s: s.lower()
+)
+
+
+@st.composite
+def line_documents(draw: st.DrawFn) -> list[str]:
+    """A few documents whose lines come from one small pool (so blocks repeat
+    inside and across documents), with ``\\n`` or ``\\r\\n`` line ends and
+    blank lines, ending with a line end or not."""
+    pool = draw(_block_pool)
+    line = st.one_of(st.sampled_from(pool), st.just(""))
+    docs = []
+    for _ in range(draw(st.integers(1, 4))):
+        lines = draw(st.lists(line, max_size=8))
+        ends = draw(st.lists(st.sampled_from(["\n", "\r\n"]), min_size=len(lines), max_size=len(lines)))
+        text = "".join(a + b for a, b in zip(lines, ends, strict=True))
+        docs.append(text if draw(st.booleans()) else text.removesuffix(ends[-1] if ends else ""))
+    return docs
+
+
+@st.composite
+def jsonl_records(draw: st.DrawFn) -> list[bytes]:
+    """JSONL lines as written by hand: records with a text of pool lines,
+    keys in any order, odd spacing, 30-digit integers, NaN, a repeated text
+    key; and lines that are not records."""
+    pool = draw(_block_pool)
+    space = st.sampled_from(["", " ", "  ", "\t"])
+    out = []
+    for _ in range(draw(st.integers(1, 6))):
+        kind = draw(st.sampled_from(["record", "record", "record", "not json", "blank", "array"]))
+        if kind == "not json":
+            out.append(b"not json {")
+            continue
+        if kind == "blank":
+            out.append(draw(space).encode())
+            continue
+        if kind == "array":
+            out.append(b"[1, 2]")
+            continue
+        text = "\n".join(draw(st.lists(st.sampled_from(pool), min_size=1, max_size=5)))
+        fields = [
+            ("text", json.dumps(text, ensure_ascii=draw(st.booleans()))),
+            ("n", str(draw(st.integers(-(10**30), 10**30)))),
+            ("x", draw(st.sampled_from(["NaN", "-Infinity", "1.50", "1e400", "null", '[1, {"a": 2}]']))),
+        ]
+        if draw(st.booleans()):
+            fields.append(("id", json.dumps(draw(st.sampled_from(["a", "b", 5])))))
+        fields = draw(st.permutations(fields))
+        if draw(st.booleans()):
+            fields.insert(0, ("text", '"overridden by the later text key"'))
+        s = [draw(space) for _ in range(4)]
+        body = ",".join(f'{s[0]}"{k}"{s[1]}:{s[2]}{v}{s[3]}' for k, v in fields)
+        out.append(("{" + body + "}").encode())
+    return out

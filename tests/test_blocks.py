@@ -11,9 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from dedup.blocks import Block, find_repeated_blocks, split_blocks, strip_text
+from dedup.blocks import Block, find_repeated_blocks, split_blocks
 from dedup.cli import app
 from dedup.normalize import normalize_text
+from dedup.strip import strip_text
 from tests.strategies import sentences
 
 runner = CliRunner()
