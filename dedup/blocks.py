@@ -10,11 +10,13 @@ hash each); with ``near``, blocks whose character 5-gram Jaccard similarity
 is at least ``near`` join one group too (MinHash + LSH + exact verification,
 the scan pipeline run over the distinct blocks).
 
-Documents are read twice: the first pass keeps only hashes and positions
-(32 bytes per block occurrence, never the texts); the second fetches the text
-of each group's first occurrence, feeds distinct blocks to the near-duplicate
-scan, and writes stripped copies. So ``documents`` is a sequence, or a
-function returning a fresh iterable each call.
+Documents are read twice: the first pass counts every distinct block (8 bytes
+of hash and 8 of count per distinct block, never the texts); the second keeps
+positions (32 bytes per occurrence) of repeated blocks only, fetches the text
+of each group's first occurrence and feeds distinct blocks to the
+near-duplicate scan. So ``documents`` is a sequence, or a function returning a
+fresh iterable each call. Document ids are made unique as in every result
+(:class:`~dedup.document.UniqueIds`).
 
 Example:
     >>> docs = [("a", "Tin mới nhất hôm nay\\nMột dòng riêng\\nTin mới nhất hôm nay!"),
@@ -35,8 +37,7 @@ import numpy.typing as npt
 
 from dedup._kernels import hash_kernel
 from dedup._threads import resolve_workers
-from dedup.cluster import connected_components
-from dedup.document import Document, DocumentLike, Skipped, as_document
+from dedup.document import Document, DocumentLike, Renamed, Skipped, UniqueIds, as_document
 from dedup.normalize import normalize_batch
 from dedup.pipeline import find_duplicates
 
@@ -91,7 +92,19 @@ class BlockGroup:
 
 @dataclass
 class BlocksResult:
-    """Groups (boilerplate first, then by first occurrence), counts, skips."""
+    """Groups (boilerplate first, then by first occurrence), counts, skips.
+
+    Attributes:
+        groups: The groups of repeated blocks.
+        documents: Documents read.
+        blocks: Blocks of at least ``min_words`` words.
+        skipped: Inputs that are not documents, and why.
+        boilerplate_min_documents: Documents a group must span to be boilerplate.
+        repeats: Document number (input position among documents) -> line
+            spans of its later repeats.
+        boilerplate_spans: Document number -> line spans of its boilerplate.
+        renamed: Documents whose id was already taken, and the id they got.
+    """
 
     groups: list[BlockGroup]
     documents: int
@@ -100,6 +113,7 @@ class BlocksResult:
     boilerplate_min_documents: int = 0
     repeats: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     boilerplate_spans: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    renamed: list[Renamed] = field(default_factory=list)
 
     def spans_to_strip(self, document: int, boilerplate: bool = False) -> list[tuple[int, int]]:
         """Line spans ``(line, end_line)`` that ``--strip`` removes from the
@@ -155,6 +169,7 @@ class _Batch:
     owner: npt.NDArray[np.int64]
     hashes: npt.NDArray[np.uint64]
     keep: npt.NDArray[np.bool_]
+    names: list[Document]  # the batch's documents without their texts (ids and locations)
 
 
 def _batches(
@@ -167,6 +182,7 @@ def _batches(
     """Split, normalize and hash the blocks of every document, in batches."""
     number = 0
     pending: list[list[Block]] = []
+    names: list[Document] = []
     first = 0
 
     def flush() -> _Batch:
@@ -177,7 +193,7 @@ def _batches(
             hashes, words = hash_kernel(buf, offsets, resolve_workers(workers))
         else:
             hashes, words = np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
-        return _Batch(first, len(pending), blocks, owner, hashes, words >= min_words)
+        return _Batch(first, len(pending), blocks, owner, hashes, words >= min_words, names)
 
     size = characters = 0
     for doc in _documents(documents):
@@ -187,12 +203,13 @@ def _batches(
             continue
         blocks = split_blocks(doc.text, unit)
         pending.append(blocks)
+        names.append(Document(doc.id, "", doc.location))
         number += 1
         size += len(blocks)
         characters += len(doc.text)
         if size >= _BATCH_BLOCKS or characters >= _BATCH_CHARACTERS:
             yield flush()
-            pending, first, size, characters = [], number, 0, 0
+            pending, names, first, size, characters = [], [], number, 0, 0
     if pending:
         yield flush()
 
@@ -221,6 +238,8 @@ class _DistinctCounts:
         all_hashes = np.concatenate([self.hashes, *[h for h, _ in self.pending]])
         all_counts = np.concatenate([self.counts, *[c for _, c in self.pending]])
         self.pending, self.pending_size = [], 0
+        if not len(all_hashes):
+            return  # no block reached min_words: nothing to merge
         order = np.argsort(all_hashes, kind="stable")
         all_hashes, all_counts = all_hashes[order], all_counts[order]
         starts = np.flatnonzero(np.concatenate(([True], all_hashes[1:] != all_hashes[:-1])))
@@ -243,7 +262,7 @@ def find_repeated_blocks(
     Args:
         documents: A sequence of texts, ``(id, text)`` pairs or Documents, or
             a function returning a fresh iterable of them (read twice, or
-            three times with ``near`` when a group's first text is needed).
+            three times when a group's first text is needed).
         unit: ``"line"`` or ``"paragraph"``.
         min_words: Blocks with fewer words after normalization are ignored.
         near: Also group blocks whose character 5-gram Jaccard similarity is
@@ -254,10 +273,12 @@ def find_repeated_blocks(
         progress: Called with ``("counting" | "grouping", documents done)``.
 
     Returns:
-        The groups, with counts and skipped inputs.
+        The groups, with counts, skipped inputs and renamed ids. No block of
+        ``min_words`` words (or no document at all) gives no groups.
 
     Raises:
-        ValueError: an option is out of range.
+        ValueError: ``unit`` is unknown, ``min_words`` is below 1, ``near``
+            is outside (0, 1], or ``boilerplate_documents`` is below 1.
     """
     if unit not in UNITS:
         raise ValueError(f"unit must be 'line' or 'paragraph', got {unit!r}")
@@ -265,123 +286,219 @@ def find_repeated_blocks(
         raise ValueError(f"min-words must be at least 1, got {min_words}")
     if near is not None and not 0.0 < near <= 1.0:
         raise ValueError(f"near must be in (0, 1], got {near}")
+    if boilerplate_documents is not None and boilerplate_documents < 1:
+        raise ValueError(f"boilerplate-documents must be at least 1, got {boilerplate_documents}")
 
-    # Pass 1: count every distinct block (hashes only).
+    counted = _count_blocks(documents, unit, min_words, workers, progress)
+    positions = _Positions(counted.distinct, near is not None)
+    distinct_blocks = positions.collect(_batches(documents, unit, min_words, workers), progress)
+    n_distinct = len(counted.distinct.hashes)
+    if near is not None:
+        labels, similarity = _near_components(distinct_blocks, n_distinct, near, workers)
+    else:
+        for _ in distinct_blocks:
+            pass
+        labels, similarity = np.arange(n_distinct, dtype=np.int64), {}
+    rows = positions.rows()
+    heads = _group_rows(rows.key, labels)
+    missing = {int(rows.key[head]) for head, _ in heads if int(rows.key[head]) not in positions.texts}
+    if missing:
+        wanted = {int(positions.first_row[k]): k for k in missing}
+        positions.texts.update(_first_texts(documents, unit, wanted, rows.doc, rows.line))
+    threshold_docs = boilerplate_documents or max(3, math.ceil(0.005 * len(counted.ids)))
+    result = BlocksResult(
+        [], len(counted.ids), counted.blocks, counted.skipped, threshold_docs, renamed=counted.renamed
+    )
+    _fill_groups(result, heads, rows, positions.texts, similarity, counted.ids)
+    return result
+
+
+@dataclass
+class _Counts:
+    """What the first pass finds: distinct blocks and their counts, the
+    documents' unique ids in input order, skips and renamings."""
+
+    distinct: _DistinctCounts
+    ids: list[str]
+    skipped: list[Skipped]
+    renamed: list[Renamed]
+    blocks: int
+
+
+def _count_blocks(
+    documents: Sequence[DocumentLike] | Callable[[], Iterable[DocumentLike]],
+    unit: str,
+    min_words: int,
+    workers: int | None,
+    progress: Callable[[str, int], None] | None,
+) -> _Counts:
+    """Pass 1: count every distinct block (hashes only) and name the documents."""
     skipped: list[Skipped] = []
+    unique = UniqueIds()
     ids: list[str] = []
 
     def note(doc: Document | Skipped) -> None:
         if isinstance(doc, Skipped):
             skipped.append(doc)
-        else:
-            ids.append(doc.id)
-            if progress is not None and len(ids) % 1000 == 0:
-                progress("counting", len(ids))
 
     distinct = _DistinctCounts()
     n_blocks = 0
     for batch in _batches(documents, unit, min_words, workers, note):
+        ids.extend(d.id for d in unique.assign(batch.names))
         distinct.add(batch.hashes[batch.keep])
         n_blocks += int(batch.keep.sum())
+        if progress is not None:
+            progress("counting", batch.first_document + batch.documents)
     distinct.merge()
-    n_docs = len(ids)
-    n_distinct = len(distinct.hashes)
+    return _Counts(distinct, ids, skipped, unique.renamed, n_blocks)
 
-    # Pass 2: positions of repeated blocks (and, with near, of every distinct
-    # block's first occurrence), feeding distinct blocks to the near scan.
-    seen = np.zeros(n_distinct, dtype=bool)
-    first_row = np.full(n_distinct, -1, dtype=np.int64)  # occurrence row of each first occurrence
-    rows_key: list[npt.NDArray[np.int64]] = []
-    rows_doc: list[npt.NDArray[np.int64]] = []
-    rows_line: list[npt.NDArray[np.int64]] = []
-    rows_end: list[npt.NDArray[np.int64]] = []
-    texts: dict[int, str] = {}  # distinct index -> first text as written (repeated blocks only)
-    total_rows = 0
 
-    def second_pass() -> Iterator[tuple[str, str]]:
-        nonlocal total_rows
-        for batch in _batches(documents, unit, min_words, workers):
-            kept = np.flatnonzero(batch.keep)
-            key = np.searchsorted(distinct.hashes, batch.hashes[kept])
-            repeated = distinct.counts[key] > 1
-            new = ~seen[key]
-            # A block is new when it is the first of its hash in the batch and unseen before.
-            _, first_in_batch = np.unique(key, return_index=True)
-            is_first = np.zeros(len(key), dtype=bool)
-            is_first[first_in_batch] = True
-            is_first &= new
-            record = repeated | (is_first if near is not None else False)
-            chosen = kept[record]
-            rows_key.append(key[record])
-            rows_doc.append(batch.first_document + batch.owner[chosen])
-            rows_line.append(np.array([batch.blocks[i].line for i in chosen.tolist()], dtype=np.int64))
-            rows_end.append(np.array([batch.blocks[i].end_line for i in chosen.tolist()], dtype=np.int64))
-            firsts = np.flatnonzero(is_first[record])
-            first_row[key[record][firsts]] = total_rows + firsts
-            total_rows += len(chosen)
-            seen[key] = True
-            for position in np.flatnonzero(is_first).tolist():
-                index = int(key[position])
-                text = batch.blocks[int(kept[position])].text
-                if repeated[position]:
-                    texts[index] = text
-                if near is not None:
-                    yield str(index), text
+@dataclass
+class _Rows:
+    """Occurrence rows in input order, int64 arrays of shape ``(n_rows,)``:
+    distinct block index, document number, first and last line."""
+
+    key: npt.NDArray[np.int64]
+    doc: npt.NDArray[np.int64]
+    line: npt.NDArray[np.int64]
+    end: npt.NDArray[np.int64]
+
+
+class _Positions:
+    """Pass 2: the positions of repeated blocks (and, for the near scan, of
+    every distinct block's first occurrence), and the text as written of each
+    repeated block's first occurrence."""
+
+    def __init__(self, distinct: _DistinctCounts, near: bool) -> None:
+        n_distinct = len(distinct.hashes)
+        self.distinct = distinct
+        self.near = near
+        self.seen = np.zeros(n_distinct, dtype=bool)
+        self.first_row = np.full(n_distinct, -1, dtype=np.int64)  # occurrence row of each first occurrence
+        self.parts: list[tuple[npt.NDArray[np.int64], ...]] = []
+        self.texts: dict[int, str] = {}  # distinct index -> first text as written (repeated blocks only)
+        self.total_rows = 0
+
+    def collect(
+        self, batches: Iterable[_Batch], progress: Callable[[str, int], None] | None
+    ) -> Iterator[tuple[str, str]]:
+        """Record every batch; yield ``(distinct index, text)`` of each
+        distinct block at its first occurrence when grouping near blocks."""
+        for batch in batches:
+            yield from self._record(batch)
             if progress is not None:
                 progress("grouping", batch.first_document + batch.documents)
 
-    labels: npt.NDArray[np.int64] = np.arange(n_distinct, dtype=np.int64)
-    sims: dict[tuple[int, int], float] = {}
-    if near is not None:
-        found = find_duplicates(second_pass(), threshold=near, shingle="char:5", workers=workers)
-        left = np.array([int(p.a) for p in found.pairs], dtype=np.int64)
-        right = np.array([int(p.b) for p in found.pairs], dtype=np.int64)
-        labels = connected_components(n_distinct, left, right)
-        sims = {(int(p.a), int(p.b)): p.similarity for p in found.pairs}
-    else:
-        for _ in second_pass():
-            pass
+    def _record(self, batch: _Batch) -> Iterator[tuple[str, str]]:
+        kept = np.flatnonzero(batch.keep)
+        key = np.searchsorted(self.distinct.hashes, batch.hashes[kept]).astype(np.int64)
+        repeated = self.distinct.counts[key] > 1
+        # A block is new when it is the first of its hash in the batch and unseen before.
+        _, first_in_batch = np.unique(key, return_index=True)
+        is_first = np.zeros(len(key), dtype=bool)
+        is_first[first_in_batch] = True
+        is_first &= ~self.seen[key]
+        record = repeated | is_first if self.near else repeated
+        chosen = kept[record]
+        self.parts.append(
+            (
+                key[record],
+                batch.first_document + batch.owner[chosen],
+                np.array([batch.blocks[i].line for i in chosen.tolist()], dtype=np.int64),
+                np.array([batch.blocks[i].end_line for i in chosen.tolist()], dtype=np.int64),
+            )
+        )
+        firsts = np.flatnonzero(is_first[record])
+        self.first_row[key[record][firsts]] = self.total_rows + firsts
+        self.total_rows += len(chosen)
+        self.seen[key] = True
+        for position in np.flatnonzero(is_first).tolist():
+            index = int(key[position])
+            text = batch.blocks[int(kept[position])].text
+            if repeated[position]:
+                self.texts[index] = text
+            if self.near:
+                yield str(index), text
 
-    def cat(parts: list[npt.NDArray[np.int64]]) -> npt.NDArray[np.int64]:
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    def rows(self) -> _Rows:
+        """Every recorded row, in input order."""
+        columns = [np.concatenate(c) if c else np.zeros(0, dtype=np.int64) for c in zip(*self.parts, strict=True)]
+        if not columns:
+            columns = [np.zeros(0, dtype=np.int64)] * 4
+        return _Rows(*columns)
 
-    key, docs, lines, ends = cat(rows_key), cat(rows_doc), cat(rows_line), cat(rows_end)
-    # Rows are in input order; group them by label, keep groups of 2+ occurrences.
+
+def _near_components(
+    blocks: Iterable[tuple[str, str]], n_distinct: int, near: float, workers: int | None
+) -> tuple[npt.NDArray[np.int64], dict[int, float]]:
+    """Join distinct blocks whose character 5-gram Jaccard is at least ``near``.
+
+    Args:
+        blocks: ``(distinct index, text)`` of every distinct block, in order
+            of first occurrence.
+        n_distinct: Number of distinct blocks.
+        near: The similarity threshold.
+        workers: Threads.
+
+    Returns:
+        A component label per distinct block (int64, shape ``(n_distinct,)``;
+        the first-occurring block's index), and each clustered block's exact
+        Jaccard similarity to the first-occurring block of its component
+        (members that joined only through others included).
+    """
+    found = find_duplicates(blocks, threshold=near, shingle="char:5", keep="first", workers=workers)
+    labels = np.arange(n_distinct, dtype=np.int64)
+    similarity: dict[int, float] = {}
+    for cluster in found.clusters:
+        # keep="first": the kept member is the cluster's first-occurring block,
+        # which heads its group; similarities are to it.
+        keys = [int(i) for i in cluster.ids]
+        labels[keys] = int(cluster.ids[cluster.members.index(cluster.keep)])
+        similarity.update(zip(keys, cluster.similarities, strict=True))
+    return labels, similarity
+
+
+def _group_rows(key: npt.NDArray[np.int64], labels: npt.NDArray[np.int64]) -> list[tuple[int, npt.NDArray[np.int64]]]:
+    """Rows grouped by their block's label, groups of two or more rows only:
+    ``(first row, rows in input order)``."""
     label = labels[key]
     order = np.lexsort((np.arange(len(key)), label))
     cuts = np.flatnonzero(np.diff(label[order])) + 1
-    threshold_docs = boilerplate_documents or max(3, math.ceil(0.005 * n_docs))
-    heads: list[tuple[int, npt.NDArray[np.int64]]] = []
-    for members in np.split(order, cuts) if len(order) else []:
-        if len(members) >= 2:
-            heads.append((int(members[0]), members))
-    missing = {int(key[row]) for row, _ in heads if int(key[row]) not in texts}
-    if missing:
-        texts.update(_first_texts(documents, unit, {int(first_row[k]): k for k in missing}, docs, lines))
+    return [(int(m[0]), m) for m in (np.split(order, cuts) if len(order) else []) if len(m) >= 2]
 
+
+def _fill_groups(
+    result: BlocksResult,
+    heads: list[tuple[int, npt.NDArray[np.int64]]],
+    rows: _Rows,
+    texts: dict[int, str],
+    similarity: dict[int, float],
+    ids: list[str],
+) -> None:
+    """Build the groups, the spans to strip and the boilerplate spans."""
     groups: list[tuple[int, BlockGroup]] = []
-    repeats: dict[int, list[tuple[int, int]]] = {}
-    boilerplate_spans: dict[int, list[tuple[int, int]]] = {}
     for head, members in heads:
-        head_key = int(key[head])
-        kind = "exact" if len(np.unique(key[members])) == 1 else "near"
+        head_key = int(rows.key[head])
+        kind = "exact" if len(np.unique(rows.key[members])) == 1 else "near"
         occurrences = []
         for row in members.tolist():
-            k = int(key[row])
-            sim = 1.0 if k == head_key else sims.get((min(k, head_key), max(k, head_key)), near or 1.0)
-            occurrences.append(BlockOccurrence(ids[int(docs[row])], int(lines[row]), int(ends[row]), sim))
-        n_group_docs = len(np.unique(docs[members]))
-        group = BlockGroup(kind, texts[head_key], occurrences, n_group_docs, n_group_docs >= threshold_docs)
+            k = int(rows.key[row])
+            sim = 1.0 if k == head_key else similarity[k]
+            occurrences.append(BlockOccurrence(ids[int(rows.doc[row])], int(rows.line[row]), int(rows.end[row]), sim))
+        n_group_docs = len(np.unique(rows.doc[members]))
+        group = BlockGroup(
+            kind, texts[head_key], occurrences, n_group_docs, n_group_docs >= result.boilerplate_min_documents
+        )
         groups.append((head, group))
         for row in members[1:].tolist():
-            repeats.setdefault(int(docs[row]), []).append((int(lines[row]), int(ends[row])))
+            result.repeats.setdefault(int(rows.doc[row]), []).append((int(rows.line[row]), int(rows.end[row])))
         if group.boilerplate:
             for row in members.tolist():
-                boilerplate_spans.setdefault(int(docs[row]), []).append((int(lines[row]), int(ends[row])))
+                spans = result.boilerplate_spans.setdefault(int(rows.doc[row]), [])
+                spans.append((int(rows.line[row]), int(rows.end[row])))
     # Boilerplate first, then by first occurrence (rows are in input order).
     groups.sort(key=lambda item: (not item[1].boilerplate, item[0]))
-    ordered = [g for _, g in groups]
-    return BlocksResult(ordered, n_docs, n_blocks, skipped, threshold_docs, repeats, boilerplate_spans)
+    result.groups = [g for _, g in groups]
 
 
 def _first_texts(

@@ -11,9 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from dedup import Document, find_duplicates
+from dedup._kernels import hash_kernel
 from dedup.blocks import Block, find_repeated_blocks, split_blocks
 from dedup.cli import app
-from dedup.normalize import normalize_text
+from dedup.normalize import normalize_batch, normalize_text
 from dedup.strip import strip_text
 from tests.strategies import sentences
 
@@ -148,3 +150,63 @@ def test_strip_removes_exactly_the_inserted_copies(case: tuple[str, str]) -> Non
     original, with_copies = case
     result = find_repeated_blocks([("doc", with_copies)])
     assert strip_text(with_copies, result.spans_to_strip(0)) == original
+
+
+@pytest.mark.parametrize("text", ["hai từ\nhai từ", "!!! ... ???\n-- --\n!!! ... ???", "", "\n\n"])
+@pytest.mark.parametrize("near", [None, 0.8])
+def test_no_block_long_enough_gives_an_empty_result(tmp_path: Path, text: str, near: float | None) -> None:
+    result = find_repeated_blocks([("tiny", text)], near=near)
+    assert (result.groups, result.documents, result.blocks) == ([], 1, 0)
+    assert find_repeated_blocks([], near=near).groups == []
+    tiny = tmp_path / "tiny.txt"
+    tiny.write_text(text or "!!!", encoding="utf-8")
+    extra = [] if near is None else ["--near", str(near)]
+    for output_format in ("table", "jsonl"):
+        cli = runner.invoke(app, ["blocks", str(tiny), "--format", output_format, *extra])
+        assert cli.exit_code == 0, cli.stderr
+        assert "Error" not in cli.stderr and "Traceback" not in cli.stderr
+    assert cli.stdout == ""
+
+
+def _block_hash(text: str) -> int:
+    """The 64-bit hash blocks groups by (its order is the order of the
+    distinct-block indices)."""
+    buf, offsets = normalize_batch([text])
+    hashes, _ = hash_kernel(buf, offsets, 1)
+    return int(hashes[0])
+
+
+def _char5_jaccard(a: str, b: str) -> float:
+    (pair,) = find_duplicates([a, b], threshold=0.3, shingle="char:5").pairs
+    return pair.similarity
+
+
+def test_near_members_carry_their_measured_similarity_to_the_first_block() -> None:
+    first = "Mỹ và Taliban nối lại đàm phán hòa bình tại thủ đô Doha của Qatar sau nhiều tháng căng thẳng"
+    second = first.replace("sau nhiều tháng căng thẳng", "sau nhiều tuần căng thẳng kéo dài")
+    third = second.replace("Mỹ và Taliban nối lại", "Hoa Kỳ cùng Taliban mở lại")
+    # Constructed so that the first block in the stream has the largest hash,
+    # i.e. the largest internal index: the order that lost the similarity.
+    assert _block_hash(first) > _block_hash(second) > _block_hash(third)
+    near = 0.65
+    expected = [1.0, _char5_jaccard(first, second), _char5_jaccard(first, third)]
+    # third is below the threshold to first: it joins only through second.
+    assert expected[1] >= near and _char5_jaccard(second, third) >= near and expected[2] < near
+    docs = [("a", f"{first}\nmột dòng riêng ở đây nhé"), ("b", second), ("c", f"{third}\n{first}")]
+    (group,) = find_repeated_blocks(docs, near=near).groups
+    assert group.kind == "near" and group.text == first
+    assert [(o.id, o.line) for o in group.occurrences] == [("a", 1), ("b", 1), ("c", 1), ("c", 2)]
+    got = [o.similarity for o in group.occurrences]
+    assert got == pytest.approx([*expected, 1.0], abs=1e-12)
+    assert all(s != near for s in got) and all(s < 1.0 for s in got[1:3])
+
+
+def test_block_ids_are_unique_and_renamings_reported() -> None:
+    line = "một dòng lặp lại trong hai bài"
+    docs = [Document("5", line, "a.jsonl:1"), Document("5", line, "b.jsonl:1"), Document("5", line)]
+    result = find_repeated_blocks(docs)
+    assert [o.id for o in result.groups[0].occurrences] == ["5", "b.jsonl:1", "5#2"]
+    assert [(r.id, r.new_id) for r in result.renamed] == [("5", "b.jsonl:1"), ("5", "5#2")]
+    # A fresh iterable per pass gives the same ids.
+    again = find_repeated_blocks(lambda: iter(docs))
+    assert again.groups == result.groups and again.renamed == result.renamed
