@@ -193,8 +193,8 @@ def _numbered(name: str, number: int, *, is_file: bool) -> str:
 
 def _relative_target(file: InputFile, top: dict[int, str] | None) -> Path:
     """A copy's path under OUT."""
-    given_directly = file.name == file.root
-    if given_directly:
+    # A folder's files are below their PATH; a file given directly is the PATH.
+    if file.path == Path(file.root):
         return Path(top[file.argument] if top is not None else os.path.basename(file.root) or "root")
     return Path(file.name) if top is None else Path(top[file.argument], file.name)
 

@@ -102,6 +102,14 @@ def test_plan_is_made_before_reading_and_refuses_a_shared_target(tmp_path: Path)
         plan_cleaned_copies(inputs, tmp_path / "d", arguments=[tmp_path / "d"])
 
 
+def test_a_folder_holding_its_own_name(tmp_path: Path) -> None:
+    _write(tmp_path / "x.txt" / "x.txt", f"{BODY}\n{BODY}")
+    _write(tmp_path / "x.txt" / "b.txt", OTHER)
+    _write(tmp_path / "y" / "c.txt", OTHER + " nữa")
+    _strip(str(tmp_path / "x.txt"), str(tmp_path / "y"), "--strip", str(tmp_path / "out"))
+    assert sorted(_files(tmp_path / "out")) == ["x.txt/b.txt", "x.txt/x.txt", "y/c.txt"]
+
+
 def test_the_same_file_twice_is_copied_once(tmp_path: Path) -> None:
     _write(tmp_path / "d" / "a.txt", f"{BODY}\n{BODY}")
     os.symlink(tmp_path / "d" / "a.txt", tmp_path / "d" / "b.txt")
