@@ -132,9 +132,9 @@ def plan_cleaned_copies(
 
     Raises:
         UsageError: ``out_dir`` exists and is not a folder, or is a PATH
-            argument (given ``arguments``), two copies would
-            have the same path (or one would be a folder of another), or a
-            copy is, or resolves to, an input file.
+            argument (given ``arguments``); two copies would have the same
+            path (or one would be a folder of another); or a copy is, or
+            resolves to, an input file.
     """
     out_root = Path(out_dir)
     if out_root.exists() and not out_root.is_dir():
@@ -236,6 +236,7 @@ def _check_not_inputs(plan: Sequence[CleanedCopy], inputs: InputSet) -> None:
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
+    """``(device, inode)`` of the real file behind ``path``, or None."""
     try:
         st = path.stat()
     except (OSError, ValueError):  # ValueError: a NUL in the name
