@@ -36,8 +36,9 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup._kernels import hash_kernel
-from dedup._threads import resolve_workers
+from dedup._threads import MAX_WORKERS, resolve_workers
 from dedup.document import Document, DocumentLike, Renamed, Skipped, UniqueIds, as_document
+from dedup.errors import UsageError
 from dedup.normalize import normalize_batch
 from dedup.pipeline import find_duplicates
 
@@ -277,17 +278,20 @@ def find_repeated_blocks(
         ``min_words`` words (or no document at all) gives no groups.
 
     Raises:
-        ValueError: ``unit`` is unknown, ``min_words`` is below 1, ``near``
-            is outside (0, 1], or ``boilerplate_documents`` is below 1.
+        UsageError: ``unit`` is unknown, ``min_words`` is below 1, ``near``
+            is outside (0, 1], ``boilerplate_documents`` is below 1, or
+            ``workers`` is outside [1, 256].
     """
     if unit not in UNITS:
-        raise ValueError(f"unit must be 'line' or 'paragraph', got {unit!r}")
+        raise UsageError(f"unit must be 'line' or 'paragraph', got {unit!r}")
     if min_words < 1:
-        raise ValueError(f"min-words must be at least 1, got {min_words}")
+        raise UsageError(f"min-words must be at least 1, got {min_words}")
     if near is not None and not 0.0 < near <= 1.0:
-        raise ValueError(f"near must be in (0, 1], got {near}")
+        raise UsageError(f"near must be in (0, 1], got {near}")
     if boilerplate_documents is not None and boilerplate_documents < 1:
-        raise ValueError(f"boilerplate-documents must be at least 1, got {boilerplate_documents}")
+        raise UsageError(f"boilerplate-documents must be at least 1, got {boilerplate_documents}")
+    if workers is not None and not 1 <= workers <= MAX_WORKERS:
+        raise UsageError(f"workers must be between 1 and {MAX_WORKERS}, got {workers}")
 
     counted = _count_blocks(documents, unit, min_words, workers, progress)
     positions = _Positions(counted.distinct, near is not None)

@@ -561,7 +561,7 @@ def blocks(
                 workers=workers,
                 progress=advance,
             )
-        _report_skips(result.skipped, [])
+        _report_skips(result.skipped, result.renamed)
         with open_output(output) as out:
             _write_groups(result, output_format, out)
         if strip is not None:

@@ -86,7 +86,7 @@ class InputFile:
     def qualified(self) -> str:
         """The name with its PATH argument prefixed (``d2/y.txt``): unique
         among the files of one call, used to qualify colliding ids."""
-        if self.name == self.root or not self.root:
+        if not self.root or self.path == Path(self.root):  # given directly: already as given
             return self.name
         return f"{self.root.rstrip('/')}/{self.name}" if self.root.rstrip("/") else f"/{self.name}"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 from hypothesis import strategies as st
@@ -191,3 +192,60 @@ def jsonl_records(draw: st.DrawFn) -> list[bytes]:
         body = ",".join(f'{s[0]}"{k}"{s[1]}:{s[2]}{v}{s[3]}' for k, v in fields)
         out.append(("{" + body + "}").encode())
     return out
+
+
+# Hostile files for the command line: odd names (non-UTF-8 bytes, spaces,
+# brackets), and contents a real dump throws at a reader.
+_EXTENSIONS = [b".txt", b".jsonl", b".md", b".csv", b".jsonl.gz", b".txt.zst", b".html", b""]
+_NAME_BYTES = st.binary(min_size=1, max_size=12).map(lambda b: b.replace(b"/", b"_").replace(b"\x00", b"_"))
+
+
+@st.composite
+def file_names(draw: st.DrawFn) -> bytes:
+    """A file name as bytes: arbitrary bytes (maybe not UTF-8) and an extension."""
+    stem = draw(st.one_of(_NAME_BYTES, st.sampled_from([b"tin t\xe1\xbb\xa9c", b"[draft] a", b"x y", b"a\xff"])))
+    if stem.startswith(b"."):
+        stem = b"_" + stem
+    return stem + draw(st.sampled_from(_EXTENSIONS))
+
+
+def _jsonl_line(record: str) -> bytes:
+    return record.encode("utf-8", "surrogatepass") + b"\n"
+
+
+_JSON_RECORDS = st.sampled_from(
+    [
+        '{"id": 5, "text": "Mỹ và Taliban nối lại đàm phán hòa bình tại Doha"}',
+        '{"id": "5", "text": "Mỹ và Taliban nối lại đàm phán hòa bình tại Doha"}',
+        '{"id": "\\ud800", "text": "lone surrogate id \\udcff in text too"}',
+        '{"id": 123456789012345678901234567890, "text": "a 30-digit id"}',
+        '{"id": NaN, "text": "NaN as id"}',
+        '{"text": "no id at all, the line number is the id"}',
+        '{"text": 42}',
+        '{"text": "   "}',
+        "[1, 2, 3]",
+        "{not json",
+        "",
+    ]
+)
+
+
+@st.composite
+def file_contents(draw: st.DrawFn) -> bytes:
+    """Bytes of a file: news text (UTF-8, CRLF, Latin-ish), JSONL with bad
+    lines, random bytes, compressed or cut streams."""
+    kind = draw(st.sampled_from(["text", "crlf", "jsonl", "random", "gzip", "cut-gzip", "empty", "latin"]))
+    if kind == "text":
+        return draw(news_texts).encode()
+    if kind == "crlf":
+        return "\r\n".join(draw(st.lists(sentences, min_size=1, max_size=6))).encode()
+    if kind == "jsonl":
+        return b"".join(_jsonl_line(r) for r in draw(st.lists(_JSON_RECORDS, max_size=8)))
+    if kind == "random":
+        return draw(st.binary(max_size=200))
+    if kind == "latin":
+        return draw(news_texts).encode("utf-8").replace(b"\xc3", b"\xe3")
+    if kind == "empty":
+        return b""
+    blob = gzip.compress(b"".join(_jsonl_line(r) for r in draw(st.lists(_JSON_RECORDS, min_size=1, max_size=8))))
+    return blob if kind == "gzip" else blob[: draw(st.integers(0, len(blob)))]

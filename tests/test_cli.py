@@ -149,3 +149,61 @@ def test_table_output_escapes_markup_in_ids_and_text(tmp_path: Path) -> None:
     (tmp_path / "[draft] a.txt").write_text(text + "\n" + text, encoding="utf-8")
     result = runner.invoke(app, ["blocks", str(tmp_path)])
     assert result.exit_code == 0 and "[Video]" in result.stdout
+
+
+def test_dash_h_and_panels() -> None:
+    result = runner.invoke(app, ["scan", "-h"])
+    assert result.exit_code == 0
+    sections = [line for line in result.stdout.splitlines() if line and not line.startswith(" ") and line.endswith(":")]
+    assert sections == ["Arguments:", "Input:", "Matching:", "Output:", "Performance:", "Other options:"]
+    # The common options come first, and the whole help fits a screen.
+    assert result.stdout.index("--threshold") < result.stdout.index("--num-perm")
+    assert len(result.stdout.splitlines()) <= 55
+
+
+def test_singular_and_plural_in_summaries(tmp_path: Path) -> None:
+    story = "Mỹ và Taliban nối lại đàm phán hòa bình tại thủ đô Doha của Qatar"
+    (tmp_path / "a.txt").write_text(story, encoding="utf-8")
+    (tmp_path / "b.txt").write_text(story + "!", encoding="utf-8")
+    err = runner.invoke(app, ["scan", str(tmp_path)]).stderr
+    assert "2 documents read, 0 skipped, 1 cluster, 1 duplicate (" in err
+    (tmp_path / "c.txt").write_text(story.upper(), encoding="utf-8")
+    err = runner.invoke(app, ["scan", str(tmp_path / "a.txt")]).stderr
+    assert "1 document read, 0 skipped, 0 clusters, 0 duplicates (" in err
+
+
+def test_unsupported_extensions_are_named(tmp_path: Path) -> None:
+    for name in ("a.html", "b.html", "c.pdf"):
+        (tmp_path / name).write_text("<p>tin</p>", encoding="utf-8")
+    result = runner.invoke(app, ["scan", str(tmp_path)])
+    assert result.exit_code == 0
+    assert "3 files with unsupported extensions not read: .html (2), .pdf" in result.stderr
+    assert "0 documents read" in result.stderr
+
+
+def test_progress_reports_percent_of_bytes() -> None:
+    from dedup.cli import _Progress
+
+    with _Progress(True, "reading", 1000) as bar:
+        bar.on_read(250)
+        bar.on_documents(7)
+        assert bar.bar is not None
+        task = bar.bar.tasks[0]
+        assert task.percentage == 25.0 and task.fields["documents"] == 7
+        bar.stage("grouping", restart=True)
+        bar.on_read(100)
+        assert bar.bar.tasks[0].percentage == 10.0 and bar.bar.tasks[0].description == "grouping"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["blocks", "--strip-boilerplate"], "--strip-boilerplate needs --strip"),
+        (["scan", "--workers", "100000"], "workers must be between 1 and 256"),
+        (["blocks", "--workers", "100000"], "workers must be between 1 and 256"),
+    ],
+)
+def test_more_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:
+    (tmp_path / "a.txt").write_text("một bài báo ngắn thôi", encoding="utf-8")
+    result = runner.invoke(app, [args[0], str(tmp_path), *args[1:]])
+    assert result.exit_code == 2 and message in result.stderr and "Traceback" not in result.stderr
