@@ -98,8 +98,11 @@ def band_keys(signatures: npt.NDArray[np.uint32], num_bands: int, rows_per_band:
         uint64, shape ``(n_docs, num_bands)``.
 
     Raises:
-        ValueError: the bands do not fit in the signature width.
+        ValueError: ``signatures`` is not 2-D, or the bands do not fit in the
+            signature width.
     """
+    if signatures.ndim != 2:
+        raise ValueError(f"signatures must be 2-D (n_docs, num_perm), got shape {signatures.shape}")
     n_docs, num_perm = signatures.shape
     if num_bands * rows_per_band > num_perm or num_bands < 1 or rows_per_band < 1:
         raise ValueError(f"{num_bands} bands x {rows_per_band} rows do not fit {num_perm} permutations")
@@ -174,7 +177,8 @@ def candidate_pairs(
         with ``left < right``, sorted by ``(left, right)``, each pair once.
 
     Raises:
-        ValueError: the bands do not fit in the signature width.
+        ValueError: ``signatures`` is not 2-D, or the bands do not fit in the
+            signature width.
     """
     keys = band_keys(signatures, num_bands, rows_per_band)
     columns = (np.ascontiguousarray(keys[:, band]) for band in range(num_bands))
@@ -200,19 +204,41 @@ def pairs_from_band_columns(
         key in some band, ``left < right``, sorted, each once; the number of
         (pair, band) collisions before de-duplication; the number of buckets
         over ``max_bucket``.
+
+    Raises:
+        ValueError: ``n_docs`` is negative or a column's shape is not ``(n_docs,)``.
     """
-    codes = []
+    if n_docs < 0:
+        raise ValueError(f"n_docs must not be negative, got {n_docs}")
+    distinct = np.zeros(0, dtype=np.int64)
     collisions = capped = 0
-    for column in columns:
+    for band, column in enumerate(columns):
+        if column.shape != (n_docs,):
+            raise ValueError(f"band {band}'s column has shape {column.shape}, expected ({n_docs},)")
         # Stable: inside a bucket, documents keep input order, so a capped
         # bucket's centre is its first document.
         order = np.argsort(column, kind="stable").astype(np.int64)
         band_codes, band_capped = _pairs_in_runs(order, column[order], n_docs, max_bucket)
         collisions += len(band_codes)
         capped += band_capped
-        codes.append(band_codes)
-    unique = np.unique(np.concatenate(codes)) if codes else np.zeros(0, dtype=np.int64)
-    return unique // max(n_docs, 1), unique % max(n_docs, 1), collisions, capped
+        # Deduped band by band: memory is the distinct pairs plus one band,
+        # not every band's collisions at once.
+        distinct = _merge_sorted(distinct, np.unique(band_codes))
+    return distinct // max(n_docs, 1), distinct % max(n_docs, 1), collisions, capped
+
+
+def _merge_sorted(distinct: npt.NDArray[np.int64], new: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Union of two sorted arrays of distinct codes, sorted, in linear time
+    plus ``len(new) * log(len(distinct))``."""
+    if len(distinct) == 0:
+        return new
+    pos = np.searchsorted(distinct, new)
+    seen = pos < len(distinct)
+    seen[seen] = distinct[pos[seen]] == new[seen]
+    fresh = ~seen
+    # np.insert places each value before the given index; ties keep the
+    # order of new, which is sorted.
+    return np.insert(distinct, pos[fresh], new[fresh])
 
 
 def datasketch_pairs(

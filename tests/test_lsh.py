@@ -11,7 +11,7 @@ from datasketch import MinHash, MinHashLSH
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dedup.lsh import candidate_pairs, catch_probability, choose_bands, to_lean_minhashes
+from dedup.lsh import candidate_pairs, catch_probability, choose_bands, pairs_from_band_columns, to_lean_minhashes
 from dedup.minhash import compute_signatures
 
 
@@ -93,3 +93,54 @@ def test_many_identical_documents_cluster_without_blowing_up() -> None:
     (cluster,) = result.clusters
     assert cluster.size == 2500 and cluster.similarities == [1.0] * 2500
     assert result.stats.capped_buckets > 0 and len(result.pairs) == 2499
+
+
+def _reference_band_pairs(columns: list[np.ndarray], max_bucket: int) -> tuple[list[tuple[int, int]], int, int]:
+    """Every band's buckets paired the slow way (a star over max_bucket), as
+    ``(distinct pairs, collisions, capped buckets)``."""
+    pairs: set[tuple[int, int]] = set()
+    collisions = capped = 0
+    for column in columns:
+        buckets: dict[int, list[int]] = {}
+        for doc, key in enumerate(column.tolist()):
+            buckets.setdefault(key, []).append(doc)
+        for members in buckets.values():
+            if len(members) > max_bucket:
+                capped += 1
+                band = [(members[0], m) for m in members[1:]]
+            else:
+                band = list(itertools.combinations(members, 2))
+            collisions += len(band)
+            pairs.update(band)
+    return sorted(pairs), collisions, capped
+
+
+@given(st.integers(0, 40), st.integers(0, 6), st.integers(1, 4), st.integers(2, 6), st.integers(0, 2**32 - 1))
+def test_band_pairs_equal_brute_force(n_docs: int, bands: int, keys: int, max_bucket: int, seed: int) -> None:
+    """Few distinct keys: the same pairs collide in many bands, and buckets
+    go over the cap; merged band by band, each pair still comes out once."""
+    rng = np.random.default_rng(seed)
+    columns = [rng.integers(0, keys, size=n_docs).astype(np.uint64) for _ in range(bands)]
+    left, right, collisions, capped = pairs_from_band_columns(iter(columns), n_docs, max_bucket)
+    expected, expected_collisions, expected_capped = _reference_band_pairs(columns, max_bucket)
+    assert list(zip(left.tolist(), right.tolist(), strict=True)) == expected
+    assert (collisions, capped) == (expected_collisions, expected_capped)
+
+
+def test_band_pairs_memory_is_distinct_pairs_plus_one_band() -> None:
+    """30 bands with the same 79,800 pairs each: the pairs of all bands were
+    held until one final unique (93 bytes a distinct pair at the peak); now
+    each band is deduped into the running set as it comes."""
+    import tracemalloc
+
+    column = np.zeros(1000, dtype=np.uint64)
+    column[400:] = np.arange(1, 601, dtype=np.uint64)  # one bucket of 400 documents
+    columns = [column.copy() for _ in range(30)]
+    tracemalloc.start()
+    try:
+        left, _, collisions, _ = pairs_from_band_columns(iter(columns), 1000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(left) == 400 * 399 // 2 and collisions == 30 * len(left)
+    assert peak < 20 * 8 * len(left)
