@@ -7,7 +7,9 @@ OpenMP iteration, with the GIL released. Every iteration writes only its own
 output slots, so results are identical for any number of threads.
 
 The public, documented entry points are the Python modules that call these;
-this module is private and its functions take arrays already validated there.
+this module is private and its functions take arrays already validated there
+(bounds checks are off): :func:`check_offsets` and :func:`check_indices` are
+those preconditions, for the wrappers to call.
 """
 
 from cython.parallel cimport prange
@@ -20,6 +22,106 @@ import numpy as np
 
 cdef extern from "<algorithm>" namespace "std" nogil:
     void std_sort "std::sort"(uint64_t* first, uint64_t* last) noexcept
+
+
+# --------------------------------------------------------------------------
+# Preconditions. The kernels index raw memory with what these arrays hold, so
+# a bad offset or index would read or write outside an array: the public
+# wrappers check them first (vectorized, O(n)) and raise ValueError.
+
+def check_offsets(offsets, Py_ssize_t total, str name, str of):
+    """Check that ``offsets`` (int64, 1-D) cut ``total`` items into runs.
+
+    ``offsets`` must be non-empty, start at 0 or more, never decrease and end
+    at ``total`` or less; ``of`` names what is cut (``"values"``).
+
+    Raises:
+        ValueError: naming ``name`` and the first offending entry.
+    """
+    if offsets.ndim != 1 or offsets.shape[0] == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array, got shape {offsets.shape}")
+    if offsets[0] < 0:
+        raise ValueError(f"{name}[0] is {offsets[0]}, must not be negative")
+    down = np.flatnonzero(np.diff(offsets) < 0)
+    if len(down):
+        i = int(down[0])
+        raise ValueError(f"{name} decreases: {name}[{i}] is {offsets[i]}, {name}[{i + 1}] is {offsets[i + 1]}")
+    last = offsets[offsets.shape[0] - 1]
+    if last > total:
+        raise ValueError(f"{name} ends at {last}, past the {total} {of}")
+
+
+def check_pairs(left, right, Py_ssize_t n_docs):
+    """Check that ``left`` and ``right`` (int64, 1-D) have one length and
+    hold document indices in ``[0, n_docs)``.
+
+    Raises:
+        ValueError: naming the argument at fault.
+    """
+    if left.shape != right.shape:
+        raise ValueError(f"left and right must have the same shape, got {left.shape} and {right.shape}")
+    check_indices(left, n_docs, "left")
+    check_indices(right, n_docs, "right")
+
+
+def check_indices(index, Py_ssize_t n, str name):
+    """Check that every entry of ``index`` (int64, 1-D) is in ``[0, n)``.
+
+    Raises:
+        ValueError: naming ``name`` and a value outside the range.
+    """
+    if index.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {index.shape}")
+    if index.shape[0] == 0:
+        return
+    low = index.min()
+    if low < 0:
+        raise ValueError(f"{name} holds {low}, outside [0, {n})")
+    high = index.max()
+    if high >= n:
+        raise ValueError(f"{name} holds {high}, outside [0, {n})")
+
+
+# --------------------------------------------------------------------------
+# Scratch memory. Every per-document allocation goes through _alloc, and
+# every caller checks for NULL and records a per-document status (a shared
+# flag written inside prange would be lastprivate: only the last iteration's
+# value would survive). _fail_doc/_fail_site make one allocation fail, so
+# tests can reach the failure paths.
+
+cdef enum:
+    _SITE_TEXT = 0
+    _SITE_BOUNDS = 1
+    _SITE_HASHES = 2
+
+SITE_TEXT = _SITE_TEXT
+SITE_BOUNDS = _SITE_BOUNDS
+SITE_HASHES = _SITE_HASHES
+
+cdef int64_t _fail_doc = -1
+cdef int _fail_site = -1
+
+
+def fail_allocation_for_tests(int64_t doc, int site):
+    """Make allocation ``site`` (a ``SITE_*``) fail for document ``doc`` of
+    every later batch; ``doc = -1`` restores normal allocation."""
+    global _fail_doc, _fail_site
+    _fail_doc = doc
+    _fail_site = site
+
+
+cdef inline void* _alloc(size_t size, Py_ssize_t d, int site) noexcept nogil:
+    if d == _fail_doc and site == _fail_site:
+        return NULL
+    # malloc(0) may return NULL legitimately: never ask for 0 bytes.
+    return malloc(size if size > 0 else 1)
+
+
+cdef object _raise_if_failed(status_arr):
+    """Raise MemoryError when any document's status (uint8) is set."""
+    failed = np.flatnonzero(status_arr)
+    if len(failed):
+        raise MemoryError(f"out of memory shingling {len(failed)} document(s), the first at position {failed[0]}")
 
 
 # --------------------------------------------------------------------------
@@ -251,6 +353,82 @@ def normalize_kernel(
 
 # --------------------------------------------------------------------------
 # Shingles: word (kind 0) or code-point (kind 1) n-grams, hashed in place.
+#
+# A word scan shingles a document by code points instead when more than half
+# its letters are in a script written without spaces between words (one
+# "word" per sentence would leave it no shingle in common with its copies).
+# Those shingle hashes are XORed with CHAR_FALLBACK_TAG, so they never equal
+# the word-shingle hashes of other documents: documents of different kinds
+# never match. An explicit char scan (kind 1) is never tagged.
+
+cdef uint64_t CHAR_FALLBACK_TAG = 0xC3A5C85C97CB3127ULL
+FALLBACK_TAG = CHAR_FALLBACK_TAG
+
+
+cdef inline bint _unspaced_script(uint32_t cp) noexcept nogil:
+    """Thai, Lao, Myanmar, Khmer, Han (and 々〆〇) or Japanese kana."""
+    if cp < 0x0E00:
+        return False
+    if cp < 0x3000:
+        return (
+            cp < 0x0F00  # Thai, Lao
+            or 0x1000 <= cp < 0x10A0  # Myanmar
+            or 0x1780 <= cp < 0x1800  # Khmer
+            or 0x19E0 <= cp < 0x1A00  # Khmer symbols
+        )
+    return (
+        0x3005 <= cp <= 0x3007  # iteration mark, closing mark, ideographic zero
+        or 0x3040 <= cp < 0x3100  # Hiragana, Katakana
+        or 0x31F0 <= cp < 0x3200  # Katakana phonetic extensions
+        or 0x3400 <= cp < 0x4DC0  # Han extension A
+        or 0x4E00 <= cp < 0xA000  # Han
+        or 0xA9E0 <= cp < 0xAA00  # Myanmar extended B
+        or 0xAA60 <= cp < 0xAA80  # Myanmar extended A
+        or 0xF900 <= cp < 0xFB00  # Han compatibility ideographs
+        or 0xFF66 <= cp < 0xFFA0  # halfwidth Katakana
+        or 0x20000 <= cp < 0x323B0  # Han extensions B to H, compatibility supplement
+    )
+
+
+cdef bint _mostly_unspaced(const uint8_t* doc, int64_t m) noexcept nogil:
+    """More than half the letters (non-space code points) of a normalized
+    UTF-8 document are in scripts written without spaces.
+
+    Never reads past ``doc[m - 1]``, whatever the bytes (shingle_batch takes
+    any buffer); every such script is 3 or 4 bytes long in UTF-8.
+    """
+    cdef int64_t i, letters = 0, wide = 0, unspaced = 0
+    cdef uint8_t c
+    cdef uint32_t cp
+    # Branch-free counts first (vectorized): letters, and letters of 3 or 4
+    # bytes. Most documents (Vietnamese ones too) have too few wide letters
+    # to be mostly unspaced, and skip the decoding pass.
+    for i in range(m):
+        c = doc[i]
+        letters += ((c & 0xC0) != 0x80) - (c == 0x20)
+        wide += c >= 0xE0
+    if 2 * wide <= letters:
+        return False
+    for i in range(m):
+        c = doc[i]
+        if c < 0xE0:
+            continue
+        if c >= 0xF0:
+            if i + 3 < m:
+                cp = ((c & 0x07) << 18) | ((doc[i + 1] & 0x3F) << 12) | ((doc[i + 2] & 0x3F) << 6) | (doc[i + 3] & 0x3F)
+                unspaced += _unspaced_script(cp)
+        elif i + 2 < m:
+            cp = ((c & 0x0F) << 12) | ((doc[i + 1] & 0x3F) << 6) | (doc[i + 2] & 0x3F)
+            unspaced += _unspaced_script(cp)
+    return 2 * unspaced > letters
+
+
+cdef inline int _doc_kind(const uint8_t* doc, int64_t m, int kind) noexcept nogil:
+    """The kind a document is shingled by: kind, or 1 for the char fallback."""
+    if kind == 0 and _mostly_unspaced(doc, m):
+        return 1
+    return kind
+
 
 cdef int64_t _count_units(const uint8_t* doc, int64_t m, int kind) noexcept nogil:
     """Words (kind 0) or code points (kind 1) of a normalized document.
@@ -271,23 +449,31 @@ cdef int64_t _count_units(const uint8_t* doc, int64_t m, int kind) noexcept nogi
     return count
 
 
+cdef inline int64_t _shingle_count(int64_t units, int n) noexcept nogil:
+    """Shingles (before dedupe) of a document of ``units`` words/code points."""
+    return 0 if units == 0 else (1 if units < n else units - n + 1)
+
+
 cdef int64_t _shingle_one(
-    const uint8_t* doc, int64_t m, int kind, int n, int64_t units, uint64_t* out
+    const uint8_t* doc, int64_t m, int kind, int n, int64_t units, uint64_t tag, uint64_t* out, Py_ssize_t d
 ) noexcept nogil:
-    """Hash the shingles of one document into out, sort, dedupe in place;
-    return the number of distinct hashes."""
+    """Hash the shingles of document d into out (room for
+    ``_shingle_count(units, n)``), XOR each with tag, sort, dedupe in place;
+    return the number of distinct hashes, or -1 when out of memory."""
     cdef int64_t i, k, s, count
     cdef int64_t* bounds
     if units == 0:
         return 0
     if units < n:
-        out[0] = xxh64(doc, m)
+        out[0] = xxh64(doc, m) ^ tag
         return 1
     # bounds[k] = first byte of unit k; bounds[units] = m + 1 for words
     # (one past the implied trailing space) and m for code points. The
     # stores are unconditional (branch-free); a slot is overwritten until
     # its unit starts, hence the spare slot.
-    bounds = <int64_t*>malloc((units + 2) * sizeof(int64_t))
+    bounds = <int64_t*>_alloc((units + 2) * sizeof(int64_t), d, _SITE_BOUNDS)
+    if bounds == NULL:
+        return -1
     bounds[0] = 0
     if kind == 0:
         k = 1
@@ -303,7 +489,7 @@ cdef int64_t _shingle_one(
     count = units - n + 1
     for s in range(count):
         # A word n-gram ends just before the space that precedes word s + n.
-        out[s] = xxh64(doc + bounds[s], bounds[s + n] - bounds[s] - (1 if kind == 0 else 0))
+        out[s] = xxh64(doc + bounds[s], bounds[s + n] - bounds[s] - (1 if kind == 0 else 0)) ^ tag
     free(bounds)
     std_sort(out, out + count)
     k = 1
@@ -315,19 +501,28 @@ cdef int64_t _shingle_one(
 
 
 def shingle_kernel(const uint8_t[::1] buf, const int64_t[::1] offsets, int kind, int n, int num_threads):
-    """Distinct sorted shingle hashes per document: ``(values, starts)``."""
+    """Distinct sorted shingle hashes per document: ``(values, starts,
+    by_chars)``, by_chars (uint8) flagging the documents of a word scan
+    shingled by code points (the fallback)."""
     cdef Py_ssize_t n_docs = offsets.shape[0] - 1
     cdef Py_ssize_t d
-    cdef int64_t units
+    cdef int64_t units, found
+    cdef int doc_kind
     counts_arr = np.empty(n_docs, dtype=np.int64)
     units_arr = np.empty(n_docs, dtype=np.int64)
+    by_chars_arr = np.zeros(n_docs, dtype=np.uint8)
+    status_arr = np.zeros(n_docs, dtype=np.uint8)
     cdef int64_t[::1] counts = counts_arr
     cdef int64_t[::1] units_of = units_arr
+    cdef uint8_t[::1] by_chars = by_chars_arr
+    cdef uint8_t[::1] status = status_arr
     cdef const uint8_t* base = &buf[0] if buf.shape[0] > 0 else NULL
     for d in prange(n_docs, nogil=True, schedule="dynamic", chunksize=16, num_threads=num_threads):
-        units = _count_units(base + offsets[d], offsets[d + 1] - offsets[d], kind)
+        doc_kind = _doc_kind(base + offsets[d], offsets[d + 1] - offsets[d], kind)
+        by_chars[d] = doc_kind != kind
+        units = _count_units(base + offsets[d], offsets[d + 1] - offsets[d], doc_kind)
         units_of[d] = units
-        counts[d] = 0 if units == 0 else (1 if units < n else units - n + 1)
+        counts[d] = _shingle_count(units, n)
     bounds_arr = np.zeros(n_docs + 1, dtype=np.int64)
     np.cumsum(counts_arr, out=bounds_arr[1:])
     raw_arr = np.empty(max(bounds_arr[n_docs], 1), dtype=np.uint64)
@@ -336,12 +531,23 @@ def shingle_kernel(const uint8_t[::1] buf, const int64_t[::1] offsets, int kind,
     cdef uint64_t[::1] raw = raw_arr
     cdef int64_t[::1] unique = unique_arr
     for d in prange(n_docs, nogil=True, schedule="dynamic", chunksize=16, num_threads=num_threads):
-        if counts[d] == 0:
-            unique[d] = 0
-        else:
-            unique[d] = _shingle_one(
-                base + offsets[d], offsets[d + 1] - offsets[d], kind, n, units_of[d], &raw[bounds[d]]
+        unique[d] = 0
+        if counts[d] > 0:
+            found = _shingle_one(
+                base + offsets[d],
+                offsets[d + 1] - offsets[d],
+                1 if by_chars[d] else kind,
+                n,
+                units_of[d],
+                CHAR_FALLBACK_TAG if by_chars[d] else 0,
+                &raw[bounds[d]],
+                d,
             )
+            if found < 0:
+                status[d] = 1
+            else:
+                unique[d] = found
+    _raise_if_failed(status_arr)
     starts_arr = np.zeros(n_docs + 1, dtype=np.int64)
     np.cumsum(unique_arr, out=starts_arr[1:])
     values_arr = np.empty(starts_arr[n_docs], dtype=np.uint64)
@@ -350,7 +556,7 @@ def shingle_kernel(const uint8_t[::1] buf, const int64_t[::1] offsets, int kind,
     for d in prange(n_docs, nogil=True, schedule="static", num_threads=num_threads):
         if unique[d] > 0:
             memcpy(&values[starts[d]], &raw[bounds[d]], unique[d] * sizeof(uint64_t))
-    return values_arr, starts_arr
+    return values_arr, starts_arr, by_chars_arr
 
 
 # --------------------------------------------------------------------------
@@ -418,20 +624,26 @@ def sketch_kernel(
     const uint32_t[::1] b,
     int num_threads,
 ):
-    """``(values, value_starts, signatures)`` for a batch of UTF-16 texts."""
+    """``(values, value_starts, signatures, by_chars)`` for a batch of UTF-16
+    texts; by_chars (uint8) flags the documents of a word scan shingled by
+    code points (the fallback)."""
     cdef Py_ssize_t n_docs = starts.shape[0] - 1
     cdef Py_ssize_t num_perm = a.shape[0]
     cdef Py_ssize_t d
     cdef int64_t lo, hi, m, n_units, count
-    cdef int failed = 0
+    cdef int doc_kind
     cdef uint8_t* text
     cdef uint64_t* hashes
     cdef const uint16_t* unit_ptr = &units[0] if units.shape[0] > 0 else NULL
     cdef int64_t n_tones = tones.shape[0]
     signatures_arr = np.full((n_docs, num_perm), 0xFFFFFFFF, dtype=np.uint32)
     counts_arr = np.zeros(n_docs, dtype=np.int64)
+    by_chars_arr = np.zeros(n_docs, dtype=np.uint8)
+    status_arr = np.zeros(n_docs, dtype=np.uint8)
     cdef uint32_t[:, ::1] signatures = signatures_arr
     cdef int64_t[::1] counts = counts_arr
+    cdef uint8_t[::1] by_chars = by_chars_arr
+    cdef uint8_t[::1] status = status_arr
     # Each document's distinct hashes wait in their own buffer until the
     # prefix sum of the counts says where they go.
     cdef uint64_t** held = <uint64_t**>calloc(max(n_docs, 1), sizeof(uint64_t*))
@@ -443,29 +655,37 @@ def sketch_kernel(
             hi = starts[d + 1]
             if hi == lo:
                 continue
-            text = <uint8_t*>malloc(3 * (hi - lo))
+            text = <uint8_t*>_alloc(3 * (hi - lo), d, _SITE_TEXT)
             if text == NULL:
-                failed = 1
+                status[d] = 1
                 continue
             m = _normalize_one(unit_ptr + lo, hi - lo, &case[0], &accent[0], fold_accents, &tones[0, 0], n_tones, text)
-            n_units = _count_units(text, m, kind)
-            if n_units > 0:
-                count = 1 if n_units < n else n_units - n + 1
-                hashes = <uint64_t*>malloc(count * sizeof(uint64_t))
+            doc_kind = _doc_kind(text, m, kind)
+            by_chars[d] = doc_kind != kind
+            n_units = _count_units(text, m, doc_kind)
+            count = _shingle_count(n_units, n)
+            if count > 0:
+                hashes = <uint64_t*>_alloc(count * sizeof(uint64_t), d, _SITE_HASHES)
+                # Held at once, so the finally clause frees it whatever follows.
+                held[d] = hashes
                 if hashes == NULL:
-                    failed = 1
+                    status[d] = 1
                 else:
-                    count = _shingle_one(text, m, kind, n, n_units, hashes)
-                    _minhash_row(hashes, count, &a[0], &b[0], num_perm, &signatures[d, 0])
-                    held[d] = hashes
-                    counts[d] = count
+                    count = _shingle_one(
+                        text, m, doc_kind, n, n_units, CHAR_FALLBACK_TAG if by_chars[d] else 0, hashes, d
+                    )
+                    if count < 0:
+                        status[d] = 1
+                    else:
+                        _minhash_row(hashes, count, &a[0], &b[0], num_perm, &signatures[d, 0])
+                        counts[d] = count
             free(text)
-        if failed:
-            raise MemoryError()
+        _raise_if_failed(status_arr)
         value_starts_arr = np.zeros(n_docs + 1, dtype=np.int64)
         np.cumsum(counts_arr, out=value_starts_arr[1:])
         values_arr = np.empty(value_starts_arr[n_docs], dtype=np.uint64)
-        return _collect(held, counts, value_starts_arr, values_arr, num_threads), value_starts_arr, signatures_arr
+        values_arr = _collect(held, counts, value_starts_arr, values_arr, num_threads)
+        return values_arr, value_starts_arr, signatures_arr, by_chars_arr
     finally:
         for d in range(n_docs):
             free(held[d])

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from dedup._kernels import union_find
+from dedup._kernels import check_pairs, union_find
 
 __all__ = ["KEEP_POLICIES", "Cluster", "connected_components", "group_clusters"]
 
@@ -63,8 +63,17 @@ def connected_components(
 
     Returns:
         int64, shape ``(n_docs,)``.
+
+    Raises:
+        ValueError: ``n_docs`` negative; ``left`` and ``right`` of different
+            lengths or holding an index outside ``[0, n_docs)``.
     """
-    return union_find(n_docs, np.ascontiguousarray(left, dtype=np.int64), np.ascontiguousarray(right, dtype=np.int64))
+    if n_docs < 0:
+        raise ValueError(f"n_docs must not be negative, got {n_docs}")
+    left = np.ascontiguousarray(left, dtype=np.int64)
+    right = np.ascontiguousarray(right, dtype=np.int64)
+    check_pairs(left, right, n_docs)
+    return union_find(n_docs, left, right)
 
 
 def group_clusters(

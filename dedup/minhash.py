@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from dedup._kernels import signature_kernel
+from dedup._kernels import check_offsets, signature_kernel
 from dedup._threads import resolve_workers
 
 __all__ = ["EMPTY_HASH", "compute_signatures", "compute_signatures_reference", "permutations"]
@@ -89,16 +89,14 @@ def compute_signatures(
         :data:`EMPTY_HASH`.
 
     Raises:
-        ValueError: ``num_perm`` or ``seed`` out of range.
+        ValueError: ``num_perm`` or ``seed`` out of range; ``starts`` empty,
+            negative, decreasing or past the end of ``values``.
     """
     perms = permutations(num_perm, seed)
-    return signature_kernel(
-        np.ascontiguousarray(values, dtype=np.uint64),
-        np.ascontiguousarray(starts, dtype=np.int64),
-        perms[0],
-        perms[1],
-        resolve_workers(workers),
-    )
+    values = np.ascontiguousarray(values, dtype=np.uint64)
+    starts = np.ascontiguousarray(starts, dtype=np.int64)
+    check_offsets(starts, len(values), "starts", "values")
+    return signature_kernel(values, starts, perms[0], perms[1], resolve_workers(workers))
 
 
 def compute_signatures_reference(

@@ -36,7 +36,7 @@ from dedup.store import MemoryBudget, Store
 
 __all__ = ["Pair", "ScanConfig", "ScanResult", "find_duplicates", "sketch_texts"]
 
-_Sketch = tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.uint32]]
+_Sketch = tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.uint32], npt.NDArray[np.uint8]]
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,9 @@ class ScanStats:
     shingles: int = 0
     spilled: bool = False
     capped_buckets: int = 0
+    char_fallback: int = 0
+    """Documents of a word scan shingled by characters (mostly in scripts
+    written without spaces, see :mod:`dedup.shingle`)."""
 
 
 @dataclass
@@ -180,11 +183,14 @@ def sketch_texts(
     Returns:
         ``(values, starts, signatures)``: distinct sorted shingle hashes
         (uint64) of every document back to back, int64 offsets of shape
-        ``(n + 1,)``, and uint32 signatures of shape ``(n, num_perm)``.
+        ``(n + 1,)``, and uint32 signatures of shape ``(n, num_perm)``. In a
+        word scan, documents mostly in scripts written without spaces are
+        shingled by characters (see :mod:`dedup.shingle`).
     """
     spec = parse_shingle_spec(shingle) if isinstance(shingle, str) else shingle
     units, unit_starts = encode_texts(texts)
-    return _sketch_units(units, unit_starts, spec, num_perm, seed, fold_accents, workers)
+    values, starts, signatures, _ = _sketch_units(units, unit_starts, spec, num_perm, seed, fold_accents, workers)
+    return values, starts, signatures
 
 
 def _sketch_units(
@@ -196,7 +202,13 @@ def _sketch_units(
     fold_accents: bool,
     workers: int | None,
 ) -> _Sketch:
-    """The compiled part of :func:`sketch_texts` (runs without the GIL)."""
+    """The compiled part of :func:`sketch_texts` (runs without the GIL);
+    also returns the uint8 flags, shape ``(n,)``, of the documents shingled
+    by characters as the fallback of a word scan.
+
+    Raises:
+        MemoryError: a document's scratch memory could not be allocated.
+    """
     case, accent, tones = kernel_tables(fold_accents)
     perms = permutations(num_perm, seed)
     # One fused compiled pass; equal to normalize_batch -> shingle_batch ->
@@ -215,6 +227,14 @@ def _sketch_units(
         perms[1],
         resolve_workers(workers),
     )
+
+
+def _store_sketch(store: Store, docs: list[Document], sketch: _Sketch, skipped: list[Skipped]) -> int:
+    """Add a sketched batch to the store (its empty documents to skipped);
+    return how many of its documents were shingled by characters."""
+    values, starts, signatures, by_chars = sketch
+    skipped.extend(store.add(docs, values, starts, signatures))
+    return int(np.count_nonzero(by_chars))
 
 
 def find_duplicates(
@@ -275,6 +295,7 @@ def _scan(
     # in flight.
     pending: tuple[list[Document], Future[_Sketch]] | None = None
     ids = UniqueIds()
+    char_fallback = 0
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dedup-kernels") as pool:
             for docs, batch_skipped in _batches(documents, config.batch_size, ids):
@@ -293,17 +314,18 @@ def _scan(
                         config.workers,
                     )
                 if pending is not None:
-                    skipped.extend(store.add(pending[0], *pending[1].result()))
+                    char_fallback += _store_sketch(store, pending[0], pending[1].result(), skipped)
                 pending = (docs, submitted) if submitted is not None else None
                 done += len(docs) + len(batch_skipped)
                 if progress is not None:
                     progress(done)
             if pending is not None:
-                skipped.extend(store.add(pending[0], *pending[1].result()))
+                char_fallback += _store_sketch(store, pending[0], pending[1].result(), skipped)
         if on_stage is not None:
             on_stage("matching")
         result = _match(store, skipped, config)
         result.renamed = ids.renamed
+        result.stats.char_fallback = char_fallback
         return result
     finally:
         store.close()

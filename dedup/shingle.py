@@ -10,6 +10,17 @@ slices in place and never builds a string. The reference is
 A document shorter than one shingle (fewer than ``n`` words or code points)
 has one shingle, its whole text, so short documents still match each other.
 
+Scripts written without spaces between words (Thai, Lao, Khmer, Myanmar,
+Chinese, Japanese kana) would give a word scan one "word" per sentence, and so
+no shingle in common between a story and its edited copy. In a word scan, a
+document whose letters (non-space code points) are more than half in those
+scripts is shingled by code points instead, with the same ``n`` (Korean uses
+spaces and is shingled by words). Those hashes are XORed with
+:data:`CHAR_FALLBACK_TAG`, so a document shingled by code points never shares a shingle with one
+shingled by words: documents of different kinds never match. The choice is
+made per document, from its normalized text, by the compiled kernel; an
+explicit ``char:n`` scan is unchanged.
+
 Example:
     >>> from dedup.normalize import normalize_batch
     >>> buf, offsets = normalize_batch(["Một hai ba bốn năm sáu", "x"])
@@ -25,13 +36,17 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from dedup._kernels import shingle_kernel
+from dedup._kernels import FALLBACK_TAG, check_offsets, shingle_kernel
 from dedup._threads import resolve_workers
 
-__all__ = ["SHINGLE_KINDS", "ShingleSpec", "parse_shingle_spec", "shingle_batch"]
+__all__ = ["CHAR_FALLBACK_TAG", "SHINGLE_KINDS", "ShingleSpec", "parse_shingle_spec", "shingle_batch"]
 
 SHINGLE_KINDS = {"word": 0, "char": 1}
 """Shingle kind codes understood by the compiled kernels."""
+
+CHAR_FALLBACK_TAG: int = FALLBACK_TAG
+"""XORed into every shingle hash of a document a word scan shingles by
+characters (the fallback), so it never equals a word-shingle hash."""
 
 
 @dataclass(frozen=True)
@@ -81,12 +96,15 @@ def shingle_batch(
         shingle hashes sorted ascending, back to back; ``starts`` is int64,
         shape ``(n_docs + 1,)``, document ``i`` owning
         ``values[starts[i]:starts[i + 1]]`` (empty for an empty document).
+        In a word scan, documents mostly in scripts written without spaces
+        are shingled by code points (see the module docstring).
+
+    Raises:
+        ValueError: ``offsets`` is empty, negative, decreasing or past the end of ``buf``.
     """
     kind = SHINGLE_KINDS[spec.kind]
-    return shingle_kernel(
-        np.ascontiguousarray(buf, dtype=np.uint8),
-        np.ascontiguousarray(offsets, dtype=np.int64),
-        kind,
-        spec.n,
-        resolve_workers(workers),
-    )
+    buf = np.ascontiguousarray(buf, dtype=np.uint8)
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    check_offsets(offsets, len(buf), "offsets", "bytes of buf")
+    values, starts, _ = shingle_kernel(buf, offsets, kind, spec.n, resolve_workers(workers))
+    return values, starts

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from dedup._kernels import jaccard_kernel
+from dedup._kernels import check_offsets, check_pairs, jaccard_kernel
 from dedup._threads import resolve_workers
 
 __all__ = ["estimate_jaccard", "exact_jaccard"]
@@ -41,14 +41,19 @@ def exact_jaccard(
     Returns:
         float64, shape ``(n_pairs,)``: ``|A & B| / |A | B|``; two empty sets
         count as identical (1.0).
+
+    Raises:
+        ValueError: ``starts`` empty, negative, decreasing or past the end of
+            ``values``; ``left`` and ``right`` of different lengths or
+            holding an index outside ``[0, n_docs)``.
     """
-    return jaccard_kernel(
-        np.ascontiguousarray(values, dtype=np.uint64),
-        np.ascontiguousarray(starts, dtype=np.int64),
-        np.ascontiguousarray(left, dtype=np.int64),
-        np.ascontiguousarray(right, dtype=np.int64),
-        resolve_workers(workers),
-    )
+    values = np.ascontiguousarray(values, dtype=np.uint64)
+    starts = np.ascontiguousarray(starts, dtype=np.int64)
+    check_offsets(starts, len(values), "starts", "values")
+    left = np.ascontiguousarray(left, dtype=np.int64)
+    right = np.ascontiguousarray(right, dtype=np.int64)
+    check_pairs(left, right, len(starts) - 1)
+    return jaccard_kernel(values, starts, left, right, resolve_workers(workers))
 
 
 def estimate_jaccard(
@@ -63,7 +68,17 @@ def estimate_jaccard(
 
     Returns:
         float64, shape ``(n_pairs,)``: the fraction of equal signature values.
+
+    Raises:
+        ValueError: ``signatures`` not 2-D; ``left`` and ``right`` of
+            different lengths or holding an index outside ``[0, n_docs)``
+            (numpy would wrap a negative one silently).
     """
+    if signatures.ndim != 2:
+        raise ValueError(f"signatures must be 2-D (n_docs, num_perm), got shape {signatures.shape}")
+    left = np.asarray(left, dtype=np.int64)
+    right = np.asarray(right, dtype=np.int64)
+    check_pairs(left, right, len(signatures))
     if len(left) == 0:
         return np.zeros(0, dtype=np.float64)
     out = np.empty(len(left), dtype=np.float64)

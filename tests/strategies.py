@@ -249,3 +249,35 @@ def file_contents(draw: st.DrawFn) -> bytes:
         return b""
     blob = gzip.compress(b"".join(_jsonl_line(r) for r in draw(st.lists(_JSON_RECORDS, min_size=1, max_size=8))))
     return blob if kind == "gzip" else blob[: draw(st.integers(0, len(blob)))]
+
+
+# Fragments of news sentences in scripts written without spaces (Thai,
+# Chinese, Japanese kanji and kana), for the character-shingle fallback of a
+# word scan; and texts mixing them with Vietnamese syllables, around the
+# "more than half the letters" line.
+UNSPACED_FRAGMENTS = [
+    "นายกรัฐมนตรี",
+    "เดินทางไปเยือน",
+    "ประเทศญี่ปุ่น",
+    "เพื่อหารือเรื่อง",
+    "ความร่วมมือทางเศรษฐกิจ",
+    "กรมอุตุนิยมวิทยา",
+    "ประกาศเตือนประชาชน",
+    "国务院总理",
+    "今天在北京",
+    "会见了来访的",
+    "越南政府代表团",
+    "双方就加强经贸合作",
+    "交换了意见",
+    "気象庁によりますと",
+    "台風十号は",
+    "今夜から明日にかけて",
+    "九州南部に接近する",
+    "見込みです",
+    "カタカナ",
+]
+unspaced_sentences = st.lists(st.sampled_from(UNSPACED_FRAGMENTS), min_size=1, max_size=8).map(
+    lambda fs: "".join(fs) + "。"
+)
+unspaced_texts = st.lists(unspaced_sentences, min_size=1, max_size=6).map(" ".join)
+mixed_script_texts = st.lists(st.one_of(words, st.sampled_from(UNSPACED_FRAGMENTS)), max_size=12).map(" ".join)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import dedup
 from dedup import Document, Skipped, find_duplicates
-from tests.strategies import long_news_texts, near_duplicate
+from tests.strategies import long_news_texts, mixed_script_texts, near_duplicate, unspaced_texts
 
 OLD_TO_NEW = {"hòa": "hoà", "Hòa": "Hoà", "thủy": "thuỷ", "khỏe": "khoẻ", "hóa": "hoá", "họa": "hoạ"}
 
@@ -135,7 +135,7 @@ def test_independent_of_batch_size_workers_and_memory(
 
 
 @given(
-    st.lists(st.one_of(long_news_texts, st.text(max_size=60)), max_size=6),
+    st.lists(st.one_of(long_news_texts, unspaced_texts, mixed_script_texts, st.text(max_size=60)), max_size=6),
     st.sampled_from(["word:5", "word:1", "char:3", "char:7"]),
     st.sampled_from([1, 16, 128]),
     st.integers(0, 2**32 - 1),

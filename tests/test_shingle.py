@@ -7,29 +7,63 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dedup._kernels import shingle_kernel
 from dedup.hashing import xxh64_reference
 from dedup.normalize import normalize_batch, normalize_text
-from dedup.shingle import ShingleSpec, parse_shingle_spec, shingle_batch
-from tests.strategies import news_texts, unicode_texts
+from dedup.pipeline import find_duplicates, sketch_texts
+from dedup.shingle import CHAR_FALLBACK_TAG, ShingleSpec, parse_shingle_spec, shingle_batch
+from dedup.similarity import exact_jaccard
+from tests.strategies import mixed_script_texts, news_texts, unicode_texts, unspaced_texts
+
+# Scripts written without spaces: Thai and Lao, Myanmar, Khmer, Khmer symbols,
+# 々〆〇, kana, kana extensions, Han (extension A, unified, Myanmar extensions
+# between), compatibility ideographs, halfwidth katakana, Han extensions B-H.
+UNSPACED_RANGES = [
+    (0x0E00, 0x0F00),
+    (0x1000, 0x10A0),
+    (0x1780, 0x1800),
+    (0x19E0, 0x1A00),
+    (0x3005, 0x3008),
+    (0x3040, 0x3100),
+    (0x31F0, 0x3200),
+    (0x3400, 0x4DC0),
+    (0x4E00, 0xA000),
+    (0xA9E0, 0xAA00),
+    (0xAA60, 0xAA80),
+    (0xF900, 0xFB00),
+    (0xFF66, 0xFFA0),
+    (0x20000, 0x323B0),
+]
+
+
+def by_characters(normalized: str, spec: ShingleSpec) -> bool:
+    """A word scan shingles by characters when more than half the letters
+    are in scripts written without spaces."""
+    letters = normalized.replace(" ", "")
+    unspaced = sum(any(lo <= ord(c) < hi for lo, hi in UNSPACED_RANGES) for c in letters)
+    return spec.kind == "word" and 2 * unspaced > len(letters)
 
 
 def reference_shingles(text: str, spec: ShingleSpec) -> list[int]:
     normalized = normalize_text(text)
     if not normalized:
         return []
-    units = normalized.split(" ") if spec.kind == "word" else list(normalized)
-    joiner = " " if spec.kind == "word" else ""
+    fallback = by_characters(normalized, spec)
+    words = spec.kind == "word" and not fallback
+    units = normalized.split(" ") if words else list(normalized)
+    joiner = " " if words else ""
     if len(units) < spec.n:
         grams = [normalized]
     else:
         grams = [joiner.join(units[i : i + spec.n]) for i in range(len(units) - spec.n + 1)]
-    return sorted({xxh64_reference(g.encode("utf-8")) for g in grams})
+    tag = CHAR_FALLBACK_TAG if fallback else 0
+    return sorted({xxh64_reference(g.encode("utf-8")) ^ tag for g in grams})
 
 
 specs = st.builds(ShingleSpec, st.sampled_from(["word", "char"]), st.integers(1, 7))
 
 
-@given(st.lists(st.one_of(news_texts, unicode_texts), max_size=6), specs)
+@given(st.lists(st.one_of(news_texts, unicode_texts, unspaced_texts, mixed_script_texts), max_size=6), specs)
 def test_matches_reference(texts: list[str], spec: ShingleSpec) -> None:
     buf, offsets = normalize_batch(texts)
     values, starts = shingle_batch(buf, offsets, spec)
@@ -54,3 +88,93 @@ def test_parse_rejects(bad: str) -> None:
 def test_parse_accepts() -> None:
     assert parse_shingle_spec("char:3") == ShingleSpec("char", 3)
     assert str(parse_shingle_spec("word:5")) == "word:5"
+
+
+# Real news sentences in scripts written without spaces, and an edited copy of
+# each (a date or a word changed, a phrase added).
+THAI = (
+    "กรมอุตุนิยมวิทยาประกาศเตือนประชาชนให้ระวังอันตรายจากพายุฝนฟ้าคะนองและลมกระโชกแรงในหลายจังหวัดทางภาคเหนือ"
+    "และภาคตะวันออกเฉียงเหนือ ตั้งแต่วันที่ 12 ถึงวันที่ 15 กันยายน "
+    "โดยขอให้เกษตรกรเตรียมการป้องกันความเสียหายที่อาจเกิดขึ้นกับผลผลิตทางการเกษตร "
+    "และขอให้ผู้ที่อาศัยอยู่บริเวณเชิงเขาและใกล้ทางน้ำไหลระวังน้ำป่าไหลหลากและดินถล่ม"
+)
+# Chinese is written with the fullwidth comma, which RUF001 takes for a confusable.
+CHINESE = (
+    "中央气象台今天上午发布暴雨蓝色预警，预计未来三天南方地区将出现大范围强降雨天气，"  # noqa: RUF001
+    "其中广东、广西、福建等地的部分地区有大暴雨。气象专家提醒，"  # noqa: RUF001
+    "公众应密切关注天气变化，尽量减少外出，注意防范强降雨可能引发的山洪、泥石流和城市内涝等灾害。"  # noqa: RUF001
+)
+JAPANESE = (
+    "気象庁によりますと、非常に強い台風十号は今夜から明日にかけて九州南部にかなり接近する見込みです。"
+    "九州南部では猛烈な風が吹き、海は猛烈にしけるおそれがあります。"
+    "気象庁は、土砂災害や低い土地の浸水、河川の増水や氾濫に厳重に警戒するよう呼びかけています。"
+)
+EDITED = {
+    THAI: THAI.replace("วันที่ 15", "วันที่ 16").replace("หลายจังหวัด", "หลาย ๆ จังหวัด"),
+    CHINESE: CHINESE.replace("今天上午", "今天下午").replace("等灾害。", "等次生灾害。"),
+    JAPANESE: JAPANESE.replace("今夜から", "今夜遅くから").replace("呼びかけています。", "呼びかけました。"),
+}
+VIETNAMESE = (
+    "Trung tâm Dự báo khí tượng thủy văn quốc gia cho biết, do ảnh hưởng của bão số 3, "
+    "các tỉnh miền Bắc có mưa to đến rất to, người dân cần đề phòng lũ quét và sạt lở đất."
+)
+KOREAN = "기상청은 오늘 태풍 10호가 내일 새벽 제주도 남쪽 해상을 지나 남해안에 상륙할 것으로 예상된다고 밝혔다."
+
+
+@pytest.mark.parametrize("story", [THAI, CHINESE, JAPANESE], ids=["thai", "chinese", "japanese"])
+def test_unspaced_near_duplicates_found_at_defaults(story: str) -> None:
+    """One "word" per sentence gave an edited copy nothing in common at word:5."""
+    result = find_duplicates([story, EDITED[story], VIETNAMESE, KOREAN])
+    assert [c.members for c in result.clusters] == [[0, 1]]
+    assert 0.8 <= result.clusters[0].similarities[1] < 1.0
+    assert result.stats.char_fallback == 2
+
+
+def test_fallback_is_per_document_by_majority() -> None:
+    texts = [
+        THAI,
+        "COVID-19 ระบาด",  # 5 Thai letters of 12: words
+        "WHO ประกาศเตือนภัย",  # 14 Thai letters of 17: characters
+        KOREAN,  # Hangul is written with spaces
+        VIETNAMESE,
+        "",
+        "日本",  # shorter than one shingle: its whole text, tagged
+    ]
+    buf, offsets = normalize_batch(texts)
+    _, _, flags = shingle_kernel(buf, offsets, 0, 5, 2)
+    assert flags.tolist() == [1, 0, 1, 0, 0, 0, 1]
+    assert shingle_kernel(buf, offsets, 1, 5, 2)[2].tolist() == [0] * len(texts)  # char:5 asked for
+
+
+def test_char_fallback_never_matches_word_shingles() -> None:
+    """A Thai document (by characters) and a mostly Latin one holding the
+    same Thai letters as one-letter words (by words) share no shingle."""
+    values, starts, _ = sketch_texts(["ก ข ค", "ก ข ค a b c d"], shingle="word:1")
+    assert exact_jaccard(values, starts, np.array([0]), np.array([1]))[0] == 0.0
+    # Untagged, the two sets would share ก, ข and ค: J = 3/8.
+    untagged = {int(v) ^ CHAR_FALLBACK_TAG for v in values[starts[0] : starts[1]]}
+    assert len(untagged & set(values[starts[1] : starts[2]].tolist())) == 3
+
+
+def test_explicit_char_scan_is_not_tagged() -> None:
+    values, starts, _ = sketch_texts([CHINESE, VIETNAMESE], shingle="char:5")
+    buf, offsets = normalize_batch([CHINESE, VIETNAMESE])
+    assert values.tolist() == shingle_batch(buf, offsets, ShingleSpec("char", 5))[0].tolist()
+    assert values[starts[0] : starts[1]].tolist() == reference_shingles(CHINESE, ShingleSpec("char", 5))
+
+
+def test_mixed_corpus_is_deterministic_for_any_worker_count() -> None:
+    texts = [THAI, VIETNAMESE, CHINESE, EDITED[THAI], JAPANESE, KOREAN, EDITED[CHINESE], EDITED[JAPANESE]] * 3
+    runs = [find_duplicates(texts, workers=w, batch_size=b) for w, b in [(1, 512), (2, 3), (8, 1)]]
+    for run in runs[1:]:
+        assert run.clusters == runs[0].clusters and run.pairs == runs[0].pairs
+        assert run.stats.char_fallback == runs[0].stats.char_fallback == 18
+    # The Thai, Chinese and Japanese stories each form one cluster with their copies;
+    # the Vietnamese and Korean stories (identical copies) one each.
+    assert [c.members for c in runs[0].clusters] == [
+        [0, 3, 8, 11, 16, 19],
+        [1, 9, 17],
+        [2, 6, 10, 14, 18, 22],
+        [4, 7, 12, 15, 20, 23],
+        [5, 13, 21],
+    ]
