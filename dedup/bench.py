@@ -23,7 +23,6 @@ import io
 import json
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -32,6 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from dedup._scratch import scratch_folder
 from dedup.document import Document, Skipped
 from dedup.errors import DedupError, UsageError
 from dedup.generate import generate_dump
@@ -281,7 +281,7 @@ def run_bench(
         if on_skip is not None:
             on_skip(item)
 
-    with tempfile.TemporaryDirectory(prefix="dedup-bench-") as folder:
+    with scratch_folder("dedup-bench-") as folder:
         if path is None:
             source = os.path.join(folder, "generated.jsonl")
             with open(source, "w", encoding="utf-8") as f:

@@ -423,6 +423,12 @@ def _verbose_scan(result: ScanResult, threshold: float) -> None:
         f"{s.candidates:,} candidate pairs, {s.verified:,} verified at >= {threshold}{capped}",
         err=True,
     )
+    if s.char_fallback:
+        typer.echo(
+            f"shingles: {_plural(s.char_fallback, 'document')} in scripts written without spaces (Thai, Chinese, "
+            "Japanese...) shingled by characters; they match only each other",
+            err=True,
+        )
 
 
 def _skipped_summary(skipped: Sequence[Skipped]) -> str:

@@ -15,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup._kernels import sketch_kernel
+from dedup._scratch import scratch_folder
 from dedup._threads import MAX_WORKERS, resolve_workers
 from dedup.cluster import KEEP_POLICIES, Cluster, connected_components, group_clusters
 from dedup.document import Document, DocumentLike, Renamed, Skipped, UniqueIds, as_document
@@ -272,7 +272,7 @@ def find_duplicates(
     spec = config.validate()
     # The temporary folder (spilled shingle hashes) goes away on return, on
     # error and on Ctrl-C alike.
-    with tempfile.TemporaryDirectory(prefix="dedup-") as folder:
+    with scratch_folder("dedup-") as folder:
         return _scan(documents, config, spec, progress, on_stage, folder)
 
 

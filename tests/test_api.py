@@ -21,7 +21,8 @@ def test_layering() -> None:
     from pathlib import Path
 
     layers = {
-        "_unicode": 0, "_kernels": 0, "_threads": 0, "errors": 0, "document": 0, "normalize": 0, "hashing": 0,
+        "_unicode": 0, "_kernels": 0, "_threads": 0, "_scratch": 0, "errors": 0,
+        "document": 0, "normalize": 0, "hashing": 0,
         "shingle": 1, "minhash": 1, "similarity": 1,
         "lsh": 2, "cluster": 2, "store": 2,
         "pipeline": 3, "io": 3, "output": 3, "metrics": 3, "strip": 4,

@@ -1,0 +1,46 @@
+"""Temporary folders are removed whenever the interrupt arrives (issue 8, item 13)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from dedup._scratch import scratch_folder
+
+
+def _interrupting_mkdtemp(real: object, signum: int) -> object:
+    def mkdtemp(*args: object, **kwargs: object) -> str:
+        folder = real(*args, **kwargs)  # type: ignore[operator]
+        os.kill(os.getpid(), signum)  # the signal lands after mkdir, before the caller owns the folder
+        return folder  # type: ignore[no-any-return]
+
+    return mkdtemp
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_during_creation_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signum: int) -> None:
+    def terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # as the command line does for SIGTERM
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(tempfile, "mkdtemp", _interrupting_mkdtemp(tempfile.mkdtemp, signum))
+    try:
+        with pytest.raises(KeyboardInterrupt), scratch_folder() as folder:
+            raise AssertionError(f"the interrupt should have ended the block before it ran ({folder})")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_folder_removed_on_error_and_on_return(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with scratch_folder() as folder:
+        Path(folder, "spill").write_bytes(b"x")
+    with pytest.raises(RuntimeError), scratch_folder() as folder:
+        raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
