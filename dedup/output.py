@@ -51,6 +51,7 @@ OutputPath = str | os.PathLike[str] | None
 _STDOUT = "-"
 _GZIP_LEVEL = 6
 _ZSTD_LEVEL = 3
+_STEM_BYTES = 64
 # Never renamed over: the special files and magic links of the system
 # (``/dev/stdout`` may resolve to the file the shell redirected stdout to).
 _SYSTEM_PREFIXES = ("/dev/", "/proc/")
@@ -125,6 +126,8 @@ def _create_temp(folder: str, stem: str) -> tuple[int, str]:
     Raises:
         OSError: it cannot be created.
     """
+    # Short enough that a target name of the longest length still leaves room.
+    stem = os.fsdecode(os.fsencode(stem)[:_STEM_BYTES])
     for _ in range(100):
         tmp = os.path.join(folder, f".{stem}.{secrets.token_hex(4)}.tmp")
         try:
@@ -136,7 +139,8 @@ def _create_temp(folder: str, stem: str) -> tuple[int, str]:
 
 def _keep_owner_and_mode(fd: int, old: os.stat_result) -> None:
     """Give a replacement file the owner and permissions of the file it replaces."""
-    if (old.st_uid, old.st_gid) != (os.fstat(fd).st_uid, os.fstat(fd).st_gid):
+    new = os.fstat(fd)
+    if (old.st_uid, old.st_gid) != (new.st_uid, new.st_gid):
         # Allowed only to root (or to change to one's own group): best effort.
         with contextlib.suppress(OSError):
             os.fchown(fd, old.st_uid, old.st_gid)
@@ -173,6 +177,7 @@ class _Sink(io.RawIOBase):
         self._fd = fd
         self._buffer = buffer
         self._sync = sync
+        self._stdout = buffer is not None
         self.failed = False
         self.error: OutputError | None = None
 
@@ -191,8 +196,13 @@ class _Sink(io.RawIOBase):
             return self._buffer.isatty()
         return self._fd is not None and os.isatty(self._fd)
 
-    def _fail(self, err: OSError) -> OutputError:
+    def _fail(self, err: OSError) -> Exception:
+        """The exception to raise for ``err``: an OutputError naming the
+        user's path, except a broken stdout pipe (``dedup ... | head``),
+        kept as the BrokenPipeError on which a command-line tool ends quietly."""
         self.failed = True
+        if isinstance(err, BrokenPipeError) and self._stdout:
+            return err
         self.error = _error(self._label, err)
         return self.error
 
@@ -216,6 +226,7 @@ class _Sink(io.RawIOBase):
 
         Raises:
             OutputError: the sync, the flush or the close failed.
+            BrokenPipeError: stdout's reader went away.
         """
         if self.closed:
             return
@@ -325,6 +336,8 @@ def open_output(path: OutputPath, *, binary: bool = False, compress: bool = Fals
             permission, a full disk...): the message names ``path``. A file
             being replaced is left as it was and no temporary file remains,
             whatever the failure (Ctrl-C included).
+        BrokenPipeError: stdout's reader went away (``dedup ... | head``);
+            a command-line tool ends quietly on it.
     """
     if path is None or os.fspath(path) == _STDOUT:
         with _open_stdout(binary) as handle:
@@ -358,7 +371,8 @@ def _layered(sink: _Sink, binary: bool, codec: str | None) -> Iterator[IO[Any]]:
             layers.abandon()
         else:
             sink.failed = True
-            sink.close()
+            with contextlib.suppress(Exception):
+                sink.close()
         raise
 
 
@@ -404,6 +418,8 @@ def _open_stdout(binary: bool) -> Iterator[IO[Any]]:
         return
     try:
         sys.stdout.flush()  # what was printed before comes first
+    except BrokenPipeError:
+        raise
     except OSError as err:
         raise _error("stdout", err) from None
     with _layered(_Sink("stdout", buffer=buffer, sync=False), binary, None) as handle:

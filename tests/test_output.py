@@ -354,3 +354,36 @@ def test_zstd_by_suffix_and_plain_otherwise(tmp_path: Path) -> None:
     with open_output(tmp_path / "b.jsonl.gz") as out:  # compress not asked
         out.write("{}\n")
     assert (tmp_path / "b.jsonl.gz").read_bytes() == b"{}\n"
+
+
+_WRITE_TO_STDOUT = """
+import os, sys
+from dedup.output import open_output
+try:
+    with open_output("-") as out:
+        for _ in range(1000):
+            out.write("x" * 10_000 + "\\n")
+except BaseException as err:
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # what the command line does on a broken pipe
+    print(type(err).__name__, file=sys.stderr)
+"""
+
+
+def test_broken_stdout_pipe_is_a_broken_pipe() -> None:
+    """``dedup ... | head``: the command line ends quietly on BrokenPipeError,
+    so it must reach it as such (a file or a FIFO gets an OutputError)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _WRITE_TO_STDOUT], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader goes away at once
+    assert proc.stderr.read().strip() == "BrokenPipeError"
+    assert proc.wait(timeout=60) == 0
+
+
+def test_longest_file_name(tmp_path: Path) -> None:
+    target = tmp_path / ("é" * 127)  # 254 bytes: a temporary name must not add to it
+    with open_output(target) as out:
+        out.write("x")
+    check_outputs([("--output", str(target))], [])
+    assert target.read_text() == "x" and _files(tmp_path) == [target.name]
