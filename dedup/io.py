@@ -14,8 +14,8 @@ Every input document is yielded either as a :class:`~dedup.document.Document`
 or as a :class:`~dedup.document.Skipped` with its reason; nothing is dropped
 silently.
 
-Outputs are written atomically: to a temporary file in the target folder,
-then renamed over the target, so a reader never sees half a file.
+Outputs are written by :mod:`dedup.output` (atomically: a temporary file in
+the target folder renamed over the target, so a reader never sees half a file).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import dataclasses
 import json
 import os
 import stat
-import tempfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
@@ -39,6 +38,7 @@ import zstandard
 
 from dedup.document import Document, Skipped
 from dedup.errors import InputError
+from dedup.output import open_output
 
 __all__ = [
     "InputError",
@@ -579,36 +579,21 @@ def _read_all(
                 yield item
 
 
-@contextlib.contextmanager
-def atomic_writer(path: str | os.PathLike[str]) -> Iterator[IO[str]]:
-    """Open ``path`` for writing UTF-8 text so that it appears whole or not at all.
+def atomic_writer(path: str | os.PathLike[str]) -> contextlib.AbstractContextManager[IO[str]]:
+    """Open ``path`` for writing UTF-8 text that appears whole or not at all:
+    :func:`dedup.output.open_output` (links written through, FIFOs streamed,
+    modes kept, ``-`` is stdout).
 
-    The text goes to a temporary file beside ``path``, which replaces it on
-    success and is removed on any error.
+    Raises:
+        OutputError: it cannot be written.
     """
-    with _atomic(path, binary=False) as handle:
-        yield handle
+    return open_output(path)
 
 
-@contextlib.contextmanager
-def atomic_binary_writer(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
-    """Like :func:`atomic_writer`, for bytes."""
-    with _atomic(path, binary=True) as handle:
-        yield handle
+def atomic_binary_writer(path: str | os.PathLike[str]) -> contextlib.AbstractContextManager[IO[bytes]]:
+    """Like :func:`atomic_writer`, for bytes.
 
-
-@contextlib.contextmanager
-def _atomic(path: str | os.PathLike[str], *, binary: bool) -> Iterator[IO[Any]]:
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
-    try:
-        handle: IO[Any] = os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="\n")
-        with handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    Raises:
+        OutputError: it cannot be written.
+    """
+    return open_output(path, binary=True)

@@ -1,13 +1,22 @@
 """Machine-readable reports of a scan: JSONL and CSV, per DESIGN.md.
 
-Similarities are rounded to 6 decimals so output is stable and readable.
+Each ``write_*`` streams its records to an open text stream one by one (a
+report is never built whole in memory); each ``format_*`` returns the same
+text as one string, for small results and tests. Similarities are rounded to
+6 decimals so output is stable and readable.
+
+A lone surrogate (an id from a file name that is not UTF-8, kept by
+``surrogateescape``, or from a JSONL string) never raises: a JSONL record
+holding one is written with ``\\uXXXX`` escapes (valid JSON, lossless); CSV
+relies on the stream's ``backslashreplace`` (:func:`dedup.output.open_output`).
 
 Example:
+    >>> import sys
     >>> from dedup.cluster import Cluster
     >>> c = Cluster(members=[0, 2], keep=0, similarities=[1.0, 0.9123456789], ids=["a.txt", "b.txt"])
     >>> print(format_clusters_jsonl([c])[:60])
     {"cluster": 0, "size": 2, "keep": "a.txt", "members": [{"id"
-    >>> print(format_clusters_csv([c]), end="")
+    >>> write_clusters_csv(sys.stdout, [c])
     cluster,id,keep,similarity
     0,a.txt,a.txt,1.0
     0,b.txt,a.txt,0.912346
@@ -18,7 +27,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import IO, TypeVar
 
 from dedup.blocks import BlockGroup
 from dedup.cluster import Cluster
@@ -33,9 +44,19 @@ __all__ = [
     "format_pairs_csv",
     "format_pairs_jsonl",
     "format_skipped_jsonl",
+    "write_clusters_csv",
+    "write_clusters_jsonl",
+    "write_groups_csv",
+    "write_groups_jsonl",
+    "write_pairs_csv",
+    "write_pairs_jsonl",
+    "write_skipped_jsonl",
 ]
 
 _DECIMALS = 6
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+_T = TypeVar("_T")
 
 
 def _sim(value: float) -> float:
@@ -43,50 +64,75 @@ def _sim(value: float) -> float:
 
 
 def _dumps(record: object) -> str:
-    return json.dumps(record, ensure_ascii=False)
+    """One JSONL line (without its newline): UTF-8 text as is, but a record
+    holding a lone surrogate, which no UTF-8 stream can encode, escaped as
+    ``\\udcff`` throughout (what a JSON reader turns back into the same string)."""
+    line = json.dumps(record, ensure_ascii=False)
+    if _SURROGATE.search(line):
+        return json.dumps(record, ensure_ascii=True)
+    return line
 
 
-def format_clusters_jsonl(clusters: Sequence[Cluster]) -> str:
-    """One JSON object per cluster: ``cluster, size, keep, members[{id, similarity}]``."""
-    lines = []
-    for index, c in enumerate(clusters):
-        members = [{"id": i, "similarity": _sim(s)} for i, s in zip(c.ids, c.similarities, strict=True)]
-        lines.append(_dumps({"cluster": index, "size": c.size, "keep": c.keep_id, "members": members}) + "\n")
-    return "".join(lines)
+def _jsonl(out: IO[str], records: Iterable[object]) -> None:
+    for record in records:
+        out.write(_dumps(record) + "\n")
 
 
-def format_clusters_csv(clusters: Sequence[Cluster]) -> str:
-    """CSV with columns ``cluster,id,keep,similarity``, one row per member."""
+def _csv(out: IO[str], header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(row)
+
+
+def _as_string(write: Callable[[IO[str], _T], None], items: _T) -> str:
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["cluster", "id", "keep", "similarity"])
-    for index, c in enumerate(clusters):
-        for doc_id, sim in zip(c.ids, c.similarities, strict=True):
-            writer.writerow([index, doc_id, c.keep_id, _sim(sim)])
+    write(buf, items)
     return buf.getvalue()
 
 
-def format_pairs_jsonl(pairs: Sequence[Pair]) -> str:
-    """One JSON object per verified pair: ``a, b, similarity, estimate``."""
-    return "".join(
-        _dumps({"a": p.a, "b": p.b, "similarity": _sim(p.similarity), "estimate": _sim(p.estimate)}) + "\n"
-        for p in pairs
+def write_clusters_jsonl(out: IO[str], clusters: Iterable[Cluster]) -> None:
+    """One JSON object per cluster: ``cluster, size, keep, members[{id, similarity}]``."""
+    _jsonl(
+        out,
+        (
+            {
+                "cluster": index,
+                "size": c.size,
+                "keep": c.keep_id,
+                "members": [{"id": i, "similarity": _sim(s)} for i, s in zip(c.ids, c.similarities, strict=True)],
+            }
+            for index, c in enumerate(clusters)
+        ),
     )
 
 
-def format_pairs_csv(pairs: Sequence[Pair]) -> str:
+def write_clusters_csv(out: IO[str], clusters: Iterable[Cluster]) -> None:
+    """CSV with columns ``cluster,id,keep,similarity``, one row per member."""
+    _csv(
+        out,
+        ["cluster", "id", "keep", "similarity"],
+        (
+            [index, doc_id, c.keep_id, _sim(sim)]
+            for index, c in enumerate(clusters)
+            for doc_id, sim in zip(c.ids, c.similarities, strict=True)
+        ),
+    )
+
+
+def write_pairs_jsonl(out: IO[str], pairs: Iterable[Pair]) -> None:
+    """One JSON object per verified pair: ``a, b, similarity, estimate``."""
+    _jsonl(out, ({"a": p.a, "b": p.b, "similarity": _sim(p.similarity), "estimate": _sim(p.estimate)} for p in pairs))
+
+
+def write_pairs_csv(out: IO[str], pairs: Iterable[Pair]) -> None:
     """CSV with columns ``a,b,similarity,estimate``."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["a", "b", "similarity", "estimate"])
-    for p in pairs:
-        writer.writerow([p.a, p.b, _sim(p.similarity), _sim(p.estimate)])
-    return buf.getvalue()
+    _csv(out, ["a", "b", "similarity", "estimate"], ([p.a, p.b, _sim(p.similarity), _sim(p.estimate)] for p in pairs))
 
 
-def format_skipped_jsonl(skipped: Sequence[Skipped]) -> str:
+def write_skipped_jsonl(out: IO[str], skipped: Iterable[Skipped]) -> None:
     """One JSON object per skipped input: ``path, line, reason`` (line null for a whole file)."""
-    return "".join(_dumps({"path": s.path, "line": s.line, "reason": s.reason}) + "\n" for s in skipped)
+    _jsonl(out, ({"path": s.path, "line": s.line, "reason": s.reason} for s in skipped))
 
 
 def _group_record(index: int, group: BlockGroup) -> dict[str, object]:
@@ -108,18 +154,55 @@ def _group_record(index: int, group: BlockGroup) -> dict[str, object]:
     }
 
 
-def format_groups_jsonl(groups: Sequence[BlockGroup]) -> str:
+def write_groups_jsonl(out: IO[str], groups: Iterable[BlockGroup]) -> None:
     """One JSON object per group of repeated blocks (DESIGN.md, ``dedup blocks``)."""
-    return "".join(_dumps(_group_record(i, g)) + "\n" for i, g in enumerate(groups))
+    _jsonl(out, (_group_record(i, g) for i, g in enumerate(groups)))
 
 
-def format_groups_csv(groups: Sequence[BlockGroup]) -> str:
+def write_groups_csv(out: IO[str], groups: Iterable[BlockGroup]) -> None:
     """CSV, one row per occurrence:
     ``group,kind,boilerplate,count,documents,id,line,end_line,text``."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["group", "kind", "boilerplate", "count", "documents", "id", "line", "end_line", "text"])
-    for i, g in enumerate(groups):
-        for o in g.occurrences:
-            writer.writerow([i, g.kind, g.boilerplate, g.count, g.documents, o.id, o.line, o.end_line, g.text])
-    return buf.getvalue()
+    _csv(
+        out,
+        ["group", "kind", "boilerplate", "count", "documents", "id", "line", "end_line", "text"],
+        (
+            [i, g.kind, g.boilerplate, g.count, g.documents, o.id, o.line, o.end_line, g.text]
+            for i, g in enumerate(groups)
+            for o in g.occurrences
+        ),
+    )
+
+
+def format_clusters_jsonl(clusters: Iterable[Cluster]) -> str:
+    """:func:`write_clusters_jsonl` as one string."""
+    return _as_string(write_clusters_jsonl, clusters)
+
+
+def format_clusters_csv(clusters: Iterable[Cluster]) -> str:
+    """:func:`write_clusters_csv` as one string."""
+    return _as_string(write_clusters_csv, clusters)
+
+
+def format_pairs_jsonl(pairs: Iterable[Pair]) -> str:
+    """:func:`write_pairs_jsonl` as one string."""
+    return _as_string(write_pairs_jsonl, pairs)
+
+
+def format_pairs_csv(pairs: Iterable[Pair]) -> str:
+    """:func:`write_pairs_csv` as one string."""
+    return _as_string(write_pairs_csv, pairs)
+
+
+def format_skipped_jsonl(skipped: Iterable[Skipped]) -> str:
+    """:func:`write_skipped_jsonl` as one string."""
+    return _as_string(write_skipped_jsonl, skipped)
+
+
+def format_groups_jsonl(groups: Iterable[BlockGroup]) -> str:
+    """:func:`write_groups_jsonl` as one string."""
+    return _as_string(write_groups_jsonl, groups)
+
+
+def format_groups_csv(groups: Iterable[BlockGroup]) -> str:
+    """:func:`write_groups_csv` as one string."""
+    return _as_string(write_groups_csv, groups)
