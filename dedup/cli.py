@@ -45,19 +45,19 @@ from dedup.errors import EXIT_DUPLICATES, EXIT_FATAL, EXIT_USAGE, DedupError, Us
 from dedup.generate import write_dump
 from dedup.io import InputSet, collect_inputs, read_documents
 from dedup.lsh import MAX_BUCKET
-from dedup.output import check_outputs, open_output
+from dedup.output import check_output_folder, check_outputs, open_output
 from dedup.pipeline import ScanConfig, ScanResult, find_duplicates
 from dedup.report import (
-    format_clusters_csv,
-    format_clusters_jsonl,
-    format_groups_csv,
-    format_groups_jsonl,
-    format_pairs_csv,
-    format_pairs_jsonl,
-    format_skipped_jsonl,
+    write_clusters_csv,
+    write_clusters_jsonl,
+    write_groups_csv,
+    write_groups_jsonl,
+    write_pairs_csv,
+    write_pairs_jsonl,
+    write_skipped_jsonl,
 )
 from dedup.store import parse_memory
-from dedup.strip import plan_cleaned_copies, strip_text, write_cleaned_copies
+from dedup.strip import CleanedCopy, plan_cleaned_copies, strip_text, write_cleaned_copies
 
 
 class _PanelCommand(typer.core.TyperCommand):
@@ -269,6 +269,12 @@ def _report_skips(skipped: Sequence[Skipped], renamed: Sequence[Renamed]) -> Non
         typer.echo(item.describe(), err=True)
 
 
+def _shown(text: str) -> str:
+    """Text for a rich table: markup escaped, and lone surrogates (from file
+    names that are not UTF-8) spelled as they will be written, so columns align."""
+    return escape(text.encode("utf-8", "backslashreplace").decode("utf-8"))
+
+
 def _render_table(result: ScanResult, pairs: bool, out: IO[str]) -> None:
     console = Console(file=out, width=None if out.isatty() else 120, highlight=False)
     if not (result.pairs if pairs else result.clusters):
@@ -277,14 +283,14 @@ def _render_table(result: ScanResult, pairs: bool, out: IO[str]) -> None:
     if pairs:
         table = Table("a", "b", "similarity", "estimate", title=_plural(len(result.pairs), "near-duplicate pair"))
         for p in result.pairs:
-            table.add_row(escape(p.a), escape(p.b), f"{p.similarity:.4f}", f"{p.estimate:.4f}")
+            table.add_row(_shown(p.a), _shown(p.b), f"{p.similarity:.4f}", f"{p.estimate:.4f}")
         console.print(table)
         return
     table = Table("cluster", "size", "document", "similarity", title=_plural(len(result.clusters), "cluster"))
     for index, cluster in enumerate(result.clusters):
         for member, doc_id, sim in zip(cluster.members, cluster.ids, cluster.similarities, strict=True):
             mark = " (keep)" if member == cluster.keep else ""
-            table.add_row(str(index), str(cluster.size), escape(doc_id) + mark, f"{sim:.4f}")
+            table.add_row(str(index), str(cluster.size), _shown(doc_id) + mark, f"{sim:.4f}")
         table.add_section()
     console.print(table)
 
@@ -293,9 +299,15 @@ def _write_scan(result: ScanResult, output_format: OutputFormat, pairs: bool, ou
     if output_format is OutputFormat.table:
         _render_table(result, pairs, out)
     elif output_format is OutputFormat.jsonl:
-        out.write(format_pairs_jsonl(result.pairs) if pairs else format_clusters_jsonl(result.clusters))
+        if pairs:
+            write_pairs_jsonl(out, result.pairs)
+        else:
+            write_clusters_jsonl(out, result.clusters)
     else:
-        out.write(format_pairs_csv(result.pairs) if pairs else format_clusters_csv(result.clusters))
+        if pairs:
+            write_pairs_csv(out, result.pairs)
+        else:
+            write_clusters_csv(out, result.clusters)
 
 
 def _check_format(output_format: OutputFormat, output: str | None) -> None:
@@ -387,7 +399,7 @@ def scan(
         config.validate()
         _check_format(output_format, output)
         inputs = collect_inputs(paths)
-        check_outputs([("--output", output), ("--errors", errors)], inputs.files)
+        check_outputs([("--output", output or "-"), ("--errors", errors)], inputs.files)
         _report_inputs(inputs, quiet)
         with _Progress(not quiet and sys.stderr.isatty(), "reading", inputs.total_bytes) as bar:
             documents = read_documents(inputs, text_field=text_field, id_field=id_field, on_read=bar.on_read)
@@ -395,7 +407,7 @@ def scan(
         _report_skips(result.skipped, result.renamed)
         if errors is not None:
             with open_output(errors) as out:
-                out.write(format_skipped_jsonl(result.skipped))
+                write_skipped_jsonl(out, result.skipped)
         with open_output(output) as out:
             _write_scan(result, output_format, pairs, out)
         if verbose:
@@ -465,17 +477,27 @@ def _render_groups(result: BlocksResult, out: IO[str]) -> None:
         text = g.text if len(g.text) <= 70 else g.text[:67] + "..."
         kind = g.kind + (" boilerplate" if g.boilerplate else "")
         # Ids and news text may hold square brackets, which rich would read as markup.
-        table.add_row(str(index), kind, str(g.count), str(g.documents), escape(text), escape(where))
+        table.add_row(str(index), kind, str(g.count), str(g.documents), _shown(text), _shown(where))
     console.print(table)
+
+
+def _refuse_output_among_copies(output: str | None, copies: Sequence[CleanedCopy]) -> None:
+    """--output may not be where --strip will put a cleaned copy."""
+    if output is None or output == "-":
+        return
+    target = os.path.realpath(output)
+    for copy in copies:
+        if os.path.realpath(copy.target) == target:
+            raise UsageError(f"--output {output} is where --strip writes the cleaned copy of {copy.file.qualified}")
 
 
 def _write_groups(result: BlocksResult, output_format: OutputFormat, out: IO[str]) -> None:
     if output_format is OutputFormat.table:
         _render_groups(result, out)
     elif output_format is OutputFormat.jsonl:
-        out.write(format_groups_jsonl(result.groups))
+        write_groups_jsonl(out, result.groups)
     else:
-        out.write(format_groups_csv(result.groups))
+        write_groups_csv(out, result.groups)
 
 
 @app.command(
@@ -542,9 +564,10 @@ def blocks(
             raise UsageError("--strip folder is empty")
         _check_format(output_format, output)
         inputs = collect_inputs(paths, exclude=[strip] if strip else [])
-        check_outputs([("--output", output)], inputs.files)
+        check_outputs([("--output", output or "-")], inputs.files)
         if strip is not None:
-            plan_cleaned_copies(inputs, strip, arguments=paths)
+            check_output_folder("--strip", strip, inputs.files)
+            _refuse_output_among_copies(output, plan_cleaned_copies(inputs, strip, arguments=paths))
         _report_inputs(inputs, quiet)
         with _Progress(not quiet and sys.stderr.isatty(), "counting", inputs.total_bytes) as bar:
             passes = 0

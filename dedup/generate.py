@@ -22,9 +22,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
-import gzip
-import io
 import itertools
 import json
 import os
@@ -33,8 +30,6 @@ import textwrap
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from typing import IO
-
-import zstandard
 
 from dedup.document import Document, Skipped
 from dedup.errors import UsageError
@@ -331,32 +326,6 @@ def generate_dump(
     return docs
 
 
-@contextlib.contextmanager
-def _open_dump(path: str | os.PathLike[str] | None) -> Iterator[IO[str]]:
-    """A UTF-8 text stream onto ``path``, compressed by its suffix (``.gz``, ``.zst``).
-
-    The gzip header carries no time and no name, so the bytes are a function
-    of the content alone.
-    """
-    name = "" if path is None else os.fspath(path).lower()
-    if not name.endswith((".gz", ".zst")):
-        with open_output(path) as text:
-            yield text
-        return
-    with open_output(path, binary=True) as raw:
-        # Closing the text stream closes the compressor (writing its trailer), never ``raw``:
-        # the atomic writer beneath still flushes, syncs and renames its file.
-        if name.endswith(".gz"):
-            with io.TextIOWrapper(
-                gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0), encoding="utf-8", newline="\n"
-            ) as text:
-                yield text
-        else:
-            writer = zstandard.ZstdCompressor().stream_writer(raw, closefd=False)
-            with io.TextIOWrapper(writer, encoding="utf-8", newline="\n") as text:
-                yield text
-
-
 def write_dump(
     path: str | os.PathLike[str] | None,
     *,
@@ -389,5 +358,5 @@ def write_dump(
     """
     _validate(docs, dup_rate, seed)
     check_outputs([("OUT", path)], collect_inputs(sources).files if sources else [])
-    with _open_dump(path) as out:
+    with open_output(path, compress=True) as out:
         return generate_dump(out, docs=docs, dup_rate=dup_rate, seed=seed, sources=sources, on_skip=on_skip)

@@ -191,7 +191,6 @@ def test_a_changed_text_file_keeps_its_encoding(tmp_path: Path, encoding: str, b
     assert (tmp_path / "out" / "a.txt").read_bytes() == expected
 
 
-@pytest.mark.xfail(reason="open_output(compress=True) is still being built in output.py", strict=False)
 def test_compressed_inputs_are_compressed_again_under_the_same_name(tmp_path: Path) -> None:
     def text(k: str) -> str:
         return f"{REPEAT} {k}\n{BODY} {k}\n{REPEAT} {k}\n"
