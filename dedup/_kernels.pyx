@@ -777,7 +777,11 @@ def union_find(int64_t n, const int64_t[::1] left, const int64_t[::1] right):
 # its number of words.
 
 def hash_kernel(const uint8_t[::1] buf, const int64_t[::1] offsets, int num_threads):
-    """``(hashes, words)``: uint64 XXH64 and int64 word count per text."""
+    """``(hashes, words)``: uint64 XXH64 and int64 word count per text.
+
+    In a text mostly in a script written without spaces (Thai, Chinese...),
+    each character counts as a word: a whole sentence is one "word" there.
+    """
     cdef Py_ssize_t n = offsets.shape[0] - 1
     cdef Py_ssize_t d
     cdef int64_t m
@@ -789,5 +793,10 @@ def hash_kernel(const uint8_t[::1] buf, const int64_t[::1] offsets, int num_thre
     for d in prange(n, nogil=True, schedule="static", num_threads=num_threads):
         m = offsets[d + 1] - offsets[d]
         hashes[d] = xxh64(base + offsets[d], m) if m > 0 else xxh64(base, 0)
-        words[d] = _count_units(base + offsets[d], m, 0) if m > 0 else 0
+        if m == 0:
+            words[d] = 0
+        elif _mostly_unspaced(base + offsets[d], m):
+            words[d] = _count_units(base + offsets[d], m, 1)
+        else:
+            words[d] = _count_units(base + offsets[d], m, 0)
     return hashes_arr, words_arr

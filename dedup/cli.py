@@ -40,7 +40,7 @@ from rich.table import Table
 from dedup import __version__
 from dedup.bench import BenchReport, plot_report, run_bench
 from dedup.blocks import BlocksResult, find_repeated_blocks
-from dedup.document import Document, Renamed, Skipped
+from dedup.document import Document, Renamed, Skipped, printable
 from dedup.errors import EXIT_DUPLICATES, EXIT_FATAL, EXIT_USAGE, DedupError, UsageError, exit_code
 from dedup.generate import write_dump
 from dedup.io import InputSet, collect_inputs, read_documents
@@ -255,7 +255,7 @@ def _report_inputs(inputs: InputSet, quiet: bool) -> None:
     """Say which files were not read because no reader takes them."""
     if quiet or not inputs.unsupported:
         return
-    suffixes = collections.Counter(Path(name).suffix.lower() or "(none)" for name in inputs.unsupported)
+    suffixes = collections.Counter(Path(name).suffix.lower() or "no extension" for name in inputs.unsupported)
     listed = ", ".join(f"{suffix} ({n:,})" if n > 1 else suffix for suffix, n in sorted(suffixes.items()))
     typer.echo(
         f"dedup: {_plural(len(inputs.unsupported), 'file')} with unsupported extensions not read: {listed}", err=True
@@ -270,9 +270,10 @@ def _report_skips(skipped: Sequence[Skipped], renamed: Sequence[Renamed]) -> Non
 
 
 def _shown(text: str) -> str:
-    """Text for a rich table: markup escaped, and lone surrogates (from file
-    names that are not UTF-8) spelled as they will be written, so columns align."""
-    return escape(text.encode("utf-8", "backslashreplace").decode("utf-8"))
+    """Text for a rich table: markup escaped, control characters and lone
+    surrogates (file names that are not UTF-8) spelled out, so a name can
+    neither drive the terminal nor misalign the columns."""
+    return escape(printable(text))
 
 
 def _render_table(result: ScanResult, pairs: bool, out: IO[str]) -> None:
@@ -405,11 +406,11 @@ def scan(
             documents = read_documents(inputs, text_field=text_field, id_field=id_field, on_read=bar.on_read)
             result = find_duplicates(documents, config, progress=bar.on_documents, on_stage=bar.stage)
         _report_skips(result.skipped, result.renamed)
+        with open_output(output) as out:
+            _write_scan(result, output_format, pairs, out)
         if errors is not None:
             with open_output(errors) as out:
                 write_skipped_jsonl(out, result.skipped)
-        with open_output(output) as out:
-            _write_scan(result, output_format, pairs, out)
         if verbose:
             _verbose_scan(result, threshold)
     if not quiet:
@@ -481,11 +482,15 @@ def _render_groups(result: BlocksResult, out: IO[str]) -> None:
     console.print(table)
 
 
-def _refuse_output_among_copies(output: str | None, copies: Sequence[CleanedCopy]) -> None:
-    """--output may not be where --strip will put a cleaned copy."""
+def _refuse_output_among_copies(output: str | None, strip: str, copies: Sequence[CleanedCopy]) -> None:
+    """--output may not be the --strip folder, hold it, or be where --strip
+    will put a cleaned copy."""
     if output is None or output == "-":
         return
     target = os.path.realpath(output)
+    folder = os.path.realpath(strip)
+    if folder == target or folder.startswith(target.rstrip(os.sep) + os.sep):
+        raise UsageError(f"--output {output} and --strip {strip}: the report would take the folder's place")
     for copy in copies:
         if os.path.realpath(copy.target) == target:
             raise UsageError(f"--output {output} is where --strip writes the cleaned copy of {copy.file.qualified}")
@@ -562,12 +567,14 @@ def blocks(
             raise UsageError("--strip-boilerplate needs --strip FOLDER")
         if strip == "":
             raise UsageError("--strip folder is empty")
+        # Resolved: making bl/sub/../clean must not create bl/sub.
+        strip_dir = None if strip is None else os.path.realpath(strip)
         _check_format(output_format, output)
-        inputs = collect_inputs(paths, exclude=[strip] if strip else [])
+        inputs = collect_inputs(paths, exclude=[strip_dir] if strip_dir else [])
         check_outputs([("--output", output or "-")], inputs.files)
-        if strip is not None:
+        if strip is not None and strip_dir is not None:
             check_output_folder("--strip", strip, inputs.files)
-            _refuse_output_among_copies(output, plan_cleaned_copies(inputs, strip, arguments=paths))
+            _refuse_output_among_copies(output, strip, plan_cleaned_copies(inputs, strip_dir, arguments=paths))
         _report_inputs(inputs, quiet)
         with _Progress(not quiet and sys.stderr.isatty(), "counting", inputs.total_bytes) as bar:
             passes = 0
@@ -591,14 +598,16 @@ def blocks(
                 progress=advance,
             )
         _report_skips(result.skipped, result.renamed)
-        with open_output(output) as out:
-            _write_groups(result, output_format, out)
-        if strip is not None:
+        if strip_dir is not None:
+            # Copies first: files are what --strip asked for, and a report
+            # whose reader went away (| head) must not cost them.
 
             def clean(number: int, text: str) -> str:
                 return strip_text(text, result.spans_to_strip(number, strip_boilerplate))
 
-            write_cleaned_copies(inputs, strip, clean, text_field=text_field, id_field=id_field, arguments=paths)
+            write_cleaned_copies(inputs, strip_dir, clean, text_field=text_field, id_field=id_field, arguments=paths)
+        with open_output(output) as out:
+            _write_groups(result, output_format, out)
     if not quiet:
         repeated = sum(g.count - 1 for g in result.groups)
         boilerplate = sum(g.boilerplate for g in result.groups)

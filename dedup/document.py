@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -28,7 +29,29 @@ import numpy.typing as npt
 
 from dedup.hashing import xxh64_reference
 
-__all__ = ["Document", "DocumentLike", "Renamed", "Skipped", "UniqueIds", "as_document"]
+__all__ = ["Document", "DocumentLike", "Renamed", "Skipped", "UniqueIds", "as_document", "printable"]
+
+# Control characters (C0, DEL, C1), bidirectional overrides and isolates, and
+# lone surrogates (file names that are not UTF-8): what a terminal would
+# obey or a text file cannot hold.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` as shown on a terminal, in a table or a CSV cell: control
+    characters, bidirectional controls and lone surrogates spelled as
+    ``\\xNN`` / ``\\uNNNN``. Ids are unique in this form too (:class:`UniqueIds`).
+
+    Example:
+        >>> printable("tin\\x1b[31m.txt")
+        'tin\\\\x1b[31m.txt'
+    """
+    return _UNPRINTABLE.sub(_escape, text) if _UNPRINTABLE.search(text) else text
 
 
 @dataclass(frozen=True)
@@ -69,7 +92,7 @@ class Skipped:
 
     def describe(self) -> str:
         """The one-line stderr report: ``skipped PATH[:LINE]: REASON``."""
-        return f"skipped {self.location}: {self.reason}"
+        return f"skipped {printable(self.location)}: {printable(self.reason)}"
 
 
 @dataclass(frozen=True)
@@ -82,13 +105,16 @@ class Renamed:
 
     def describe(self) -> str:
         """The one-line stderr warning."""
-        return f"warning: {self.location}: id {self.id!r} is already used; renamed {self.new_id!r}"
+        return (
+            f"warning: {printable(self.location)}: id '{printable(self.id)}' is already used; "
+            f"renamed '{printable(self.new_id)}'"
+        )
 
 
 def _id_hashes(ids: Sequence[str]) -> npt.NDArray[np.uint64]:
-    return np.fromiter(
-        (xxh64_reference(i.encode("utf-8", "surrogatepass")) for i in ids), dtype=np.uint64, count=len(ids)
-    )
+    # Hashed as shown (printable): two ids that differ only in how a control
+    # character or a lone surrogate is spelled would look the same in a table.
+    return np.fromiter((xxh64_reference(printable(i).encode("utf-8")) for i in ids), dtype=np.uint64, count=len(ids))
 
 
 def _fallback(doc: Document) -> str:

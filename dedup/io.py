@@ -393,13 +393,29 @@ def _read_jsonl_file(file: InputFile, text_field: str, id_field: str, on_read: _
         yield Skipped(file.name, None, f"compressed file is truncated or corrupt after line {line_no}")
 
 
+class _Number:
+    """A JSON number as written, from the exact parser: an id keeps every
+    digit (``123456789012345678901234567890``, not ``1.2345678901234568e+29``)."""
+
+    __slots__ = ("token",)
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+
+def _loads_exact(line: bytes) -> object:
+    """The standard library's parser, numbers kept as written (no float
+    rounding, no limit on the digits of an integer)."""
+    return json.loads(line, parse_int=_Number, parse_float=_Number)
+
+
 def _loads(line: bytes) -> object:
     try:
         return orjson.loads(line)
     except orjson.JSONDecodeError:
         # orjson is strict where the standard library is lenient (NaN,
         # integers beyond 64 bits): give such lines a second chance.
-        return json.loads(line)
+        return _loads_exact(line)
 
 
 def _record_document(name: str, line_no: int, record: object, text_field: str, id_field: str) -> Document | Skipped:
@@ -414,6 +430,8 @@ def _record_document(name: str, line_no: int, record: object, text_field: str, i
     doc_id = record.get(id_field)
     if doc_id is None or doc_id == "" or isinstance(doc_id, (dict, list)):
         doc_id = f"{name}:{line_no}"
+    elif isinstance(doc_id, _Number):
+        doc_id = doc_id.token
     elif not isinstance(doc_id, str):
         doc_id = json.dumps(doc_id)
     if not text.strip():
@@ -424,6 +442,10 @@ def _record_document(name: str, line_no: int, record: object, text_field: str, i
 def _parse_jsonl_line(name: str, line_no: int, line: bytes, text_field: str, id_field: str) -> Document | Skipped:
     try:
         record = _loads(line)
+        if isinstance(record, dict) and isinstance(record.get(id_field), float):
+            # orjson reads an integer beyond 64 bits as a float: the id must
+            # be the number as written.
+            record = _loads_exact(line)
     except UnicodeDecodeError:
         return Skipped(name, line_no, "line is not valid UTF-8")
     except (ValueError, RecursionError):
@@ -575,6 +597,10 @@ def _read_all(
         for item in _read_file(file, text_field, id_field, on_read):
             if isinstance(item, Document):
                 yield Document(item.id, item.text, _location(file, item.location))
+            elif item.path == file.name:
+                # Skips name the file as the user can open it (d1/sub/b.txt),
+                # so two files with one relative name stay apart.
+                yield Skipped(file.qualified, item.line, item.reason)
             else:
                 yield item
 

@@ -107,6 +107,9 @@ def _target(path: str | os.PathLike[str]) -> _Target:
     if st is None:
         if system:
             raise _error(name, "no such file or device")
+        if name.endswith(("/", os.sep)):
+            # A trailing slash names a folder: never create a file called "dir".
+            raise _error(name, "no such folder")
         return _Target(name, real, stream=False, existing=None)
     if stat.S_ISDIR(st.st_mode):
         raise _error(name, "it is a folder")
@@ -521,11 +524,14 @@ def _check_writable(target: _Target) -> None:
     folder, base = os.path.split(target.real)
     if not os.path.isdir(folder):
         reason = "not a folder" if os.path.exists(folder) else "no such folder"
-        raise _error(target.name, f"{reason}: {_shown_folder(target.name)}")
+        raise _error(target.name, f"{reason}: {_shown_folder(target.name, folder)}")
     _probe(target.name, folder, base)
 
 
-def _shown_folder(name: str) -> str:
+def _shown_folder(name: str, real_folder: str) -> str:
+    """The missing folder as the user named it, or where a link points."""
+    if os.path.islink(name):
+        return real_folder
     return os.path.dirname(name) or "."
 
 

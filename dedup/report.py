@@ -33,7 +33,7 @@ from typing import IO, TypeVar
 
 from dedup.blocks import BlockGroup
 from dedup.cluster import Cluster
-from dedup.document import Skipped
+from dedup.document import Skipped, printable
 from dedup.pipeline import Pair
 
 __all__ = [
@@ -113,7 +113,7 @@ def write_clusters_csv(out: IO[str], clusters: Iterable[Cluster]) -> None:
         out,
         ["cluster", "id", "keep", "similarity"],
         (
-            [index, doc_id, c.keep_id, _sim(sim)]
+            [index, printable(doc_id), printable(c.keep_id), _sim(sim)]
             for index, c in enumerate(clusters)
             for doc_id, sim in zip(c.ids, c.similarities, strict=True)
         ),
@@ -127,7 +127,8 @@ def write_pairs_jsonl(out: IO[str], pairs: Iterable[Pair]) -> None:
 
 def write_pairs_csv(out: IO[str], pairs: Iterable[Pair]) -> None:
     """CSV with columns ``a,b,similarity,estimate``."""
-    _csv(out, ["a", "b", "similarity", "estimate"], ([p.a, p.b, _sim(p.similarity), _sim(p.estimate)] for p in pairs))
+    rows = ([printable(p.a), printable(p.b), _sim(p.similarity), _sim(p.estimate)] for p in pairs)
+    _csv(out, ["a", "b", "similarity", "estimate"], rows)
 
 
 def write_skipped_jsonl(out: IO[str], skipped: Iterable[Skipped]) -> None:
@@ -166,7 +167,7 @@ def write_groups_csv(out: IO[str], groups: Iterable[BlockGroup]) -> None:
         out,
         ["group", "kind", "boilerplate", "count", "documents", "id", "line", "end_line", "text"],
         (
-            [i, g.kind, g.boilerplate, g.count, g.documents, o.id, o.line, o.end_line, g.text]
+            [i, g.kind, g.boilerplate, g.count, g.documents, printable(o.id), o.line, o.end_line, g.text]
             for i, g in enumerate(groups)
             for o in g.occurrences
         ),

@@ -41,6 +41,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup.document import Document, Skipped
+from dedup.errors import UsageError
 from dedup.lsh import band_keys
 from dedup.similarity import estimate_jaccard, exact_jaccard
 
@@ -56,7 +57,7 @@ def parse_memory(text: str) -> int:
     """Parse a memory size: ``"2G"``, ``"512M"``, ``"64k"``, ``"1000000"``.
 
     Raises:
-        ValueError: not a non-negative number with an optional K/M/G/T suffix.
+        UsageError: not a non-negative number with an optional K/M/G/T suffix.
     """
     value = text.strip().upper().removesuffix("B").removesuffix("I")
     unit = value[-1:] if value[-1:] in _UNITS and value[-1:] else ""
@@ -64,9 +65,9 @@ def parse_memory(text: str) -> int:
     try:
         size = float(number)
     except ValueError:
-        raise ValueError(f"memory must look like 2G, 512M or 1000000, got {text!r}") from None
-    if size < 0:
-        raise ValueError(f"memory must not be negative, got {text!r}")
+        raise UsageError(f"memory must look like 2G, 512M or 1000000, got {text!r}") from None
+    if not 0 <= size < float("inf"):
+        raise UsageError(f"memory must be a non-negative size, got {text!r}")
     return int(size * _UNITS[unit])
 
 

@@ -54,7 +54,7 @@ def test_jsonl_clusters(news_dir: Path) -> None:
             "members": [{"id": "001.txt", "similarity": 1.0}, {"id": "j1", "similarity": 1.0}],
         },
     ]
-    assert "skipped zz.jsonl:2: line is not valid JSON" in err
+    assert f"skipped {news_dir}/zz.jsonl:2: line is not valid JSON" in err
     assert "4 documents read, 1 skipped (1 line is not valid JSON), 2 clusters, 2 duplicates" in err
     assert "Traceback" not in err
 

@@ -60,7 +60,8 @@ def test_exact_output() -> None:
         '{"a": "a.txt", "b": "b.txt", "similarity": 0.876543, "estimate": 0.875}\n'
         '{"a": "é", "b": "line\\nbreak", "similarity": 1.0, "estimate": 1.0}\n'
     )
-    assert format_pairs_csv(PAIRS) == 'a,b,similarity,estimate\na.txt,b.txt,0.876543,0.875\né,"line\nbreak",1.0,1.0\n'
+    # Ids in CSV are shown printable: a newline in an id is spelled \x0a, never a row break.
+    assert format_pairs_csv(PAIRS) == "a,b,similarity,estimate\na.txt,b.txt,0.876543,0.875\né,line\\x0abreak,1.0,1.0\n"
     assert format_skipped_jsonl(SKIPPED) == (
         '{"path": "bad.bin", "line": null, "reason": "binary content (NUL bytes)"}\n'
         '{"path": "d.jsonl", "line": 7, "reason": "line is not valid JSON"}\n'
