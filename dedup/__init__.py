@@ -18,7 +18,7 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from dedup.blocks import BlockGroup, find_repeated_blocks
+from dedup.blocks import BlockGroup, BlocksConfig, find_repeated_blocks
 from dedup.cluster import Cluster
 from dedup.document import Document, Skipped
 from dedup.io import read_documents
@@ -32,6 +32,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BlockGroup",
+    "BlocksConfig",
     "Cluster",
     "Document",
     "Pair",

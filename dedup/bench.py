@@ -169,17 +169,17 @@ def _validate(
     methods: Sequence[str],
 ) -> None:
     if not sizes or min(sizes) < 2:
-        raise UsageError("sizes must be at least 2 documents each")
+        raise UsageError("sizes must be at least 2 documents each", option="sizes")
     for method in methods:
         if method not in METHODS:
             raise UsageError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     for t in (threshold, *thresholds):
         if not 0.0 < t <= 1.0:
-            raise UsageError(f"thresholds must be in (0, 1], got {t}")
+            raise UsageError(f"thresholds must be in (0, 1], got {t}", option="thresholds")
     if not 0.0 < target_recall < 1.0:
-        raise UsageError(f"target recall must be in (0, 1), got {target_recall}")
+        raise UsageError(f"target_recall must be in (0, 1), got {target_recall}", option="target_recall")
     if exact_limit < 0:
-        raise UsageError(f"exact limit must not be negative, got {exact_limit}")
+        raise UsageError(f"exact_limit must not be negative, got {exact_limit}", option="exact_limit")
 
 
 def _read_texts(source: str, limit: int, on_skip: Callable[[Skipped], None]) -> list[str]:

@@ -46,6 +46,7 @@ __all__ = [
     "Block",
     "BlockGroup",
     "BlockOccurrence",
+    "BlocksConfig",
     "BlocksResult",
     "find_repeated_blocks",
     "split_blocks",
@@ -248,6 +249,44 @@ class _DistinctCounts:
         self.counts = np.add.reduceat(all_counts, starts) if len(starts) else all_counts[:0]
 
 
+@dataclass(frozen=True)
+class BlocksConfig:
+    """Options of :func:`find_repeated_blocks`; the CLI flags are these names
+    in kebab-case. Checked by ``validate()`` before any document is read.
+
+    Raises:
+        UsageError: from ``validate()`` when an option is out of range.
+    """
+
+    unit: str = "line"
+    min_words: int = 4
+    near: float | None = None
+    boilerplate_documents: int | None = None
+    workers: int | None = None
+
+    def validate(self) -> None:
+        """Check every option.
+
+        Raises:
+            UsageError: ``unit`` is unknown, ``min_words`` is below 1,
+                ``near`` is outside (0, 1], ``boilerplate_documents`` is below
+                1, or ``workers`` is outside [1, 256].
+        """
+        if self.unit not in UNITS:
+            raise UsageError(f"unit must be 'line' or 'paragraph', got {self.unit!r}", option="unit")
+        if self.min_words < 1:
+            raise UsageError(f"min_words must be at least 1, got {self.min_words}", option="min_words")
+        if self.near is not None and not 0.0 < self.near <= 1.0:
+            raise UsageError(f"near must be in (0, 1], got {self.near}", option="near")
+        if self.boilerplate_documents is not None and self.boilerplate_documents < 1:
+            raise UsageError(
+                f"boilerplate_documents must be at least 1, got {self.boilerplate_documents}",
+                option="boilerplate_documents",
+            )
+        if self.workers is not None and not 1 <= self.workers <= MAX_WORKERS:
+            raise UsageError(f"workers must be between 1 and {MAX_WORKERS}, got {self.workers}", option="workers")
+
+
 def find_repeated_blocks(
     documents: Sequence[DocumentLike] | Callable[[], Iterable[DocumentLike]],
     *,
@@ -282,17 +321,7 @@ def find_repeated_blocks(
             is outside (0, 1], ``boilerplate_documents`` is below 1, or
             ``workers`` is outside [1, 256].
     """
-    if unit not in UNITS:
-        raise UsageError(f"unit must be 'line' or 'paragraph', got {unit!r}")
-    if min_words < 1:
-        raise UsageError(f"min-words must be at least 1, got {min_words}")
-    if near is not None and not 0.0 < near <= 1.0:
-        raise UsageError(f"near must be in (0, 1], got {near}")
-    if boilerplate_documents is not None and boilerplate_documents < 1:
-        raise UsageError(f"boilerplate-documents must be at least 1, got {boilerplate_documents}")
-    if workers is not None and not 1 <= workers <= MAX_WORKERS:
-        raise UsageError(f"workers must be between 1 and {MAX_WORKERS}, got {workers}")
-
+    BlocksConfig(unit, min_words, near, boilerplate_documents, workers).validate()
     counted = _count_blocks(documents, unit, min_words, workers, progress)
     positions = _Positions(counted.distinct, near is not None)
     distinct_blocks = positions.collect(_batches(documents, unit, min_words, workers), progress)

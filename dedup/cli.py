@@ -39,7 +39,7 @@ from rich.table import Table
 
 from dedup import __version__
 from dedup.bench import BenchReport, plot_report, run_bench
-from dedup.blocks import BlocksResult, find_repeated_blocks
+from dedup.blocks import BlocksConfig, BlocksResult, find_repeated_blocks
 from dedup.document import Document, Renamed, Skipped, printable
 from dedup.errors import EXIT_DUPLICATES, EXIT_FATAL, EXIT_USAGE, DedupError, UsageError, exit_code
 from dedup.generate import write_dump
@@ -161,6 +161,8 @@ def _fail(message: str, code: int) -> typer.Exit:
 
 
 def _message(err: BaseException) -> str:
+    if isinstance(err, UsageError):
+        return err.for_command_line()
     if isinstance(err, DedupError):
         return str(err)
     if isinstance(err, MemoryError):
@@ -563,6 +565,7 @@ def blocks(
     """
     started = time.perf_counter()
     with _errors_as_exits():
+        BlocksConfig(unit.value, min_words, near, boilerplate_documents, workers).validate()
         if strip_boilerplate and strip is None:
             raise UsageError("--strip-boilerplate needs --strip FOLDER")
         if strip == "":

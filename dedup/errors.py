@@ -50,7 +50,29 @@ class DedupError(Exception):
 
 
 class UsageError(DedupError, ValueError):
-    """An option or argument is invalid, or two of them conflict."""
+    """An option or argument is invalid, or two of them conflict.
+
+    Attributes:
+        option: The parameter the message starts with, in the library's
+            terms (``min_words``), so the command line can show its flag
+            (``--min-words``) instead; None when the message names no option.
+    """
+
+    def __init__(self, message: str, *, option: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option
+
+    def for_command_line(self) -> str:
+        """The message with its option spelled as a flag.
+
+        Example:
+            >>> UsageError("min_words must be at least 1, got 0", option="min_words").for_command_line()
+            '--min-words must be at least 1, got 0'
+        """
+        message = str(self)
+        if self.option and message.startswith(self.option):
+            return "--" + self.option.replace("_", "-") + message[len(self.option) :]
+        return message
 
 
 class InputError(DedupError):

@@ -235,12 +235,12 @@ def _synthetic(rng: random.Random) -> Iterator[str]:
 
 def _validate(docs: int, dup_rate: float, seed: int) -> None:
     if docs < 0:
-        raise UsageError(f"docs must not be negative, got {docs}")
+        raise UsageError(f"docs must not be negative, got {docs}", option="docs")
     if not 0.0 <= dup_rate < 1.0:
-        raise UsageError(f"dup-rate must be in [0, 1), got {dup_rate}")
+        raise UsageError(f"dup_rate must be in [0, 1), got {dup_rate}", option="dup_rate")
     # The range a scan accepts, so a dump's seed can be reused for its scan.
     if not 0 <= seed < 2**32:
-        raise UsageError(f"seed must be in [0, 2**32), got {seed}")
+        raise UsageError(f"seed must be in [0, 2**32), got {seed}", option="seed")
 
 
 def _source_texts(sources: SourcePaths, on_skip: Callable[[Skipped], None] | None) -> Iterator[str]:

@@ -70,23 +70,23 @@ class ScanConfig:
             UsageError: naming the option and the accepted range.
         """
         if not 0.0 < self.threshold <= 1.0:
-            raise UsageError(f"threshold must be in (0, 1], got {self.threshold}")
+            raise UsageError(f"threshold must be in (0, 1], got {self.threshold}", option="threshold")
         if not 1 <= self.num_perm <= 4096:
-            raise UsageError(f"num-perm must be between 1 and 4096, got {self.num_perm}")
+            raise UsageError(f"num_perm must be between 1 and 4096, got {self.num_perm}", option="num_perm")
         if not 0 <= self.seed < 2**32:
-            raise UsageError(f"seed must be in [0, 2**32), got {self.seed}")
+            raise UsageError(f"seed must be in [0, 2**32), got {self.seed}", option="seed")
         if self.keep not in KEEP_POLICIES:
-            raise UsageError(f"keep must be one of {', '.join(KEEP_POLICIES)}, got {self.keep!r}")
+            raise UsageError(f"keep must be one of {', '.join(KEEP_POLICIES)}, got {self.keep!r}", option="keep")
         if self.workers is not None and not 1 <= self.workers <= MAX_WORKERS:
-            raise UsageError(f"workers must be between 1 and {MAX_WORKERS}, got {self.workers}")
+            raise UsageError(f"workers must be between 1 and {MAX_WORKERS}, got {self.workers}", option="workers")
         if not 1 <= self.batch_size <= 1 << 20:
-            raise UsageError(f"batch-size must be between 1 and {1 << 20}, got {self.batch_size}")
+            raise UsageError(f"batch_size must be between 1 and {1 << 20}, got {self.batch_size}", option="batch_size")
         if self.memory < 0:
-            raise UsageError(f"memory must not be negative, got {self.memory}")
+            raise UsageError(f"memory must not be negative, got {self.memory}", option="memory")
         try:
             return parse_shingle_spec(self.shingle)
         except ValueError as err:
-            raise UsageError(str(err)) from None
+            raise UsageError(str(err), option="shingle") from None
 
 
 @dataclass(frozen=True)

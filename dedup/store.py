@@ -65,9 +65,9 @@ def parse_memory(text: str) -> int:
     try:
         size = float(number)
     except ValueError:
-        raise UsageError(f"memory must look like 2G, 512M or 1000000, got {text!r}") from None
+        raise UsageError(f"memory must look like 2G, 512M or 1000000, got {text!r}", option="memory") from None
     if not 0 <= size < float("inf"):
-        raise UsageError(f"memory must be a non-negative size, got {text!r}")
+        raise UsageError(f"memory must be a non-negative size, got {text!r}", option="memory")
     return int(size * _UNITS[unit])
 
 

@@ -79,7 +79,7 @@ def test_min_words() -> None:
     docs = [("a", "ba từ thôi\nba từ thôi\nbốn từ ở đây\nbốn từ ở đây")]
     assert [g.text for g in find_repeated_blocks(docs).groups] == ["bốn từ ở đây"]
     assert len(find_repeated_blocks(docs, min_words=3).groups) == 2
-    with pytest.raises(ValueError, match="min-words"):
+    with pytest.raises(ValueError, match="min_words"):
         find_repeated_blocks(docs, min_words=0)
 
 

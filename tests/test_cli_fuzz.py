@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from dedup.cli import app
+from dedup.io import collect_inputs
 from tests.strategies import file_contents, file_names
 
 runner = CliRunner()
@@ -25,13 +26,13 @@ EXIT_CODES = {0, 1, 2, 3}
 
 
 def _snapshot(folder: Path) -> dict[bytes, bytes]:
+    """The bytes of every file dedup reads under ``folder`` (what "input" means)."""
     out = {}
-    for root, _, files in os.walk(os.fsencode(folder)):
-        for name in files:
-            path = os.path.join(root, name)
-            if os.path.isfile(path) and not os.path.islink(path):
-                with open(path, "rb") as f:
-                    out[path] = f.read()
+    for file in collect_inputs([folder]).files:
+        path = os.fsencode(file.path)
+        if os.path.isfile(path) and not os.path.islink(path):
+            with open(path, "rb") as f:
+                out[path] = f.read()
     return out
 
 

@@ -123,22 +123,23 @@ def test_generate_refuses_its_source_as_output(tmp_path: Path, seed_texts: dict[
 
 
 @pytest.mark.parametrize(
-    ("option", "value", "message"),
+    ("option", "value", "parameter", "message"),
     [
-        ("--seed", "-1", "seed must be in [0, 2**32)"),
-        ("--seed", str(2**32), "seed must be in [0, 2**32)"),
-        ("--docs", "-1", "docs must not be negative"),
-        ("--dup-rate", "1", "dup-rate must be in [0, 1)"),
-        ("--dup-rate", "-0.1", "dup-rate must be in [0, 1)"),
+        ("--seed", "-1", "seed", "must be in [0, 2**32)"),
+        ("--seed", str(2**32), "seed", "must be in [0, 2**32)"),
+        ("--docs", "-1", "docs", "must not be negative"),
+        ("--dup-rate", "1", "dup_rate", "must be in [0, 1)"),
+        ("--dup-rate", "-0.1", "dup_rate", "must be in [0, 1)"),
     ],
 )
-def test_generate_usage_errors(tmp_path: Path, option: str, value: str, message: str) -> None:
+def test_generate_usage_errors(tmp_path: Path, option: str, value: str, parameter: str, message: str) -> None:
     out = tmp_path / "out.jsonl"
     result = runner.invoke(app, ["generate", str(out), option, value])
-    assert result.exit_code == 2 and message in result.stderr
+    # The command line names the flag; the library, the parameter.
+    assert result.exit_code == 2 and f"{option} {message}" in result.stderr
     assert "Traceback" not in result.stderr and not out.exists()
-    with pytest.raises(UsageError, match=re.escape(message)):
-        write_dump(out, **{"docs": 1, option[2:].replace("-", "_"): float(value)})  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match=re.escape(f"{parameter} {message}")):
+        write_dump(out, **{"docs": 1, parameter: float(value)})  # type: ignore[arg-type]
 
 
 def test_generate_accepts_every_scan_seed(tmp_path: Path) -> None:
@@ -234,8 +235,8 @@ def test_bench_refuses_its_input_as_output(tmp_path: Path) -> None:
 @pytest.mark.parametrize("target", ["0", "1", "1.5", "-0.2"])
 def test_bench_target_recall_outside_0_1_is_a_usage_error(target: str) -> None:
     result = runner.invoke(app, ["bench", "--sizes", "10", "--target-recall", target])
-    assert result.exit_code == 2 and "target recall must be in (0, 1)" in result.stderr
-    with pytest.raises(UsageError, match=r"target recall must be in \(0, 1\)"):
+    assert result.exit_code == 2 and "--target-recall must be in (0, 1)" in result.stderr
+    with pytest.raises(UsageError, match=r"target_recall must be in \(0, 1\)"):
         run_bench(None, sizes=[10], target_recall=float(target))
 
 
