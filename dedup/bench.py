@@ -173,7 +173,9 @@ def _validate(
     for method in methods:
         if method not in METHODS:
             raise UsageError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-    for t in (threshold, *thresholds):
+    if not 0.0 < threshold <= 1.0:
+        raise UsageError(f"threshold must be in (0, 1], got {threshold}", option="threshold")
+    for t in thresholds:
         if not 0.0 < t <= 1.0:
             raise UsageError(f"thresholds must be in (0, 1], got {t}", option="thresholds")
     if not 0.0 < target_recall < 1.0:

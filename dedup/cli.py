@@ -66,6 +66,14 @@ class _PanelCommand(typer.core.TyperCommand):
 
     # ctx and formatter are click's Context and HelpFormatter, which typer vendors
     # under a private name (typer._click) in recent releases: typed by their use.
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = ["[OPTIONS]"]
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                name = param.metavar or param.name.upper()
+                pieces.append(f"{name}..." if param.nargs == -1 else name)
+        return pieces
+
     def format_options(self, ctx: Any, formatter: Any) -> None:
         sections: dict[str, list[tuple[str, str]]] = {}
         for param in self.get_params(ctx):
@@ -74,6 +82,8 @@ class _PanelCommand(typer.core.TyperCommand):
                 continue
             if param.param_type_name == "argument":
                 name = "Arguments"
+                # typer shows the Python type (<list[str]>): the metavar says it all.
+                record = ((param.metavar or param.name.upper()) + ("..." if param.nargs == -1 else ""), record[1])
             else:
                 name = getattr(param, "rich_help_panel", None) or "Other options"
             sections.setdefault(name, []).append(record)
@@ -94,8 +104,9 @@ app = typer.Typer(
 
 INPUT, MATCHING, OUTPUT, PERFORMANCE = "Input", "Matching", "Output", "Performance"
 
+# Strings, not Paths: typer turns "" into Path("."), the current folder.
 Paths = Annotated[
-    list[Path],
+    list[str],
     typer.Argument(
         metavar="PATH",
         help="Files or folders: .txt .md .jsonl .ndjson .csv .parquet, optionally .gz/.zst.",
@@ -108,9 +119,9 @@ OutputOption = Annotated[
         "--output", "-o", metavar="FILE", help="Write here (atomically; - is stdout).", rich_help_panel=OUTPUT
     ),
 ]
-FormatHelp = "table for people; jsonl, csv for machines."
+FormatHelp = "jsonl/csv for machines."
 TextField = Annotated[
-    str, typer.Option(metavar="NAME", help="Field holding the text (JSONL, CSV, Parquet).", rich_help_panel=INPUT)
+    str, typer.Option(metavar="NAME", help="Field with the text (JSONL, CSV...).", rich_help_panel=INPUT)
 ]
 IdField = Annotated[
     str, typer.Option(metavar="NAME", help="Field holding the id (else FILE:LINE).", rich_help_panel=INPUT)
@@ -192,7 +203,9 @@ def _errors_as_exits() -> Iterator[None]:
         if err.errno == errno.EPIPE:
             raise typer.Exit(EXIT_FATAL) from None
         raise _fail(_message(err), EXIT_FATAL) from None
-    except Exception as err:  # noqa: BLE001  # the contract: one line, never a traceback
+    except Exception as err:  # the contract: one line, never a traceback
+        if os.environ.get("DEDUP_DEBUG") and not isinstance(err, DedupError):
+            raise  # a bug report needs the traceback: DEDUP_DEBUG=1 shows it
         raise _fail(_message(err), exit_code(err)) from None
 
 
@@ -246,11 +259,16 @@ class _Progress:
             self.bar.update(self.task, documents=done)
 
     def stage(self, name: str, restart: bool = False) -> None:
-        """A new stage; ``restart`` starts the byte count over (another pass)."""
+        """A new stage; ``restart`` starts the byte count over (another pass
+        over the inputs), resetting the speed estimate behind the time left."""
         if restart:
             self.read = 0
-        if self.bar is not None:
-            self.bar.update(self.task, description=name, completed=self.read)
+        if self.bar is None:
+            return
+        if restart:
+            self.bar.reset(self.task, description=name, documents=self.documents)
+        else:
+            self.bar.update(self.task, description=name)
 
 
 def _report_inputs(inputs: InputSet, quiet: bool) -> None:
@@ -319,8 +337,7 @@ def _check_format(output_format: OutputFormat, output: str | None) -> None:
 
 @app.command(
     cls=_PanelCommand,
-    epilog="Examples: dedup scan news/ | dedup scan dump.jsonl.gz --format jsonl -o clusters.jsonl"
-    " | dedup scan news/ --pairs --threshold 0.9",
+    epilog="Example: dedup scan dump.jsonl.gz --format jsonl -o clusters.jsonl",
 )
 def scan(
     paths: Paths,
@@ -328,11 +345,11 @@ def scan(
     id_field: IdField = "id",
     threshold: Annotated[
         float,
-        typer.Option(metavar="T", help="Jaccard similarity at which two documents match.", rich_help_panel=MATCHING),
+        typer.Option(metavar="T", help="Jaccard similarity to match.", rich_help_panel=MATCHING),
     ] = 0.8,
     shingle: Annotated[
         str,
-        typer.Option(metavar="KIND:N", help="word:N (word n-grams) or char:N (characters).", rich_help_panel=MATCHING),
+        typer.Option(metavar="KIND:N", help="word:N or char:N n-grams.", rich_help_panel=MATCHING),
     ] = "word:5",
     fold_accents: Annotated[
         bool,
@@ -372,7 +389,7 @@ def scan(
         str,
         typer.Option(
             metavar="SIZE",
-            help="Data kept in memory before spilling, e.g. 2G; 0 spills all.",
+            help="Held in memory before spilling: 2G...",
             rich_help_panel=PERFORMANCE,
         ),
     ] = "0",
@@ -447,13 +464,13 @@ def _verbose_scan(result: ScanResult, threshold: float) -> None:
 
 
 def _skipped_summary(skipped: Sequence[Skipped]) -> str:
-    """``3 skipped (2 empty document, 1 line is not valid JSON)``."""
+    """``3 skipped (empty document: 2, line is not valid JSON: 1)``."""
     if not skipped:
         return "0 skipped"
     counts = collections.Counter(
         s.reason.split(": ")[0] if s.reason.startswith("cannot read") else s.reason for s in skipped
     )
-    reasons = ", ".join(f"{n:,} {reason}" for reason, n in counts.most_common())
+    reasons = ", ".join(f"{printable(reason)}: {n:,}" for reason, n in counts.most_common())
     return f"{len(skipped):,} skipped ({reasons})"
 
 
@@ -625,7 +642,7 @@ def blocks(
 @app.command(epilog="Example: dedup generate dump.jsonl.gz --docs 100000 --source ../shared/corpora/vntc/vntc.jsonl.gz")
 def generate(
     out: Annotated[
-        Path,
+        str,
         typer.Argument(
             metavar="OUT.jsonl", help="Where to write the dump (.gz/.zst: compressed; -: stdout).", show_default=False
         ),
@@ -634,7 +651,8 @@ def generate(
     dup_rate: Annotated[float, typer.Option(help="Share of documents that are edited copies of others.")] = 0.2,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same bytes.")] = 1,
     source: Annotated[
-        list[Path] | None, typer.Option(help="Real text to draw originals from (any dedup input; repeatable).")
+        list[str] | None,
+        typer.Option(metavar="PATH", help="Real text to draw originals from (any dedup input; repeatable)."),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary.")] = False,
 ) -> None:
@@ -719,7 +737,7 @@ def _write_bench(report: BenchReport, output_format: BenchFormat, out: IO[str]) 
 )
 def bench(
     path: Annotated[
-        Path | None, typer.Argument(metavar="[PATH]", help="Your dump; without it a news-like dump is generated.")
+        str | None, typer.Argument(metavar="[PATH]", help="Your dump; without it a news-like dump is generated.")
     ] = None,
     sizes: Annotated[str, typer.Option(help="Sample sizes, comma-separated.")] = "1000,10000",
     threshold: Annotated[float, typer.Option(help="Jaccard threshold of the comparison.")] = 0.8,
@@ -778,9 +796,9 @@ def bench(
             _write_bench(report, output_format, out)
         if plot is not None:
             plot_report(report, plot)
-    for note in report.notes:
-        typer.echo(f"note: {note}", err=True)
     if not quiet:
+        for note in report.notes:
+            typer.echo(f"note: {note}", err=True)
         curve = f", {_plural(len(report.thresholds), 'threshold')}" if report.thresholds else ""
         typer.echo(
             f"dedup bench: {_plural(report.documents, 'document')} read, {_skipped_summary(report.skipped)}, "

@@ -194,14 +194,16 @@ def collect_inputs(
         of files with unsupported extensions.
 
     Raises:
-        InputError: a path does not exist.
+        InputError: a path is empty or does not exist.
     """
     excluded = {ident for ident in (_identity(Path(e)) for e in exclude) if ident is not None}
     files: list[InputFile] = []
     unsupported: list[str] = []
     for argument, raw in enumerate(paths):
-        path = Path(raw)
         root = os.fspath(raw)
+        if root == "":
+            raise InputError("an input PATH is empty")
+        path = Path(raw)
         if not path.exists() and not path.is_symlink():
             raise InputError(f"{root}: no such file or directory")
         if path.is_dir():

@@ -167,7 +167,7 @@ def write_groups_csv(out: IO[str], groups: Iterable[BlockGroup]) -> None:
         out,
         ["group", "kind", "boilerplate", "count", "documents", "id", "line", "end_line", "text"],
         (
-            [i, g.kind, g.boilerplate, g.count, g.documents, printable(o.id), o.line, o.end_line, g.text]
+            [i, g.kind, str(g.boilerplate).lower(), g.count, g.documents, printable(o.id), o.line, o.end_line, g.text]
             for i, g in enumerate(groups)
             for o in g.occurrences
         ),

@@ -55,7 +55,7 @@ def test_jsonl_clusters(news_dir: Path) -> None:
         },
     ]
     assert f"skipped {news_dir}/zz.jsonl:2: line is not valid JSON" in err
-    assert "4 documents read, 1 skipped (1 line is not valid JSON), 2 clusters, 2 duplicates" in err
+    assert "4 documents read, 1 skipped (line is not valid JSON: 1), 2 clusters, 2 duplicates" in err
     assert "Traceback" not in err
 
 

@@ -75,8 +75,8 @@ def test_exact_output() -> None:
     )
     assert format_groups_csv(GROUPS) == (
         "group,kind,boilerplate,count,documents,id,line,end_line,text\n"
-        "0,exact,True,2,2,a.txt,3,3,Đọc thêm\n0,exact,True,2,2,b.txt,9,10,Đọc thêm\n"
-        '1,near,False,2,2,a.txt,1,1,"Share, like"\n1,near,False,2,2,c,2,2,"Share, like"\n'
+        "0,exact,true,2,2,a.txt,3,3,Đọc thêm\n0,exact,true,2,2,b.txt,9,10,Đọc thêm\n"
+        '1,near,false,2,2,a.txt,1,1,"Share, like"\n1,near,false,2,2,c,2,2,"Share, like"\n'
     )
 
 
