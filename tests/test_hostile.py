@@ -160,8 +160,9 @@ def test_csv_input(tmp_path: Path) -> None:
 
 
 def test_parquet_input(tmp_path: Path) -> None:
-    pa = pytest.importorskip("pyarrow")
-    pq = pytest.importorskip("pyarrow.parquet")
+    import pyarrow as pa  # the test extras install it: a missing one must fail, not skip
+    import pyarrow.parquet as pq
+
     table = pa.table({"id": ["p1", None, "p3"], "text": ["Bài một", "Bài hai", None]})
     pq.write_table(table, tmp_path / "news.parquet")
     assert list(read_documents([tmp_path])) == [
