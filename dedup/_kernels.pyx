@@ -800,3 +800,17 @@ def hash_kernel(const uint8_t[::1] buf, const int64_t[::1] offsets, int num_thre
         else:
             words[d] = _count_units(base + offsets[d], m, 0)
     return hashes_arr, words_arr
+
+
+# --------------------------------------------------------------------------
+# Thread start-up. libgomp ends the whole process (exit, no Python unwinding)
+# when it cannot create a team's threads, so a scan starts its teams before
+# it makes anything to clean up; later regions reuse the idle threads.
+
+def start_threads(int num_threads):
+    """Start the calling thread's OpenMP team of ``num_threads`` threads."""
+    cdef int i
+    cdef int64_t total = 0
+    for i in prange(num_threads, nogil=True, schedule="static", chunksize=1, num_threads=num_threads):
+        total += i
+    return total

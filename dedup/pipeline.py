@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from dedup._kernels import sketch_kernel
+from dedup._kernels import sketch_kernel, start_threads
 from dedup._scratch import scratch_folder
 from dedup._threads import MAX_WORKERS, resolve_workers
 from dedup.cluster import KEEP_POLICIES, Cluster, connected_components, group_clusters
@@ -270,10 +270,17 @@ def find_duplicates(
     elif options:
         config = ScanConfig(**{**config.__dict__, **options})
     spec = config.validate()
-    # The temporary folder (spilled shingle hashes) goes away on return, on
-    # error and on Ctrl-C alike.
-    with scratch_folder("dedup-") as folder:
-        return _scan(documents, config, spec, progress, on_stage, folder)
+    threads = resolve_workers(config.workers)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dedup-kernels") as pool:
+        # Both threads that run kernels start their OpenMP teams before the
+        # temporary folder exists: libgomp exits the process outright when
+        # it cannot create threads, and would leave the folder behind.
+        start_threads(threads)
+        pool.submit(start_threads, threads).result()
+        # The temporary folder (spilled shingle hashes) goes away on return,
+        # on error and on Ctrl-C alike.
+        with scratch_folder("dedup-") as folder:
+            return _scan(documents, config, spec, progress, on_stage, folder, pool)
 
 
 def _scan(
@@ -283,6 +290,7 @@ def _scan(
     progress: Callable[[int], None] | None,
     on_stage: Callable[[str], None] | None,
     folder: str,
+    pool: ThreadPoolExecutor,
 ) -> ScanResult:
     num_bands, rows_per_band = choose_bands(config.threshold, config.num_perm)
     params = {"shingle": config.shingle, "seed": config.seed, "fold_accents": config.fold_accents}
@@ -297,30 +305,29 @@ def _scan(
     ids = UniqueIds()
     char_fallback = 0
     try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dedup-kernels") as pool:
-            for docs, batch_skipped in _batches(documents, config.batch_size, ids):
-                skipped.extend(batch_skipped)
-                submitted = None
-                if docs:
-                    units, unit_starts = encode_texts([d.text for d in docs])
-                    submitted = pool.submit(
-                        _sketch_units,
-                        units,
-                        unit_starts,
-                        spec,
-                        config.num_perm,
-                        config.seed,
-                        config.fold_accents,
-                        config.workers,
-                    )
-                if pending is not None:
-                    char_fallback += _store_sketch(store, pending[0], pending[1].result(), skipped)
-                pending = (docs, submitted) if submitted is not None else None
-                done += len(docs) + len(batch_skipped)
-                if progress is not None:
-                    progress(done)
+        for docs, batch_skipped in _batches(documents, config.batch_size, ids):
+            skipped.extend(batch_skipped)
+            submitted = None
+            if docs:
+                units, unit_starts = encode_texts([d.text for d in docs])
+                submitted = pool.submit(
+                    _sketch_units,
+                    units,
+                    unit_starts,
+                    spec,
+                    config.num_perm,
+                    config.seed,
+                    config.fold_accents,
+                    config.workers,
+                )
             if pending is not None:
                 char_fallback += _store_sketch(store, pending[0], pending[1].result(), skipped)
+            pending = (docs, submitted) if submitted is not None else None
+            done += len(docs) + len(batch_skipped)
+            if progress is not None:
+                progress(done)
+        if pending is not None:
+            char_fallback += _store_sketch(store, pending[0], pending[1].result(), skipped)
         if on_stage is not None:
             on_stage("matching")
         result = _match(store, skipped, config)

@@ -102,3 +102,26 @@ def test_blocks_in_scripts_without_spaces_count_characters() -> None:
     japanese = "政府は今日、新たな経済対策を閣議決定した。"
     result = find_repeated_blocks([("th", f"{thai}\nข่าวอื่น\n{thai}\n{japanese}\n{japanese}\nพี่\nพี่\n")])
     assert [g.text for g in result.groups] == [thai, japanese]  # พี่ is 3 characters, under --min-words
+
+
+def test_threads_that_cannot_start_leave_no_temporary_folder(tmp_path: Path) -> None:
+    import resource
+
+    dump = tmp_path / "d.jsonl"
+    dump.write_text("".join(json.dumps({"text": f"{LINE} {i}"}) + "\n" for i in range(200)), encoding="utf-8")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+
+    def limit() -> None:  # too little address space for 256 thread stacks: libgomp exits the process
+        resource.setrlimit(resource.RLIMIT_AS, (1_500_000_000, 1_500_000_000))
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "dedup", "scan", str(dump), "--workers", "256", "-q"],
+        env={**os.environ, "TMPDIR": str(scratch)},
+        preexec_fn=limit,  # a resource limit for this child only; no threads are started before it
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr
+    assert list(scratch.iterdir()) == []
