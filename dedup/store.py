@@ -30,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -41,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup.document import Document, Skipped
-from dedup.errors import UsageError
+from dedup.errors import OutputError, UsageError
 from dedup.lsh import band_keys
 from dedup.similarity import estimate_jaccard, exact_jaccard
 
@@ -150,14 +151,31 @@ class SpillFile:
             raise ValueError("spill header too long")
         return MAGIC + struct.pack("<I", FORMAT_VERSION) + meta.ljust(HEADER_SIZE - 12, b" ")
 
+    def _failed(self, err: OSError) -> OutputError:
+        # ndarray.tofile reports a full disk as "N requested and M written",
+        # without an errno: say what it means and what to do.
+        reason = err.strerror or "the disk is full"
+        folder = os.path.dirname(self.path)
+        return OutputError(
+            f"cannot write the scan's temporary files in {os.path.dirname(folder)}: {reason} "
+            "(set TMPDIR to a folder with more room, or give more --memory)"
+        )
+
     def to_disk(self) -> None:
-        """Move everything held in memory to the file; append there from now on."""
+        """Move everything held in memory to the file; append there from now on.
+
+        Raises:
+            OutputError: the temporary file cannot be written (a full disk).
+        """
         if self.on_disk:
             return
-        self.file = open(self.path, "wb")  # noqa: SIM115  # closed by seal() or close()
-        self.file.write(self._header())
-        for chunk in self.chunks:
-            chunk.tofile(self.file)
+        try:
+            self.file = open(self.path, "wb")  # noqa: SIM115  # closed by seal() or close()
+            self.file.write(self._header())
+            for chunk in self.chunks:
+                chunk.tofile(self.file)
+        except OSError as err:
+            raise self._failed(err) from None
         self.chunks = []
         self.budget.give_back(self.held)
         self.held = 0
@@ -174,12 +192,18 @@ class SpillFile:
             return
         self.to_disk()
         assert self.file is not None
-        values.tofile(self.file)
+        try:
+            values.tofile(self.file)
+        except OSError as err:
+            raise self._failed(err) from None
 
     def _open_for_reading(self) -> None:
         assert self.file is not None
-        self.file.close()
-        self.file = None
+        file, self.file = self.file, None
+        try:
+            file.close()
+        except OSError as err:
+            raise self._failed(err) from None
         self.fd = os.open(self.path, os.O_RDONLY)
         header = os.pread(self.fd, HEADER_SIZE, 0)
         if header[:8] != MAGIC or struct.unpack("<I", header[8:12])[0] != FORMAT_VERSION:
@@ -239,7 +263,9 @@ class SpillFile:
 
     def close(self) -> None:
         if self.file is not None:
-            self.file.close()
+            # The data is being discarded: a failed flush (full disk) changes nothing.
+            with contextlib.suppress(OSError):
+                self.file.close()
             self.file = None
         if self.fd >= 0:
             os.close(self.fd)

@@ -135,3 +135,15 @@ def test_scan_memory_does_not_grow_with_the_corpus(tmp_path: Path) -> None:
     spilled_mib = 15_000 * (300 * 8 + 128 * 4 + 21 * 8) / 2**20
     grown_mib = (peaks[large] - peaks[small]) / 1024
     assert grown_mib < spilled_mib / 3, (grown_mib, spilled_mib)
+
+
+def test_full_disk_while_spilling_is_one_clear_error(tmp_path: Path) -> None:
+    from dedup.errors import OutputError
+
+    # /dev/full fails every write with ENOSPC: the spill file is a link to it.
+    (tmp_path / "demo.spill").symlink_to("/dev/full")
+    spill = SpillFile(str(tmp_path), "demo", np.uint64, MemoryBudget(0), {})
+    with pytest.raises(OutputError, match="No space left on device.*TMPDIR"):
+        spill.append(np.arange(100_000, dtype=np.uint64))
+    spill.close()
+    assert (tmp_path / "demo.spill").is_symlink()  # the device was written to, never replaced
