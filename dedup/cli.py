@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Annotated, Any
 
@@ -515,6 +515,31 @@ def _refuse_output_among_copies(output: str | None, strip: str, copies: Sequence
             raise UsageError(f"--output {output} is where --strip writes the cleaned copy of {copy.file.qualified}")
 
 
+def _write_copies(
+    inputs: InputSet,
+    folder: str,
+    clean: Callable[[int, str], str],
+    text_field: str,
+    id_field: str,
+    paths: Sequence[str],
+) -> None:
+    """--strip: the cleaned copies; if stopped half-way, say how far it got
+    (each copy written is whole, the rest are not there)."""
+    written: list[Path] = []
+    try:
+        write_cleaned_copies(
+            inputs, folder, clean, text_field=text_field, id_field=id_field, arguments=paths, on_copy=written.append
+        )
+    except BaseException:
+        if written:
+            typer.echo(
+                f"dedup: {len(written):,} cleaned {'copy' if len(written) == 1 else 'copies'} written whole to "
+                f"{folder} before this stopped",
+                err=True,
+            )
+        raise
+
+
 def _write_groups(result: BlocksResult, output_format: OutputFormat, out: IO[str]) -> None:
     if output_format is OutputFormat.table:
         _render_groups(result, out)
@@ -625,7 +650,7 @@ def blocks(
             def clean(number: int, text: str) -> str:
                 return strip_text(text, result.spans_to_strip(number, strip_boilerplate))
 
-            write_cleaned_copies(inputs, strip_dir, clean, text_field=text_field, id_field=id_field, arguments=paths)
+            _write_copies(inputs, strip_dir, clean, text_field, id_field, paths)
         with open_output(output) as out:
             _write_groups(result, output_format, out)
     if not quiet:

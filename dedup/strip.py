@@ -255,6 +255,7 @@ def write_cleaned_copies(
     text_field: str = "text",
     id_field: str = "id",
     arguments: Sequence[PathLike] | None = None,
+    on_copy: Callable[[Path], None] | None = None,
 ) -> list[Path]:
     """Write a cleaned copy of every input under ``out_dir``.
 
@@ -274,6 +275,8 @@ def write_cleaned_copies(
         id_field: JSONL/CSV field holding the id.
         arguments: The PATH arguments as given, when ``inputs`` is an
             InputSet (see :func:`plan_cleaned_copies`).
+        on_copy: Called with each copy once it is written whole (so a
+            caller stopped half-way can say how far it got).
 
     Returns:
         The files written, in input order.
@@ -301,6 +304,8 @@ def write_cleaned_copies(
             continue
         number += documents
         written.append(copy.target)
+        if on_copy is not None:
+            on_copy(copy.target)
         identity = _identity(copy.target)
         if identity is not None:
             identities.add(identity)

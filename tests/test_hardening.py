@@ -125,3 +125,14 @@ def test_threads_that_cannot_start_leave_no_temporary_folder(tmp_path: Path) -> 
     )
     assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr
     assert list(scratch.iterdir()) == []
+
+
+def test_strip_stopped_half_way_says_how_far_it_got(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / "d" / name).write_text(f"{LINE}\n{LINE}\n", encoding="utf-8")
+    (tmp_path / "clean" / "b.txt").mkdir(parents=True)  # the second copy cannot be written
+    result = runner.invoke(app, ["blocks", str(tmp_path / "d"), "--strip", str(tmp_path / "clean"), "-q"])
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    assert f"1 cleaned copy written whole to {tmp_path / 'clean'} before this stopped" in result.stderr
+    assert (tmp_path / "clean" / "a.txt").read_text(encoding="utf-8") == f"{LINE}\n"
