@@ -37,7 +37,7 @@ import numpy.typing as npt
 
 from dedup._kernels import hash_kernel
 from dedup._threads import MAX_WORKERS, resolve_workers
-from dedup.document import Document, DocumentLike, Renamed, Skipped, UniqueIds, as_document
+from dedup.document import Document, DocumentLike, Renamed, Skipped, UniqueIds, as_document, check_documents
 from dedup.errors import UsageError
 from dedup.normalize import normalize_batch
 from dedup.pipeline import find_duplicates
@@ -322,6 +322,7 @@ def find_repeated_blocks(
             ``workers`` is outside [1, 256].
     """
     BlocksConfig(unit, min_words, near, boilerplate_documents, workers).validate()
+    check_documents(documents)
     counted = _count_blocks(documents, unit, min_words, workers, progress)
     positions = _Positions(counted.distinct, near is not None)
     distinct_blocks = positions.collect(_batches(documents, unit, min_words, workers), progress)

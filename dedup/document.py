@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from dedup.hashing import xxh64_reference
 
-__all__ = ["Document", "DocumentLike", "Renamed", "Skipped", "UniqueIds", "as_document", "printable"]
+__all__ = ["Document", "DocumentLike", "Renamed", "Skipped", "UniqueIds", "as_document", "check_documents", "printable"]
 
 # Control characters (C0, DEL, C1), bidirectional overrides and isolates, and
 # lone surrogates (file names that are not UTF-8): what a terminal would
@@ -210,10 +210,30 @@ an ``(id, text)`` pair, or a Document / Skipped from :func:`dedup.read_documents
 
 
 def as_document(item: DocumentLike, position: int) -> Document | Skipped:
-    """Turn any :data:`DocumentLike` into a Document (or pass a Skipped through)."""
+    """Turn any :data:`DocumentLike` into a Document (or pass a Skipped through).
+
+    Raises:
+        TypeError: ``item`` is none of them (bytes, a number, a pair whose
+            text is not a string...).
+    """
     if isinstance(item, (Document, Skipped)):
         return item
     if isinstance(item, str):
         return Document(str(position), item)
-    doc_id, text = item
-    return Document(str(doc_id), text)
+    if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], str):
+        return Document(str(item[0]), item[1])
+    raise TypeError(
+        f"document {position} must be a text, an (id, text) pair or a Document, got {type(item).__name__}"
+        + (" (decode bytes first)" if isinstance(item, (bytes, bytearray)) else "")
+    )
+
+
+def check_documents(documents: object) -> None:
+    """Refuse a single string where an iterable of documents is expected
+    (iterating it would give one-character documents).
+
+    Raises:
+        TypeError: ``documents`` is a str or bytes.
+    """
+    if isinstance(documents, (str, bytes, bytearray)):
+        raise TypeError("documents must be an iterable of texts, not a single string (wrap it in a list)")

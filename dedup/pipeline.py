@@ -26,7 +26,7 @@ from dedup._kernels import sketch_kernel, start_threads
 from dedup._scratch import scratch_folder
 from dedup._threads import MAX_WORKERS, resolve_workers
 from dedup.cluster import KEEP_POLICIES, Cluster, connected_components, group_clusters
-from dedup.document import Document, DocumentLike, Renamed, Skipped, UniqueIds, as_document
+from dedup.document import Document, DocumentLike, Renamed, Skipped, UniqueIds, as_document, check_documents
 from dedup.errors import UsageError
 from dedup.lsh import choose_bands, pairs_from_band_columns
 from dedup.minhash import permutations
@@ -262,14 +262,16 @@ def find_duplicates(
         The clusters, verified pairs, counts and skipped inputs.
 
     Raises:
-        ValueError: an option is out of range.
-        TypeError: an unknown option.
+        UsageError: an option is out of range (a ValueError).
+        TypeError: an unknown option, ``documents`` is a single string, or
+            an item is not a document.
     """
     if config is None:
         config = ScanConfig(**options)  # type: ignore[arg-type]  # checked by validate()
     elif options:
         config = ScanConfig(**{**config.__dict__, **options})
     spec = config.validate()
+    check_documents(documents)
     threads = resolve_workers(config.workers)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dedup-kernels") as pool:
         # Both threads that run kernels start their OpenMP teams before the

@@ -136,3 +136,17 @@ def test_strip_stopped_half_way_says_how_far_it_got(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "Traceback" not in result.stderr
     assert f"1 cleaned copy written whole to {tmp_path / 'clean'} before this stopped" in result.stderr
     assert (tmp_path / "clean" / "a.txt").read_text(encoding="utf-8") == f"{LINE}\n"
+
+
+def test_library_refuses_what_is_not_documents() -> None:
+    import pytest
+
+    from dedup import find_duplicates
+
+    for call in (lambda: find_duplicates("abc"), lambda: find_repeated_blocks("abc")):
+        with pytest.raises(TypeError, match="single string"):
+            call()
+    with pytest.raises(TypeError, match="decode bytes first"):
+        find_duplicates([b"ab", b"ab"])
+    with pytest.raises(TypeError, match="document 1 must be"):
+        find_duplicates(["a b", ("id", 5)])

@@ -143,7 +143,7 @@ def test_full_disk_while_spilling_is_one_clear_error(tmp_path: Path) -> None:
     # /dev/full fails every write with ENOSPC: the spill file is a link to it.
     (tmp_path / "demo.spill").symlink_to("/dev/full")
     spill = SpillFile(str(tmp_path), "demo", np.uint64, MemoryBudget(0), {})
-    with pytest.raises(OutputError, match="No space left on device.*TMPDIR"):
+    with pytest.raises(OutputError, match=r"No space left on device.*TMPDIR"):
         spill.append(np.arange(100_000, dtype=np.uint64))
     spill.close()
     assert (tmp_path / "demo.spill").is_symlink()  # the device was written to, never replaced
