@@ -72,6 +72,8 @@ class InputFile:
         duplicate: True when an earlier entry is the same real file (the
             same file given twice, or reached through a link): it is not
             read, and reported as skipped (``duplicate input``).
+        problem: Why a folder could not be listed (kind ``"unreadable"``):
+            reported as skipped with this reason.
     """
 
     path: Path
@@ -81,6 +83,7 @@ class InputFile:
     root: str = ""
     argument: int = 0
     duplicate: bool = False
+    problem: str | None = None
 
     @property
     def qualified(self) -> str:
@@ -135,10 +138,12 @@ def _classify(name: str) -> tuple[str, str | None] | None:
     return None
 
 
-def _walk(root: Path, excluded: AbstractSet[tuple[int, int]] = frozenset()) -> Iterator[tuple[Path, str]]:
+def _walk(root: Path, excluded: AbstractSet[tuple[int, int]] = frozenset()) -> Iterator[tuple[Path, str, str | None]]:
     """Files under ``root`` with their POSIX path relative to it; hidden
     entries and ``excluded`` folders skipped; a symbolic link to a folder
-    already visited is not followed again (no loops)."""
+    already visited is not followed again (no loops). A folder that cannot
+    be listed comes as ``(folder, rel, reason)``: what it holds cannot be
+    read, and that must be said, not skipped silently."""
     seen: set[tuple[int, int]] = set(excluded)
     stack = [(root, "")]
     while stack:
@@ -152,7 +157,8 @@ def _walk(root: Path, excluded: AbstractSet[tuple[int, int]] = frozenset()) -> I
         seen.add((st.st_dev, st.st_ino))
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError:
+        except OSError as err:
+            yield folder, prefix.rstrip("/") or ".", f"cannot read folder: {err.strerror or err}"
             continue
         for entry in entries:
             if entry.name.startswith("."):
@@ -165,7 +171,7 @@ def _walk(root: Path, excluded: AbstractSet[tuple[int, int]] = frozenset()) -> I
             if is_dir:
                 stack.append((Path(entry.path), rel + "/"))
             else:
-                yield Path(entry.path), rel
+                yield Path(entry.path), rel, None
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
@@ -208,9 +214,11 @@ def collect_inputs(
             raise InputError(f"{root}: no such file or directory")
         if path.is_dir():
             found = []
-            for file_path, rel in _walk(path, excluded):
+            for file_path, rel, problem in _walk(path, excluded):
                 kind = _classify(rel)
-                if kind is None:
+                if problem is not None:
+                    found.append(InputFile(file_path, rel, "unreadable", None, root, argument, problem=problem))
+                elif kind is None:
                     unsupported.append(rel)
                 else:
                     found.append(InputFile(file_path, rel, kind[0], kind[1], root, argument))
@@ -221,6 +229,8 @@ def collect_inputs(
             files.append(InputFile(path, root, kind[0], kind[1], root, argument))
     seen: set[tuple[int, int]] = set()
     for index, file in enumerate(files):
+        if file.problem is not None:
+            continue
         ident = _identity(file.path)
         if ident is None:
             continue
@@ -534,6 +544,9 @@ def _read_file(
 ) -> Iterator[Document | Skipped]:
     if file.duplicate:
         yield Skipped(file.qualified, None, "duplicate input")
+        return
+    if file.problem is not None:
+        yield Skipped(file.qualified, None, file.problem)
         return
     try:
         mode = file.path.stat().st_mode

@@ -128,7 +128,7 @@ def plan_cleaned_copies(
 
     Returns:
         One entry per input file in input order, the same real file reached
-        a second time left out.
+        a second time (and a folder that cannot be listed) left out.
 
     Raises:
         UsageError: ``out_dir`` exists and is not a folder, or is a PATH
@@ -145,7 +145,11 @@ def plan_cleaned_copies(
             # Excluded from the walk, it would give no input at all.
             raise UsageError(f"{out_root}: the folder for cleaned copies is the input {argument}; choose another")
     top = _top_names(inputs, arguments)
-    plan = [CleanedCopy(file, out_root / _relative_target(file, top)) for file in inputs.files if not file.duplicate]
+    plan = [
+        CleanedCopy(file, out_root / _relative_target(file, top))
+        for file in inputs.files
+        if not file.duplicate and file.problem is None
+    ]
     _check_distinct(plan)
     _check_not_inputs(plan, inputs)
     return plan

@@ -148,3 +148,21 @@ def test_lines_any_chunking(data: bytes, cuts: list[int]) -> None:
     if expected and expected[-1] == b"":
         expected.pop()
     assert list(_lines(iter(chunks))) == expected
+
+
+def test_a_folder_that_cannot_be_listed_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _write(tmp_path / "a.txt", "một")
+    _write(tmp_path / "locked" / "b.txt", "hai")
+    real_scandir = os.scandir
+
+    def scandir(path: object) -> object:
+        if str(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied")  # what a 0700 folder of another user gives
+        return real_scandir(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    got = list(read_documents([tmp_path]))
+    assert got == [
+        Document("a.txt", "một"),
+        Skipped(f"{tmp_path}/locked", None, "cannot read folder: Permission denied"),
+    ]
