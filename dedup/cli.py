@@ -268,7 +268,8 @@ class _Progress:
         if restart:
             self.bar.reset(self.task, description=name, documents=self.documents)
         else:
-            self.bar.update(self.task, description=name)
+            # After the last byte (matching): no fraction to show, a pulse instead.
+            self.bar.update(self.task, description=name, total=None)
 
 
 def _report_inputs(inputs: InputSet, quiet: bool) -> None:
