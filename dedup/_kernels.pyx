@@ -8,7 +8,8 @@ output slots, so results are identical for any number of threads.
 
 The public, documented entry points are the Python modules that call these;
 this module is private and its functions take arrays already validated there
-(bounds checks are off): :func:`check_offsets` and :func:`check_indices` are
+(bounds checks are off): :func:`as_array`, :func:`as_offsets`,
+:func:`check_offsets`, :func:`check_indices` and :func:`check_pairs` are
 those preconditions, for the wrappers to call.
 """
 
@@ -28,6 +29,68 @@ cdef extern from "<algorithm>" namespace "std" nogil:
 # Preconditions. The kernels index raw memory with what these arrays hold, so
 # a bad offset or index would read or write outside an array: the public
 # wrappers check them first (vectorized, O(n)) and raise ValueError.
+
+def as_array(x, dtype, str name, int ndim):
+    """Return ``x`` as a C-contiguous ``ndim``-D array of the integer ``dtype``.
+
+    A cast must not change a value: ``x`` must hold integers (not floats, not
+    booleans), and when its dtype does not cast safely to ``dtype`` every
+    value must fit in ``dtype``. No copy when ``x`` already has the dtype and
+    is contiguous (the scan's own arrays).
+
+    Raises:
+        ValueError: naming ``name``: ``x`` is not an array, has another
+            number of dimensions, holds non-integers or a value that does not
+            fit in ``dtype``.
+    """
+    arr = _array(x, name)
+    if arr.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got shape {arr.shape}")
+    return _integers(arr, np.dtype(dtype), name)
+
+
+def as_offsets(x, Py_ssize_t total, str name, str of):
+    """Return ``x`` as a C-contiguous int64 array, checked by :func:`check_offsets`.
+
+    Raises:
+        ValueError: as :func:`as_array` and :func:`check_offsets`.
+    """
+    offsets = _integers(_array(x, name), np.dtype(np.int64), name)
+    check_offsets(offsets, total, name, of)
+    return offsets
+
+
+def check_int(value, str name, low=None):
+    """Check that ``value`` is an integer (not a bool), at least ``low``.
+
+    Raises:
+        ValueError: naming ``name``.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if low is not None and value < low:
+        raise ValueError(f"{name} must be at least {low}, got {value}")
+
+
+def _array(x, str name):
+    try:
+        return np.asarray(x)
+    except (TypeError, ValueError) as e:  # a ragged list, say
+        raise ValueError(f"{name} must be an array: {e}") from None
+
+
+def _integers(arr, dtype, str name):
+    if arr.dtype != dtype:
+        # An empty array (np.asarray([]) is float64) has no value to lose.
+        if arr.size and (arr.dtype.kind not in "iu"):
+            raise ValueError(f"{name} must hold integers, got {arr.dtype}")
+        if arr.size and not np.can_cast(arr.dtype, dtype, "safe"):
+            info = np.iinfo(dtype)
+            for v in (arr.min(), arr.max()):
+                if not info.min <= v <= info.max:
+                    raise ValueError(f"{name} holds {v}, outside the {dtype} range [{info.min}, {info.max}]")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
 
 def check_offsets(offsets, Py_ssize_t total, str name, str of):
     """Check that ``offsets`` (int64, 1-D) cut ``total`` items into runs.

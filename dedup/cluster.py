@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from dedup._kernels import check_pairs, union_find
+from dedup._kernels import as_array, check_indices, check_int, check_pairs, union_find
 
 __all__ = ["KEEP_POLICIES", "Cluster", "connected_components", "group_clusters"]
 
@@ -65,13 +65,15 @@ def connected_components(
         int64, shape ``(n_docs,)``.
 
     Raises:
-        ValueError: ``n_docs`` negative; ``left`` and ``right`` of different
-            lengths or holding an index outside ``[0, n_docs)``.
+        ValueError: ``n_docs`` not an integer or negative; ``left`` or
+            ``right`` not 1-D integers, of different lengths or holding an
+            index outside ``[0, n_docs)``.
     """
+    check_int(n_docs, "n_docs")
     if n_docs < 0:
         raise ValueError(f"n_docs must not be negative, got {n_docs}")
-    left = np.ascontiguousarray(left, dtype=np.int64)
-    right = np.ascontiguousarray(right, dtype=np.int64)
+    left = as_array(left, np.int64, "left", 1)
+    right = as_array(right, np.int64, "right", 1)
     check_pairs(left, right, n_docs)
     return union_find(n_docs, left, right)
 
@@ -87,19 +89,28 @@ def group_clusters(
     input order.
 
     Args:
-        labels: int64, shape ``(n_docs,)``, from :func:`connected_components`.
+        labels: int64, shape ``(n_docs,)``, from :func:`connected_components`:
+            each document's label is the smallest index of its component.
         keep: ``"first"`` keeps the first member in input order; ``"longest"``
             the member with the most characters (ties: the first of them).
         lengths: int64, shape ``(n_docs,)``: document lengths; required for
             ``keep="longest"``.
 
     Raises:
-        ValueError: unknown ``keep`` or ``lengths`` missing for ``"longest"``.
+        ValueError: unknown ``keep``; ``lengths`` missing for ``"longest"``
+            or not of shape ``(n_docs,)``; ``labels`` not 1-D integers or not
+            component labels (document ``i``'s label ``l`` in ``[0, i]`` with
+            ``labels[l] == l``).
     """
     if keep not in KEEP_POLICIES:
         raise ValueError(f"keep must be one of {', '.join(KEEP_POLICIES)}, got {keep!r}")
-    if keep == "longest" and lengths is None:
-        raise ValueError("keep='longest' needs the document lengths")
+    labels = _check_labels(labels)
+    if keep == "longest":
+        if lengths is None:
+            raise ValueError("keep='longest' needs the document lengths")
+        lengths = as_array(lengths, np.int64, "lengths", 1)
+        if lengths.shape != labels.shape:
+            raise ValueError(f"lengths must have shape {labels.shape} like labels, got {lengths.shape}")
     counts = np.bincount(labels, minlength=len(labels))
     in_cluster = np.flatnonzero(counts[labels] > 1)
     if len(in_cluster) == 0:
@@ -118,3 +129,24 @@ def group_clusters(
             kept = int(members[0])
         clusters.append(Cluster(members=members.tolist(), keep=kept))
     return clusters
+
+
+def _check_labels(labels: object) -> npt.NDArray[np.int64]:
+    """``labels`` as int64, checked to be component labels: each label is
+    the first (smallest) member of its component, so it is at most the index
+    it labels, and it labels itself.
+
+    Raises:
+        ValueError: naming the first label that is not.
+    """
+    checked = as_array(labels, np.int64, "labels", 1)
+    check_indices(checked, len(checked), "labels")
+    stray = np.flatnonzero((checked[checked] != checked) | (checked > np.arange(len(checked))))
+    if len(stray):
+        i = int(stray[0])
+        label = int(checked[i])
+        raise ValueError(
+            "labels must be component labels, each the smallest index of its component "
+            f"(labels[label] == label <= index): labels[{i}] is {label}, labels[{label}] is {checked[label]}"
+        )
+    return checked

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from dedup._kernels import as_array, check_int
+
 if TYPE_CHECKING:
     from datasketch import LeanMinHash
 
@@ -62,10 +64,14 @@ def choose_bands(threshold: float, num_perm: int, target: float = _TARGET_RECALL
     sensitive shape) is returned.
 
     Raises:
-        ValueError: ``threshold`` outside ``(0, 1]`` or ``num_perm`` < 1.
+        ValueError: ``threshold`` or ``target`` outside ``(0, 1]``;
+            ``num_perm`` not an integer or < 1.
     """
     if not 0.0 < threshold <= 1.0:
         raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+    if not 0.0 < target <= 1.0:
+        raise ValueError(f"target must be in (0, 1], got {target}")
+    check_int(num_perm, "num_perm")
     if num_perm < 1:
         raise ValueError(f"num_perm must be positive, got {num_perm}")
     for rows in range(num_perm, 0, -1):
@@ -98,11 +104,14 @@ def band_keys(signatures: npt.NDArray[np.uint32], num_bands: int, rows_per_band:
         uint64, shape ``(n_docs, num_bands)``.
 
     Raises:
-        ValueError: ``signatures`` is not 2-D, or the bands do not fit in the
-            signature width.
+        ValueError: ``signatures`` is not 2-D or holds a value outside
+            uint32 (a float, a negative number); ``num_bands`` or
+            ``rows_per_band`` is not an integer, or the bands do not fit in
+            the signature width.
     """
-    if signatures.ndim != 2:
-        raise ValueError(f"signatures must be 2-D (n_docs, num_perm), got shape {signatures.shape}")
+    signatures = as_array(signatures, np.uint32, "signatures", 2)
+    check_int(num_bands, "num_bands")
+    check_int(rows_per_band, "rows_per_band")
     n_docs, num_perm = signatures.shape
     if num_bands * rows_per_band > num_perm or num_bands < 1 or rows_per_band < 1:
         raise ValueError(f"{num_bands} bands x {rows_per_band} rows do not fit {num_perm} permutations")
@@ -206,13 +215,18 @@ def pairs_from_band_columns(
         over ``max_bucket``.
 
     Raises:
-        ValueError: ``n_docs`` is negative or a column's shape is not ``(n_docs,)``.
+        ValueError: ``n_docs`` is not an integer or is negative;
+            ``max_bucket`` is not an integer >= 1; a column's shape is not
+            ``(n_docs,)``.
     """
+    check_int(n_docs, "n_docs")
     if n_docs < 0:
         raise ValueError(f"n_docs must not be negative, got {n_docs}")
+    check_int(max_bucket, "max_bucket", low=1)
     distinct = np.zeros(0, dtype=np.int64)
     collisions = capped = 0
-    for band, column in enumerate(columns):
+    for band, keys in enumerate(columns):
+        column = np.asarray(keys)
         if column.shape != (n_docs,):
             raise ValueError(f"band {band}'s column has shape {column.shape}, expected ({n_docs},)")
         # Stable: inside a bucket, documents keep input order, so a capped
@@ -287,7 +301,11 @@ def to_lean_minhashes(signatures: npt.NDArray[np.uint32], seed: int) -> list[Lea
 
     Returns:
         One LeanMinHash per row.
+
+    Raises:
+        ValueError: ``signatures`` is not 2-D or holds a value outside uint32.
     """
+    signatures = as_array(signatures, np.uint32, "signatures", 2)
     # Imported here: datasketch pulls in scipy (~50 MB resident, ~0.5 s),
     # which a scan never needs.
     from datasketch import LeanMinHash

@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from dedup._kernels import check_offsets, signature_kernel
+from dedup._kernels import as_array, as_offsets, check_int, signature_kernel
 from dedup._threads import resolve_workers
 
 __all__ = ["EMPTY_HASH", "compute_signatures", "compute_signatures_reference", "permutations"]
@@ -44,8 +44,11 @@ def permutations(num_perm: int, seed: int) -> npt.NDArray[np.uint32]:
     with ``scheme="affine32"`` so that the same seed gives the same values.
 
     Raises:
-        ValueError: ``num_perm`` is not positive or ``seed`` is outside ``[0, 2**32)``.
+        ValueError: ``num_perm`` is not a positive integer or ``seed`` not an
+            integer in ``[0, 2**32)``.
     """
+    check_int(num_perm, "num_perm")
+    check_int(seed, "seed")
     if num_perm <= 0:
         raise ValueError(f"num_perm must be positive, got {num_perm}")
     if not 0 <= seed < 2**32:
@@ -89,13 +92,14 @@ def compute_signatures(
         :data:`EMPTY_HASH`.
 
     Raises:
-        ValueError: ``num_perm`` or ``seed`` out of range; ``starts`` empty,
+        ValueError: ``num_perm`` or ``seed`` out of range; ``values`` or
+            ``starts`` not a 1-D array of integers, or holding a value its
+            dtype cannot (a float, a negative hash); ``starts`` empty,
             negative, decreasing or past the end of ``values``.
     """
     perms = permutations(num_perm, seed)
-    values = np.ascontiguousarray(values, dtype=np.uint64)
-    starts = np.ascontiguousarray(starts, dtype=np.int64)
-    check_offsets(starts, len(values), "starts", "values")
+    values = as_array(values, np.uint64, "values", 1)
+    starts = as_offsets(starts, len(values), "starts", "values")
     return signature_kernel(values, starts, perms[0], perms[1], resolve_workers(workers))
 
 

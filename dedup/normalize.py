@@ -74,7 +74,13 @@ def encode_texts(texts: Sequence[str]) -> tuple[npt.NDArray[np.uint16], npt.NDAr
     Returns:
         ``(units, starts)``: uint16 code units, and int64 offsets of shape
         ``(len(texts) + 1,)``.
+
+    Raises:
+        ValueError: ``texts`` is a single string (a sequence of its
+            characters, which would be taken for one-character documents).
     """
+    if isinstance(texts, str):
+        raise ValueError("texts must be a sequence of strings, not a string")
     # UTF-16 because CPython encodes it ~5x faster than UTF-32; the kernel
     # decodes surrogate pairs. "surrogatepass" keeps lone surrogates (from
     # surrogateescape decoding), which the kernel turns into spaces.
@@ -108,6 +114,9 @@ def normalize_batch(
         UTF-8 of every normalized document back to back; ``offsets`` is int64,
         shape ``(len(texts) + 1,)``, document ``i`` being
         ``buf[offsets[i]:offsets[i + 1]]``.
+
+    Raises:
+        ValueError: ``texts`` is a single string, not a sequence of them.
     """
     units, starts = encode_texts(texts)
     case, accent, tones = kernel_tables(fold_accents)

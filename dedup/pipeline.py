@@ -186,6 +186,9 @@ def sketch_texts(
         ``(n + 1,)``, and uint32 signatures of shape ``(n, num_perm)``. In a
         word scan, documents mostly in scripts written without spaces are
         shingled by characters (see :mod:`dedup.shingle`).
+
+    Raises:
+        ValueError: ``texts`` is a single string, not a sequence of them.
     """
     spec = parse_shingle_spec(shingle) if isinstance(shingle, str) else shingle
     units, unit_starts = encode_texts(texts)

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from dedup._kernels import FALLBACK_TAG, check_offsets, shingle_kernel
+from dedup._kernels import FALLBACK_TAG, as_array, as_offsets, shingle_kernel
 from dedup._threads import resolve_workers
 
 __all__ = ["CHAR_FALLBACK_TAG", "SHINGLE_KINDS", "ShingleSpec", "parse_shingle_spec", "shingle_batch"]
@@ -51,7 +51,12 @@ characters (the fallback), so it never equals a word-shingle hash."""
 
 @dataclass(frozen=True)
 class ShingleSpec:
-    """What a shingle is: ``kind`` ``"word"`` or ``"char"``, and its size ``n``."""
+    """What a shingle is: ``kind`` ``"word"`` or ``"char"``, and its size ``n``.
+
+    Raises:
+        ValueError: ``kind`` is neither ``"word"`` nor ``"char"``, or ``n`` is
+            not an integer (a bool is refused) between 1 and 64.
+    """
 
     kind: str = "word"
     n: int = 5
@@ -59,6 +64,9 @@ class ShingleSpec:
     def __post_init__(self) -> None:
         if self.kind not in ("word", "char"):
             raise ValueError(f"shingle kind must be 'word' or 'char', got {self.kind!r}")
+        # bool is an int: ShingleSpec("word", True) would be word:1.
+        if isinstance(self.n, bool) or not isinstance(self.n, int):
+            raise ValueError(f"shingle size must be an integer, got {self.n!r}")
         if not 1 <= self.n <= 64:
             raise ValueError(f"shingle size must be between 1 and 64, got {self.n}")
 
@@ -100,11 +108,12 @@ def shingle_batch(
         are shingled by code points (see the module docstring).
 
     Raises:
-        ValueError: ``offsets`` is empty, negative, decreasing or past the end of ``buf``.
+        ValueError: ``buf`` or ``offsets`` not a 1-D array of integers, or
+            holding a value its dtype cannot (a float, a byte over 255);
+            ``offsets`` empty, negative, decreasing or past the end of ``buf``.
     """
     kind = SHINGLE_KINDS[spec.kind]
-    buf = np.ascontiguousarray(buf, dtype=np.uint8)
-    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
-    check_offsets(offsets, len(buf), "offsets", "bytes of buf")
+    buf = as_array(buf, np.uint8, "buf", 1)
+    offsets = as_offsets(offsets, len(buf), "offsets", "bytes of buf")
     values, starts, _ = shingle_kernel(buf, offsets, kind, spec.n, resolve_workers(workers))
     return values, starts

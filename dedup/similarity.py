@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from dedup._kernels import check_offsets, check_pairs, jaccard_kernel
+from dedup._kernels import as_array, as_offsets, check_pairs, jaccard_kernel
 from dedup._threads import resolve_workers
 
 __all__ = ["estimate_jaccard", "exact_jaccard"]
@@ -43,17 +43,43 @@ def exact_jaccard(
         count as identical (1.0).
 
     Raises:
-        ValueError: ``starts`` empty, negative, decreasing or past the end of
-            ``values``; ``left`` and ``right`` of different lengths or
+        ValueError: an argument that is not a 1-D array of integers, or
+            holds a value its dtype cannot (a float, a negative hash);
+            ``starts`` empty, negative, decreasing or past the end of
+            ``values``; ``values`` not sorted ascending and distinct within
+            a document; ``left`` and ``right`` of different lengths or
             holding an index outside ``[0, n_docs)``.
     """
-    values = np.ascontiguousarray(values, dtype=np.uint64)
-    starts = np.ascontiguousarray(starts, dtype=np.int64)
-    check_offsets(starts, len(values), "starts", "values")
-    left = np.ascontiguousarray(left, dtype=np.int64)
-    right = np.ascontiguousarray(right, dtype=np.int64)
+    values = as_array(values, np.uint64, "values", 1)
+    starts = as_offsets(starts, len(values), "starts", "values")
+    _check_sets(values, starts)
+    left = as_array(left, np.int64, "left", 1)
+    right = as_array(right, np.int64, "right", 1)
     check_pairs(left, right, len(starts) - 1)
     return jaccard_kernel(values, starts, left, right, resolve_workers(workers))
+
+
+def _check_sets(values: npt.NDArray[np.uint64], starts: npt.NDArray[np.int64]) -> None:
+    """Check that each document's values are sorted ascending and distinct:
+    the kernel's merge counts the intersection only under that precondition.
+
+    Raises:
+        ValueError: naming the first document out of order.
+    """
+    lo = int(starts[0])
+    used = values[lo : int(starts[-1])]
+    bad = used[1:] <= used[:-1]
+    # bad[i] compares used[i] with used[i + 1]: across a document boundary
+    # (used[i + 1] starts a document) the order does not matter.
+    across = starts[1:-1] - lo - 1
+    bad[across[(across >= 0) & (across < len(bad))]] = False
+    if bad.any():
+        i = lo + int(np.argmax(bad)) + 1
+        doc = int(np.searchsorted(starts, i, side="right")) - 1
+        raise ValueError(
+            "values must be sorted ascending and distinct within each document: "
+            f"document {doc} has values[{i - 1}] = {values[i - 1]}, then values[{i}] = {values[i]}"
+        )
 
 
 def estimate_jaccard(
@@ -70,14 +96,14 @@ def estimate_jaccard(
         float64, shape ``(n_pairs,)``: the fraction of equal signature values.
 
     Raises:
-        ValueError: ``signatures`` not 2-D; ``left`` and ``right`` of
-            different lengths or holding an index outside ``[0, n_docs)``
-            (numpy would wrap a negative one silently).
+        ValueError: ``signatures`` not 2-D or holding a value outside uint32;
+            ``left`` or ``right`` not 1-D integers, of different lengths or
+            holding an index outside ``[0, n_docs)`` (numpy would wrap a
+            negative one silently).
     """
-    if signatures.ndim != 2:
-        raise ValueError(f"signatures must be 2-D (n_docs, num_perm), got shape {signatures.shape}")
-    left = np.asarray(left, dtype=np.int64)
-    right = np.asarray(right, dtype=np.int64)
+    signatures = as_array(signatures, np.uint32, "signatures", 2)
+    left = as_array(left, np.int64, "left", 1)
+    right = as_array(right, np.int64, "right", 1)
     check_pairs(left, right, len(signatures))
     if len(left) == 0:
         return np.zeros(0, dtype=np.float64)
