@@ -22,71 +22,21 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from dedup._kernels import sketch_kernel, start_threads
+from dedup._kernels import start_threads
 from dedup._scratch import scratch_folder
-from dedup._threads import MAX_WORKERS, resolve_workers
-from dedup.cluster import KEEP_POLICIES, Cluster, connected_components, group_clusters
+from dedup._threads import resolve_workers
+from dedup.cluster import Cluster, connected_components, group_clusters
+from dedup.config import ScanConfig
 from dedup.document import Document, DocumentLike, Renamed, Skipped, UniqueIds, as_document, check_documents
-from dedup.errors import UsageError
-from dedup.lsh import choose_bands, pairs_from_band_columns
-from dedup.minhash import permutations
-from dedup.normalize import encode_texts, kernel_tables
-from dedup.shingle import SHINGLE_KINDS, ShingleSpec, parse_shingle_spec
+from dedup.lsh import choose_bands
+from dedup.normalize import encode_texts
+from dedup.shingle import ShingleSpec, parse_shingle_spec
+from dedup.stages import as_batch, candidates_all, label, sketch_units, verify
 from dedup.store import MemoryBudget, Store
 
 __all__ = ["Pair", "ScanConfig", "ScanResult", "find_duplicates", "sketch_texts"]
 
 _Sketch = tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.uint32], npt.NDArray[np.uint8]]
-
-
-@dataclass(frozen=True)
-class ScanConfig:
-    """Options of a scan; the CLI flags are these names in kebab-case.
-
-    ``memory`` is how many bytes of per-document data (shingle hashes,
-    signatures, band keys, ids) may stay in memory before the rest is spilled
-    to a temporary folder; 0, the default, spills all of it (least memory).
-    The result does not depend on it, nor on ``workers`` or ``batch_size``.
-
-    Raises:
-        ValueError: from ``validate()`` when an option is out of range.
-    """
-
-    threshold: float = 0.8
-    num_perm: int = 128
-    shingle: str = "word:5"
-    seed: int = 1
-    fold_accents: bool = False
-    keep: str = "first"
-    verify: bool = True
-    workers: int | None = None
-    batch_size: int = 512
-    memory: int = 0
-
-    def validate(self) -> ShingleSpec:
-        """Check every option; return the parsed shingle spec.
-
-        Raises:
-            UsageError: naming the option and the accepted range.
-        """
-        if not 0.0 < self.threshold <= 1.0:
-            raise UsageError(f"threshold must be in (0, 1], got {self.threshold}", option="threshold")
-        if not 1 <= self.num_perm <= 4096:
-            raise UsageError(f"num_perm must be between 1 and 4096, got {self.num_perm}", option="num_perm")
-        if not 0 <= self.seed < 2**32:
-            raise UsageError(f"seed must be in [0, 2**32), got {self.seed}", option="seed")
-        if self.keep not in KEEP_POLICIES:
-            raise UsageError(f"keep must be one of {', '.join(KEEP_POLICIES)}, got {self.keep!r}", option="keep")
-        if self.workers is not None and not 1 <= self.workers <= MAX_WORKERS:
-            raise UsageError(f"workers must be between 1 and {MAX_WORKERS}, got {self.workers}", option="workers")
-        if not 1 <= self.batch_size <= 1 << 20:
-            raise UsageError(f"batch_size must be between 1 and {1 << 20}, got {self.batch_size}", option="batch_size")
-        if self.memory < 0:
-            raise UsageError(f"memory must not be negative, got {self.memory}", option="memory")
-        try:
-            return parse_shingle_spec(self.shingle)
-        except ValueError as err:
-            raise UsageError(str(err), option="shingle") from None
 
 
 @dataclass(frozen=True)
@@ -192,52 +142,18 @@ def sketch_texts(
     """
     spec = parse_shingle_spec(shingle) if isinstance(shingle, str) else shingle
     units, unit_starts = encode_texts(texts)
-    values, starts, signatures, _ = _sketch_units(units, unit_starts, spec, num_perm, seed, fold_accents, workers)
+    values, starts, signatures, _ = sketch_units(units, unit_starts, spec, num_perm, seed, fold_accents, workers)
     return values, starts, signatures
 
 
-def _sketch_units(
-    units: npt.NDArray[np.uint16],
-    unit_starts: npt.NDArray[np.int64],
-    spec: ShingleSpec,
-    num_perm: int,
-    seed: int,
-    fold_accents: bool,
-    workers: int | None,
-) -> _Sketch:
-    """The compiled part of :func:`sketch_texts` (runs without the GIL);
-    also returns the uint8 flags, shape ``(n,)``, of the documents shingled
-    by characters as the fallback of a word scan.
-
-    Raises:
-        MemoryError: a document's scratch memory could not be allocated.
-    """
-    case, accent, tones = kernel_tables(fold_accents)
-    perms = permutations(num_perm, seed)
-    # One fused compiled pass; equal to normalize_batch -> shingle_batch ->
-    # compute_signatures (a property test checks it) without their batch-wide
-    # intermediate arrays.
-    return sketch_kernel(
-        units,
-        unit_starts,
-        case,
-        accent,
-        fold_accents,
-        tones,
-        SHINGLE_KINDS[spec.kind],
-        spec.n,
-        perms[0],
-        perms[1],
-        resolve_workers(workers),
-    )
-
-
-def _store_sketch(store: Store, docs: list[Document], sketch: _Sketch, skipped: list[Skipped]) -> int:
-    """Add a sketched batch to the store (its empty documents to skipped);
+def _store_sketch(store: Store, docs: list[Document], sketch: _Sketch, skipped: list[Skipped], threshold: float) -> int:
+    """Keep a sketched batch (its documents without words go to skipped);
     return how many of its documents were shingled by characters."""
     values, starts, signatures, by_chars = sketch
-    skipped.extend(store.add(docs, values, starts, signatures))
-    return int(np.count_nonzero(by_chars))
+    batch, empty = as_batch(docs, values, starts, signatures, by_chars, None, threshold)
+    skipped.extend(empty)
+    store.append(batch)
+    return int(np.count_nonzero(batch.by_chars))
 
 
 def find_duplicates(
@@ -316,7 +232,7 @@ def _scan(
             if docs:
                 units, unit_starts = encode_texts([d.text for d in docs])
                 submitted = pool.submit(
-                    _sketch_units,
+                    sketch_units,
                     units,
                     unit_starts,
                     spec,
@@ -326,13 +242,13 @@ def _scan(
                     config.workers,
                 )
             if pending is not None:
-                char_fallback += _store_sketch(store, pending[0], pending[1].result(), skipped)
+                char_fallback += _store_sketch(store, pending[0], pending[1].result(), skipped, config.threshold)
             pending = (docs, submitted) if submitted is not None else None
             done += len(docs) + len(batch_skipped)
             if progress is not None:
                 progress(done)
         if pending is not None:
-            char_fallback += _store_sketch(store, pending[0], pending[1].result(), skipped)
+            char_fallback += _store_sketch(store, pending[0], pending[1].result(), skipped, config.threshold)
         if on_stage is not None:
             on_stage("matching")
         result = _match(store, skipped, config)
@@ -345,23 +261,22 @@ def _scan(
 
 def _match(store: Store, skipped: list[Skipped], config: ScanConfig) -> ScanResult:
     lengths = store.seal()
-    left, right, collisions, capped = pairs_from_band_columns(store.band_columns(), store.count)
+    left, right, collisions, capped = candidates_all(store)
     candidates = len(left)
     estimates = store.estimates(left, right)
-    similarity = store.jaccard(left, right, config.workers) if config.verify else estimates
+    similarity = verify(store, left, right, workers=config.workers) if config.verify else estimates
     ok = similarity >= config.threshold
     left, right, similarity, estimates = left[ok], right[ok], similarity[ok], estimates[ok]
 
     clusters = group_clusters(connected_components(store.count, left, right), config.keep, lengths)
     # Only documents in a pair or a cluster need their ids read back.
-    named = np.unique(np.concatenate([left, right, *[np.array(c.members, dtype=np.int64) for c in clusters]]))
-    id_of = dict(zip(named.tolist(), store.id_list(named), strict=True))
+    id_of = label(store, np.concatenate([left, right, *[np.array(c.members, dtype=np.int64) for c in clusters]]))
     if clusters:
         # Each member's similarity to the kept document (not necessarily a
         # verified pair: clusters are transitive).
         members = np.concatenate([np.array(c.members, dtype=np.int64) for c in clusters])
         kept = np.concatenate([np.full(c.size, c.keep, dtype=np.int64) for c in clusters])
-        sims = store.jaccard(kept, members, config.workers) if config.verify else store.estimates(kept, members)
+        sims = verify(store, kept, members, workers=config.workers) if config.verify else store.estimates(kept, members)
         pos = 0
         for c in clusters:
             c.ids = [id_of[m] for m in c.members]

@@ -36,7 +36,8 @@ import json
 import os
 import struct
 from collections.abc import Iterator, Mapping
-from typing import Any, BinaryIO
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -46,7 +47,16 @@ from dedup.errors import OutputError, UsageError
 from dedup.lsh import band_keys
 from dedup.similarity import estimate_jaccard, exact_jaccard
 
-__all__ = ["FORMAT_VERSION", "HEADER_SIZE", "MemoryBudget", "SpillFile", "Store", "parse_memory"]
+__all__ = [
+    "FORMAT_VERSION",
+    "HEADER_SIZE",
+    "MemoryBudget",
+    "SketchBatch",
+    "SketchStore",
+    "SpillFile",
+    "Store",
+    "parse_memory",
+]
 
 MAGIC = b"DEDUPSPL"
 FORMAT_VERSION = 1
@@ -277,6 +287,90 @@ class SpillFile:
             self.budget.files.remove(self)
 
 
+@dataclass
+class SketchBatch:
+    """Documents sketched for matching, with everything a store keeps.
+
+    Attributes:
+        docs: The documents, in input order (ids unique).
+        values: uint64, shape ``(total,)``: each document's distinct shingle
+            hashes, sorted ascending, back to back.
+        starts: int64, shape ``(n + 1,)``: document ``i`` owns
+            ``values[starts[i]:starts[i + 1]]``.
+        signatures: uint32, shape ``(n, num_perm)``.
+        keys: uint64, shape ``(n, num_bands)``: LSH band keys.
+        by_chars: uint8, shape ``(n,)``: 1 where a word scan shingled the
+            document by characters (a script written without spaces).
+        normalized: uint8, shape ``(bytes,)``, and int64 offsets of shape
+            ``(n + 1,)``: the normalized UTF-8 texts, for a store that keeps
+            text rather than hashes (None when not computed).
+    """
+
+    docs: list[Document]
+    values: npt.NDArray[np.uint64]
+    starts: npt.NDArray[np.int64]
+    signatures: npt.NDArray[np.uint32]
+    keys: npt.NDArray[np.uint64]
+    by_chars: npt.NDArray[np.uint8]
+    normalized: tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]] | None = None
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+    @property
+    def lengths(self) -> npt.NDArray[np.int64]:
+        """int64, shape ``(n,)``: each document's length in characters."""
+        return np.array([len(d.text) for d in self.docs], dtype=np.int64)
+
+
+class SketchStore(Protocol):
+    """Where the per-document state of a scan or an index lives.
+
+    Implementations: :class:`dedup.store.Store` (a scan's temporary data, in
+    memory within a budget, spilled to disk beyond it) and
+    :class:`dedup.index.SQLiteStore` (a persistent index).
+    """
+
+    num_perm: int
+    num_bands: int
+    rows_per_band: int
+
+    @property
+    def count(self) -> int:
+        """Documents appended so far (the next document's number)."""
+        ...
+
+    def append(self, batch: SketchBatch) -> None:
+        """Keep a batch; its documents get the next numbers, in order."""
+        ...
+
+    def lookup(self, keys: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Stored documents sharing a band key with each query row.
+
+        Args:
+            keys: uint64, shape ``(n, num_bands)``.
+
+        Returns:
+            ``(rows, docs)``: int64 arrays, each (query row, stored document)
+            pair once, sorted by row then document.
+        """
+        ...
+
+    def band_columns(self) -> Iterator[npt.NDArray[np.uint64]]:
+        """Each band's keys for all stored documents (uint64, shape
+        ``(count,)``), one band at a time."""
+        ...
+
+    def shingles(self, docs: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]:
+        """Shingle hashes of the given documents (ascending, distinct
+        numbers): ``(values, starts)`` as in :class:`SketchBatch`."""
+        ...
+
+    def id_list(self, docs: npt.NDArray[np.int64]) -> list[str]:
+        """Ids of the given documents (ascending, distinct numbers)."""
+        ...
+
+
 class Store:
     """A scan's per-document data, built batch by batch (see the module doc)."""
 
@@ -299,7 +393,7 @@ class Store:
         self.id_sizes: list[npt.NDArray[np.int64]] = []
         self.batch_sizes: list[int] = []
         described = {**params, "num_perm": num_perm, "num_bands": num_bands, "rows_per_band": rows_per_band}
-        self.shingles = SpillFile(folder, "shingles", np.uint64, budget, described)
+        self.shingle_hashes = SpillFile(folder, "shingles", np.uint64, budget, described)
         self.signatures = SpillFile(folder, "signatures", np.uint32, budget, described)
         self.keys = SpillFile(folder, "band-keys", np.uint64, budget, described)
         self.ids = SpillFile(folder, "ids", np.uint8, budget, described)
@@ -308,7 +402,7 @@ class Store:
         self.count = 0
 
     def _files(self) -> tuple[SpillFile, ...]:
-        return (self.shingles, self.signatures, self.keys, self.ids)
+        return (self.shingle_hashes, self.signatures, self.keys, self.ids)
 
     @property
     def spilled(self) -> bool:
@@ -333,7 +427,7 @@ class Store:
         self.ids.append(np.frombuffer(b"".join(encoded), dtype=np.uint8))
         self.id_sizes.append(np.array([len(e) for e in encoded], dtype=np.int64))
         self.lengths.append(np.array([len(docs[i].text) for i in kept], dtype=np.int64))
-        self.shingles.append(values)  # empty documents own no values
+        self.shingle_hashes.append(values)  # empty documents own no values
         self.signatures.append(signatures)
         self.sizes.append(sizes[keep])
         # Band-major per batch, so one band's keys are a few contiguous runs.
@@ -341,6 +435,46 @@ class Store:
         self.batch_sizes.append(len(kept))
         self.count += len(kept)
         return skipped
+
+    def append(self, batch: SketchBatch) -> None:
+        """Keep a sketched batch (every document has words: see
+        :func:`dedup.stages.sketch_documents`)."""
+        encoded = [d.id.encode("utf-8", "surrogatepass") for d in batch.docs]
+        self.ids.append(np.frombuffer(b"".join(encoded), dtype=np.uint8))
+        self.id_sizes.append(np.array([len(e) for e in encoded], dtype=np.int64))
+        self.lengths.append(batch.lengths)
+        self.shingle_hashes.append(batch.values)
+        self.signatures.append(batch.signatures)
+        self.sizes.append(np.diff(batch.starts))
+        # Band-major per batch, so one band's keys are a few contiguous runs.
+        self.keys.append(np.ascontiguousarray(batch.keys.T))
+        self.batch_sizes.append(len(batch))
+        self.count += len(batch)
+
+    def lookup(self, keys: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Stored documents sharing a band key with each query row (after
+        :meth:`seal`; see :class:`SketchStore`): one sorted pass per band."""
+        n = max(self.count, 1)
+        codes = [np.zeros(0, dtype=np.int64)]
+        for band, column in enumerate(self.band_columns()):
+            order = np.argsort(column, kind="stable").astype(np.int64)
+            ordered = column[order]
+            lo = np.searchsorted(ordered, keys[:, band], side="left")
+            counts = np.searchsorted(ordered, keys[:, band], side="right") - lo
+            rows = np.repeat(np.arange(len(keys), dtype=np.int64), counts)
+            within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+            codes.append(rows * n + order[np.repeat(lo, counts) + within])
+        unique = np.unique(np.concatenate(codes))
+        return unique // n, unique % n
+
+    def shingles(self, docs: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]:
+        """Shingle hashes of the given documents (ascending, distinct
+        numbers; after :meth:`seal`): ``(values, starts)``."""
+        docs = np.asarray(docs, dtype=np.int64)
+        sizes = self.starts[docs + 1] - self.starts[docs]
+        starts = np.zeros(len(docs) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=starts[1:])
+        return self.shingle_hashes.gather(self.starts[docs], sizes), starts
 
     def seal(self) -> npt.NDArray[np.int64]:
         """Finish adding; return the document lengths (int64, one per document)."""
@@ -402,7 +536,7 @@ class Store:
             sizes = self.starts[docs + 1] - self.starts[docs]
             local = np.zeros(len(docs) + 1, dtype=np.int64)
             np.cumsum(sizes, out=local[1:])
-            values = self.shingles.gather(self.starts[docs], sizes)
+            values = self.shingle_hashes.gather(self.starts[docs], sizes)
             out[part] = exact_jaccard(values, local, a, b, workers=workers)
         return out
 

@@ -1,0 +1,67 @@
+"""The options of a scan (and of an index, which fixes them at creation).
+
+Example:
+    >>> ScanConfig(threshold=0.9).validate()
+    ShingleSpec(kind='word', n=5)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dedup._threads import MAX_WORKERS
+from dedup.cluster import KEEP_POLICIES
+from dedup.errors import UsageError
+from dedup.shingle import ShingleSpec, parse_shingle_spec
+
+__all__ = ["ScanConfig"]
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    """Options of a scan; the CLI flags are these names in kebab-case.
+
+    ``memory`` is how many bytes of per-document data (shingle hashes,
+    signatures, band keys, ids) may stay in memory before the rest is spilled
+    to a temporary folder; 0, the default, spills all of it (least memory).
+    The result does not depend on it, nor on ``workers`` or ``batch_size``.
+
+    Raises:
+        ValueError: from ``validate()`` when an option is out of range.
+    """
+
+    threshold: float = 0.8
+    num_perm: int = 128
+    shingle: str = "word:5"
+    seed: int = 1
+    fold_accents: bool = False
+    keep: str = "first"
+    verify: bool = True
+    workers: int | None = None
+    batch_size: int = 512
+    memory: int = 0
+
+    def validate(self) -> ShingleSpec:
+        """Check every option; return the parsed shingle spec.
+
+        Raises:
+            UsageError: naming the option and the accepted range.
+        """
+        if not 0.0 < self.threshold <= 1.0:
+            raise UsageError(f"threshold must be in (0, 1], got {self.threshold}", option="threshold")
+        if not 1 <= self.num_perm <= 4096:
+            raise UsageError(f"num_perm must be between 1 and 4096, got {self.num_perm}", option="num_perm")
+        if not 0 <= self.seed < 2**32:
+            raise UsageError(f"seed must be in [0, 2**32), got {self.seed}", option="seed")
+        if self.keep not in KEEP_POLICIES:
+            raise UsageError(f"keep must be one of {', '.join(KEEP_POLICIES)}, got {self.keep!r}", option="keep")
+        if self.workers is not None and not 1 <= self.workers <= MAX_WORKERS:
+            raise UsageError(f"workers must be between 1 and {MAX_WORKERS}, got {self.workers}", option="workers")
+        if not 1 <= self.batch_size <= 1 << 20:
+            raise UsageError(f"batch_size must be between 1 and {1 << 20}, got {self.batch_size}", option="batch_size")
+        if self.memory < 0:
+            raise UsageError(f"memory must not be negative, got {self.memory}", option="memory")
+        try:
+            return parse_shingle_spec(self.shingle)
+        except ValueError as err:
+            raise UsageError(str(err), option="shingle") from None

@@ -1,0 +1,255 @@
+"""The stages of a scan, as functions over one small store interface.
+
+A scan and a persistent index do the same work on different storage:
+``sketch`` turns documents into a :class:`SketchBatch`; a
+:class:`SketchStore` keeps batches; ``candidates`` proposes pairs from band
+keys (all pairs among stored documents, or a batch against the stored ones);
+``verify`` computes exact Jaccard similarity from the shingle hashes the
+store gives back; ``label`` turns document numbers into ids. The scan's
+temporary spill store (:class:`dedup.store.Store`) and the SQLite index
+(:mod:`dedup.index`) both implement :class:`SketchStore`, so another backend
+(a server, a distributed engine) plugs in here without touching the stages.
+
+Document numbers: a store numbers documents 0, 1, 2... in the order they
+were appended (a removed document's number is never reused), and every
+array of document numbers below is int64.
+
+Example:
+    >>> from dedup.document import Document
+    >>> from dedup.pipeline import ScanConfig
+    >>> docs = [Document("a", "Mỹ và Taliban nối lại đàm phán hòa bình tại Doha"),
+    ...         Document("b", "MỸ VÀ TALIBAN nối lại đàm phán hòa bình tại Doha!")]
+    >>> batch, skipped = sketch_documents(docs, ScanConfig())
+    >>> left, right = candidates_within(batch)
+    >>> verify_within(batch, left, right).tolist()
+    [1.0]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from dedup._kernels import shingle_kernel, sketch_kernel
+from dedup._threads import resolve_workers
+from dedup.config import ScanConfig
+from dedup.document import Document, Skipped
+from dedup.lsh import band_keys, choose_bands, pairs_from_band_columns
+from dedup.minhash import compute_signatures, permutations
+from dedup.normalize import encode_texts, kernel_tables, normalize_batch
+from dedup.shingle import SHINGLE_KINDS, ShingleSpec
+from dedup.similarity import exact_jaccard
+from dedup.store import SketchBatch, SketchStore
+
+__all__ = [
+    "as_batch",
+    "candidates_against",
+    "candidates_all",
+    "candidates_within",
+    "label",
+    "sketch_documents",
+    "sketch_units",
+    "verify",
+    "verify_against",
+    "verify_within",
+]
+
+_PAIRS_PER_CHUNK = 256
+
+
+def sketch_documents(
+    docs: Sequence[Document], config: ScanConfig, *, normalized: bool = False
+) -> tuple[SketchBatch, list[Skipped]]:
+    """Sketch documents with a scan's options, in one compiled pass.
+
+    Args:
+        docs: The documents (ids already unique).
+        config: The matching options (validated).
+        normalized: Also keep the normalized texts (a store of texts, such
+            as the index, re-shingles them to verify).
+
+    Returns:
+        The batch of documents that have words, and a Skipped (``no words
+        after normalization``) for each that has none.
+    """
+    spec = config.validate()
+    texts = [d.text for d in docs]
+    if normalized:
+        buf, offsets = normalize_batch(texts, fold_accents=config.fold_accents, workers=config.workers)
+        values, starts, by_chars = shingle_kernel(
+            buf, offsets, SHINGLE_KINDS[spec.kind], spec.n, resolve_workers(config.workers)
+        )
+        signatures = compute_signatures(
+            values, starts, num_perm=config.num_perm, seed=config.seed, workers=config.workers
+        )
+        kept_text: tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]] | None = (buf, offsets)
+    else:
+        units, unit_starts = encode_texts(texts)
+        values, starts, signatures, by_chars = sketch_units(
+            units, unit_starts, spec, config.num_perm, config.seed, config.fold_accents, config.workers
+        )
+        kept_text = None
+    return as_batch(list(docs), values, starts, signatures, by_chars, kept_text, config.threshold)
+
+
+def sketch_units(
+    units: npt.NDArray[np.uint16],
+    unit_starts: npt.NDArray[np.int64],
+    spec: ShingleSpec,
+    num_perm: int,
+    seed: int,
+    fold_accents: bool,
+    workers: int | None,
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.uint32], npt.NDArray[np.uint8]]:
+    """The compiled part of sketching (runs without the GIL): ``(values,
+    starts, signatures, by_chars)`` of UTF-16 texts from
+    :func:`dedup.normalize.encode_texts`;
+    also returns the uint8 flags, shape ``(n,)``, of the documents shingled
+    by characters as the fallback of a word scan.
+
+    Raises:
+        MemoryError: a document's scratch memory could not be allocated.
+    """
+    case, accent, tones = kernel_tables(fold_accents)
+    perms = permutations(num_perm, seed)
+    # One fused compiled pass; equal to normalize_batch -> shingle_batch ->
+    # compute_signatures (a property test checks it) without their batch-wide
+    # intermediate arrays.
+    return sketch_kernel(
+        units,
+        unit_starts,
+        case,
+        accent,
+        fold_accents,
+        tones,
+        SHINGLE_KINDS[spec.kind],
+        spec.n,
+        perms[0],
+        perms[1],
+        resolve_workers(workers),
+    )
+
+
+def as_batch(
+    docs: list[Document],
+    values: npt.NDArray[np.uint64],
+    starts: npt.NDArray[np.int64],
+    signatures: npt.NDArray[np.uint32],
+    by_chars: npt.NDArray[np.uint8],
+    normalized: tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]] | None,
+    threshold: float,
+) -> tuple[SketchBatch, list[Skipped]]:
+    """The batch without its documents that have no words (their shingle
+    runs are empty, so ``values`` needs no change)."""
+    sizes = np.diff(starts)
+    keep = sizes > 0
+    skipped = [Skipped(docs[i].id, None, "no words after normalization") for i in np.flatnonzero(~keep).tolist()]
+    if skipped:
+        kept = np.flatnonzero(keep)
+        docs = [docs[i] for i in kept.tolist()]
+        starts = np.concatenate(([0], np.cumsum(sizes[keep]))).astype(np.int64)
+        signatures, by_chars = signatures[keep], by_chars[keep]
+        if normalized is not None:
+            buf, offsets = normalized
+            pieces = [buf[offsets[i] : offsets[i + 1]] for i in kept.tolist()]
+            lengths = np.array([len(p) for p in pieces], dtype=np.int64)
+            normalized = (
+                np.concatenate(pieces) if pieces else buf[:0],
+                np.concatenate(([0], np.cumsum(lengths))).astype(np.int64),
+            )
+    num_bands, rows_per_band = choose_bands(threshold, signatures.shape[1])
+    keys = band_keys(signatures, num_bands, rows_per_band)
+    return SketchBatch(docs, values, starts, signatures, keys, by_chars, normalized), skipped
+
+
+def candidates_within(batch: SketchBatch) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Candidate pairs among the documents of one batch (positions in it),
+    ``left < right``, sorted."""
+    columns = (np.ascontiguousarray(batch.keys[:, band]) for band in range(batch.keys.shape[1]))
+    left, right, _, _ = pairs_from_band_columns(columns, len(batch))
+    return left, right
+
+
+def candidates_against(store: SketchStore, batch: SketchBatch) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Candidate pairs between a batch and the stored documents:
+    ``(rows, docs)`` (batch positions, store numbers), sorted."""
+    if store.count == 0 or len(batch) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    return store.lookup(batch.keys)
+
+
+def verify_within(
+    batch: SketchBatch,
+    left: npt.NDArray[np.int64],
+    right: npt.NDArray[np.int64],
+    *,
+    workers: int | None = None,
+) -> npt.NDArray[np.float64]:
+    """float64, shape ``(n_pairs,)``: exact Jaccard of pairs inside a batch."""
+    return exact_jaccard(batch.values, batch.starts, left, right, workers=workers)
+
+
+def verify_against(
+    store: SketchStore,
+    batch: SketchBatch,
+    rows: npt.NDArray[np.int64],
+    docs: npt.NDArray[np.int64],
+    *,
+    workers: int | None = None,
+) -> npt.NDArray[np.float64]:
+    """float64, shape ``(n_pairs,)``: exact Jaccard of (batch row, stored
+    document) pairs, reading from the store only the documents involved."""
+    out = np.empty(len(rows), dtype=np.float64)
+    for lo in range(0, len(rows), _PAIRS_PER_CHUNK * 16):
+        part = slice(lo, lo + _PAIRS_PER_CHUNK * 16)
+        wanted, inverse = np.unique(docs[part], return_inverse=True)
+        stored_values, stored_starts = store.shingles(wanted)
+        values, starts = _concat(batch.values, batch.starts, stored_values, stored_starts)
+        out[part] = exact_jaccard(values, starts, rows[part], len(batch) + inverse, workers=workers)
+    return out
+
+
+def _concat(
+    a_values: npt.NDArray[np.uint64],
+    a_starts: npt.NDArray[np.int64],
+    b_values: npt.NDArray[np.uint64],
+    b_starts: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]:
+    """Two ``(values, starts)`` sets of documents as one, ``b``'s after ``a``'s."""
+    values = np.concatenate([a_values, b_values])
+    starts = np.concatenate([a_starts, a_starts[-1] + b_starts[1:]])
+    return values, starts
+
+
+def candidates_all(store: SketchStore) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int, int]:
+    """Candidate pairs among all stored documents: ``(left, right,
+    band_collisions, capped_buckets)`` as :func:`dedup.lsh.pairs_from_band_columns`."""
+    return pairs_from_band_columns(store.band_columns(), store.count)
+
+
+def verify(
+    store: SketchStore,
+    left: npt.NDArray[np.int64],
+    right: npt.NDArray[np.int64],
+    *,
+    workers: int | None = None,
+) -> npt.NDArray[np.float64]:
+    """float64, shape ``(n_pairs,)``: exact Jaccard of stored document pairs,
+    reading only the documents of a few hundred pairs at a time."""
+    out = np.empty(len(left), dtype=np.float64)
+    for lo in range(0, len(left), _PAIRS_PER_CHUNK):
+        part = slice(lo, lo + _PAIRS_PER_CHUNK)
+        a, b = left[part], right[part]
+        wanted, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
+        values, starts = store.shingles(wanted)
+        out[part] = exact_jaccard(values, starts, inverse[: len(a)], inverse[len(a) :], workers=workers)
+    return out
+
+
+def label(store: SketchStore, docs: npt.NDArray[np.int64]) -> dict[int, str]:
+    """Ids of stored documents, by number (any order, repeats allowed)."""
+    wanted = np.unique(np.asarray(docs, dtype=np.int64))
+    return dict(zip(wanted.tolist(), store.id_list(wanted), strict=True))
