@@ -150,3 +150,30 @@ def test_library_refuses_what_is_not_documents() -> None:
         find_duplicates([b"ab", b"ab"])
     with pytest.raises(TypeError, match="document 1 must be"):
         find_duplicates(["a b", ("id", 5)])
+
+
+def test_file_names_that_are_not_utf8_in_every_format(tmp_path: Path) -> None:
+    story = "Mỹ và Taliban nối lại đàm phán hòa bình tại Doha".encode()
+    for name in (b"a\xff.txt", b"b\xfe.txt"):
+        with open(os.path.join(os.fsencode(tmp_path), name), "wb") as f:
+            f.write(story)
+    for output_format in ("table", "jsonl", "csv"):
+        out = tmp_path.parent / f"{tmp_path.name}-{output_format}.out"
+        result = runner.invoke(app, ["scan", str(tmp_path), "--format", output_format, "-o", str(out)])
+        assert result.exit_code == 0 and "Traceback" not in result.stderr, result.stderr
+        written = out.read_text(encoding="utf-8")  # valid UTF-8 whatever the names
+        assert "\\udcff" in written  # the undecodable byte 0xff, spelled out
+
+
+def test_empty_output_path_is_a_usage_error_for_every_command(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text(LINE, encoding="utf-8")
+    for args in (
+        ["scan", str(tmp_path), "--output", ""],
+        ["scan", str(tmp_path), "--errors", ""],
+        ["blocks", str(tmp_path), "--output", ""],
+        ["blocks", str(tmp_path), "--strip", ""],
+        ["generate", ""],
+        ["bench", str(tmp_path), "--output", ""],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2 and "empty" in result.stderr, (args, result.stderr)
