@@ -21,6 +21,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from dedup.blocks import BlockGroup, BlocksConfig, find_repeated_blocks
 from dedup.cluster import Cluster
 from dedup.document import Document, Skipped
+from dedup.index import Index
 from dedup.io import read_documents
 from dedup.lsh import candidate_pairs, choose_bands, to_lean_minhashes
 from dedup.minhash import compute_signatures
@@ -35,6 +36,7 @@ __all__ = [
     "BlocksConfig",
     "Cluster",
     "Document",
+    "Index",
     "Pair",
     "ScanConfig",
     "ScanResult",

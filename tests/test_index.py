@@ -1,0 +1,236 @@
+"""The persistent index: same answers as a scan, durable, concurrent, safe on bad files."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dedup import Index, find_duplicates
+from dedup.errors import DedupError, InputError, OutputError, UsageError
+from dedup.index import FORMAT_VERSION, MATCH_OPTIONS
+from dedup.lsh import MAX_BUCKET
+from tests.strategies import long_news_texts, near_duplicate
+
+
+@st.composite
+def corpora(draw: st.DrawFn) -> list[tuple[str, str]]:
+    """Documents with unique ids: a few stories, each with some edited
+    copies (so pairs exist on both sides of the threshold), in random order.
+    Far fewer than MAX_BUCKET, so the scan pairs every bucket in full."""
+    docs: list[str] = []
+    for _ in range(draw(st.integers(1, 5))):
+        story = draw(long_news_texts)
+        docs.append(story)
+        for _ in range(draw(st.integers(0, 4))):
+            docs.append(draw(near_duplicate(story, max_edits=6)))
+    docs = draw(st.permutations(docs))
+    assert len(docs) < MAX_BUCKET
+    return [(f"d{i}", text) for i, text in enumerate(docs)]
+
+
+def _scan_pairs(docs: list[tuple[str, str]], **options: object) -> dict[frozenset[str], float]:
+    return {frozenset((p.a, p.b)): p.similarity for p in find_duplicates(docs, **options).pairs}
+
+
+def _reported(matches: list[object]) -> dict[frozenset[str], float]:
+    out: dict[frozenset[str], float] = {}
+    for m in matches:
+        for other, sim in m.matches:  # type: ignore[attr-defined]
+            key = frozenset((m.id, other))  # type: ignore[attr-defined]
+            assert key not in out, "a pair reported twice"
+            out[key] = sim
+    return out
+
+
+@given(
+    docs=corpora(),
+    cuts=st.lists(st.integers(0, 40), max_size=4),
+    batch_size=st.integers(1, 7),
+    threshold=st.sampled_from([0.5, 0.7, 0.9]),
+)
+def test_adding_in_any_split_reports_exactly_the_scan_pairs(
+    docs: list[tuple[str, str]], cuts: list[int], batch_size: int, threshold: float
+) -> None:
+    options = {"threshold": threshold, "num_perm": 64}
+    expected = _scan_pairs(docs, **options)
+    bounds = sorted({0, len(docs), *(min(c, len(docs)) for c in cuts)})
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "x.index")
+        Index.create(path, **options).close()
+        matches = []
+        for lo, hi in itertools.pairwise(bounds):
+            with Index.open(path) as index:  # reopened: nothing lives in memory between calls
+                result = index.add(docs[lo:hi], batch_size=batch_size)
+            assert result.documents == hi - lo and not result.skipped
+            matches.extend(result.matches)
+        assert _reported(matches) == expected
+        # Querying every document finds every pair from both sides (and itself).
+        with Index.open(path, readonly=True) as index:
+            found = index.query(docs).matches
+        queried = {frozenset((m.id, o)): s for m in found for o, s in m.matches if o != m.id}
+        assert queried == expected
+
+
+def test_matches_are_ordered_and_top_keeps_the_best(seed_texts: dict[str, str], tmp_path: Path) -> None:
+    words = seed_texts["000"].split()[:200]
+    story = " ".join(words)
+    edited = [" ".join(words[: len(words) - k]) for k in (0, 40, 20)]
+    with Index.create(tmp_path / "i", threshold=0.5) as index:
+        added = index.add([("full", edited[0]), ("cut40", edited[1]), ("cut20", edited[2])])
+        assert [m.id for m in added.matches] == ["cut40", "cut20"]
+        assert [i for i, _ in added.matches[1].matches] == ["full", "cut40"]
+        found = index.query([("q", story)]).matches
+        assert [i for i, _ in found[0].matches] == ["full", "cut20", "cut40"]
+        sims = [s for _, s in found[0].matches]
+        assert sims == sorted(sims, reverse=True) and sims[0] == 1.0
+        assert index.query([("q", story)], top=1).matches[0].matches == [("full", 1.0)]
+        with pytest.raises(UsageError, match="top must be a positive integer"):
+            index.query([("q", story)], top=0)
+
+
+def _documents_table(path: Path) -> list[tuple[object, ...]]:
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return db.execute("SELECT doc, id, length, text FROM documents ORDER BY doc").fetchall()
+    finally:
+        db.close()
+
+
+def test_query_changes_nothing(seed_texts: dict[str, str], tmp_path: Path) -> None:
+    path = tmp_path / "news.index"
+    with Index.create(path) as index:
+        index.add(list(seed_texts.items()))
+    before_bytes, before_rows = path.read_bytes(), _documents_table(path)
+    with Index.open(path, readonly=True) as index:
+        assert len(index.query([("q", seed_texts["000"])]).matches) == 1
+        with pytest.raises(UsageError, match="read-only"):
+            index.add([("new", "một văn bản mới")])
+    assert path.read_bytes() == before_bytes
+    with Index.open(path) as index:
+        index.query(list(seed_texts.values()))
+    assert _documents_table(path) == before_rows
+
+
+def test_id_already_indexed_is_skipped_or_replaced(seed_texts: dict[str, str], tmp_path: Path) -> None:
+    a, b = seed_texts["000"], seed_texts["003"]
+    with Index.create(tmp_path / "i") as index:
+        index.add([("x", a)])
+        again = index.add([("x", b), ("y", a)])
+        assert [(s.path, s.reason) for s in again.skipped] == [("x", "id already indexed")]
+        assert again.documents == 1 and [(m.id, m.matches) for m in again.matches] == [("y", [("x", 1.0)])]
+        assert index.query([("q", b)]).matches == []
+        replaced = index.add([("x", b)], replace=True)
+        assert replaced.documents == 1 and not replaced.skipped and replaced.matches == []
+        assert [(m.id, m.matches) for m in index.query([("q", b)]).matches] == [("q", [("x", 1.0)])]
+        assert [(m.id, m.matches) for m in index.query([("q", a)]).matches] == [("q", [("y", 1.0)])]
+        assert index.info().documents == 2
+
+
+def test_remove_then_query(seed_texts: dict[str, str], tmp_path: Path) -> None:
+    story = seed_texts["000"]
+    with Index.create(tmp_path / "i") as index:
+        index.add([("a", story), ("b", story + " Thêm một câu."), ("c", seed_texts["003"])])
+        unknown: list[str] = []
+        assert index.remove(["a", "nope", "a"], on_unknown=unknown.append) == 1
+        assert unknown == ["nope"]
+        assert [i for i, _ in index.query([("q", story)]).matches[0].matches] == ["b"]
+        assert index.remove(["b"]) == 1
+        assert index.query([("q", story)]).matches == []
+        # Numbers are never reused, and no band key of a removed document is left.
+        index.add([("a", story)])
+        db = sqlite3.connect(tmp_path / "i")
+        assert db.execute("SELECT doc FROM documents ORDER BY doc").fetchall() == [(2,), (3,)]
+        assert db.execute("SELECT DISTINCT doc FROM bands ORDER BY doc").fetchall() == [(2,), (3,)]
+        db.close()
+        with pytest.raises(TypeError, match="single string"):
+            index.remove("a")
+
+
+def test_info_and_stored_options(tmp_path: Path) -> None:
+    path = tmp_path / "i"
+    Index.create(path, threshold=0.7, num_perm=64, shingle="char:4", seed=7, fold_accents=True, workers=1).close()
+    with Index.open(path) as index:
+        info = index.info()
+        assert info.options == {
+            "threshold": 0.7,
+            "num_perm": 64,
+            "shingle": "char:4",
+            "seed": 7,
+            "fold_accents": True,
+        }
+        assert tuple(info.options) == MATCH_OPTIONS
+        assert (info.documents, info.format_version) == (0, FORMAT_VERSION)
+        wal = Path(f"{path}-wal")
+        assert info.size == path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+        assert index.config.shingle == "char:4" and index.config.fold_accents
+
+
+def test_version_mismatch_and_corrupt_files_are_one_line_errors(tmp_path: Path) -> None:
+    path = tmp_path / "i"
+    Index.create(path).close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value = '2' WHERE key = 'format_version'")
+    db.commit()
+    db.close()
+    with pytest.raises(DedupError, match=r"index format version 2, this dedup reads version 1$"):
+        Index.open(path)
+    garbage = tmp_path / "garbage"
+    garbage.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(DedupError, match="is not a dedup index") as err:
+        Index.open(garbage)
+    assert "\n" not in str(err.value)
+    other = tmp_path / "other.sqlite"
+    sqlite3.connect(other).execute("CREATE TABLE t(x)").connection.close()
+    with pytest.raises(DedupError, match="is not a dedup index"):
+        Index.open(other)
+    with pytest.raises(InputError, match="no such index"):
+        Index.open(tmp_path / "missing")
+    with pytest.raises(InputError, match="folder"):
+        Index.open(tmp_path)
+
+
+def test_failed_create_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    existing = tmp_path / "taken"
+    existing.write_bytes(b"keep me")
+    with pytest.raises(UsageError, match="already exists"):
+        Index.create(existing)
+    assert existing.read_bytes() == b"keep me"
+    with pytest.raises(OutputError, match="cannot write"):
+        Index.create(tmp_path / "no" / "such" / "folder.index")
+    with pytest.raises(UsageError, match="threshold"):
+        Index.create(tmp_path / "bad", threshold=2.0)
+
+    def fail(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("dedup.index._initialize", fail)
+    with pytest.raises(OutputError, match="No space left"):
+        Index.create(tmp_path / "new.index")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+
+
+def test_query_reads_one_snapshot_while_another_connection_adds(seed_texts: dict[str, str], tmp_path: Path) -> None:
+    path = tmp_path / "i"
+    first, later = ("a", seed_texts["000"]), ("b", seed_texts["003"])
+    with Index.create(path) as writer:
+        writer.add([first])
+
+        def queries() -> Iterator[tuple[str, str]]:
+            yield ("q1", first[1])
+            writer.add([later])  # committed while the query runs
+            yield ("q2", later[1])
+            yield ("q3", first[1])
+
+        with Index.open(path, readonly=True) as reader:
+            found = reader.query(queries())
+        assert [m.id for m in found.matches] == ["q1", "q3"]
+        with Index.open(path, readonly=True) as reader:
+            assert [m.id for m in reader.query(queries()).matches] == ["q1", "q2", "q3"]
