@@ -43,7 +43,8 @@ from dedup.blocks import BlocksConfig, BlocksResult, find_repeated_blocks
 from dedup.document import Document, Renamed, Skipped, printable
 from dedup.errors import EXIT_DUPLICATES, EXIT_FATAL, EXIT_USAGE, DedupError, UsageError, exit_code
 from dedup.generate import write_dump
-from dedup.io import InputSet, collect_inputs, read_documents
+from dedup.index import BATCH_SIZE, Index, IndexInfo, IndexResult
+from dedup.io import InputFile, InputSet, collect_inputs, read_documents
 from dedup.lsh import MAX_BUCKET
 from dedup.output import check_output_folder, check_outputs, open_output
 from dedup.pipeline import ScanConfig, ScanResult, find_duplicates
@@ -52,6 +53,10 @@ from dedup.report import (
     write_clusters_jsonl,
     write_groups_csv,
     write_groups_jsonl,
+    write_info_csv,
+    write_info_jsonl,
+    write_matches_csv,
+    write_matches_jsonl,
     write_pairs_csv,
     write_pairs_jsonl,
     write_skipped_jsonl,
@@ -831,6 +836,276 @@ def bench(
             f"{_plural(len(report.runs), 'run')}{curve} ({time.perf_counter() - started:.1f} s)",
             err=True,
         )
+
+
+index_app = typer.Typer(
+    name="index",
+    help="A persistent index: keep an archive's sketches, check new stories against it.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+app.add_typer(index_app, name="index")
+
+IndexPath = Annotated[
+    str, typer.Argument(metavar="INDEX", help="The index file (one SQLite file).", show_default=False)
+]
+Workers = Annotated[
+    int | None, typer.Option(metavar="N", help="Threads [default: all cores].", rich_help_panel=PERFORMANCE)
+]
+
+
+def _index_inputs(index: str) -> list[InputFile]:
+    """The index file (and its write-ahead log) as inputs that no output may overwrite."""
+    return [InputFile(Path(index + suffix), index + suffix, "index", None) for suffix in ("", "-wal", "-shm")]
+
+
+def _render_matches(result: IndexResult, verb: str, out: IO[str]) -> None:
+    console = Console(file=out, width=None if out.isatty() else 120, highlight=False)
+    if not result.matches:
+        console.print(f"No near-duplicates in the index for {_plural(result.documents, 'document')} {verb}.")
+        return
+    table = Table("document", "match", "similarity", title=_plural(len(result.matches), "document") + " with matches")
+    for m in result.matches:
+        for position, (other, sim) in enumerate(m.matches):
+            table.add_row(_shown(m.id) if position == 0 else "", _shown(other), f"{sim:.4f}")
+        table.add_section()
+    console.print(table)
+
+
+def _write_matches(result: IndexResult, output_format: OutputFormat, verb: str, out: IO[str]) -> None:
+    if output_format is OutputFormat.table:
+        _render_matches(result, verb, out)
+    elif output_format is OutputFormat.jsonl:
+        write_matches_jsonl(out, result.matches)
+    else:
+        write_matches_csv(out, result.matches)
+
+
+def _index_documents(
+    index: Index,
+    paths: Sequence[str],
+    output: str | None,
+    text_field: str,
+    id_field: str,
+    quiet: bool,
+    run: Callable[[Iterator[Document | Skipped], Callable[[int], None]], IndexResult],
+    stage: str,
+) -> IndexResult:
+    """Read PATH... (the index never overwritten by --output) and run ``add`` or ``query`` on them."""
+    inputs = collect_inputs(paths)
+    check_outputs([("--output", output or "-")], [*inputs.files, *_index_inputs(index.path)])
+    _report_inputs(inputs, quiet)
+    with _Progress(not quiet and sys.stderr.isatty(), stage, inputs.total_bytes) as bar:
+        documents = read_documents(inputs, text_field=text_field, id_field=id_field, on_read=bar.on_read)
+        result = run(documents, bar.on_documents)
+    _report_skips(result.skipped, result.renamed)
+    return result
+
+
+@index_app.command("create", cls=_PanelCommand, epilog="Example: dedup index create news.index --threshold 0.8")
+def index_create(
+    index: IndexPath,
+    threshold: Annotated[
+        float, typer.Option(metavar="T", help="Jaccard similarity to match.", rich_help_panel=MATCHING)
+    ] = 0.8,
+    shingle: Annotated[
+        str, typer.Option(metavar="KIND:N", help="word:N or char:N n-grams.", rich_help_panel=MATCHING)
+    ] = "word:5",
+    fold_accents: Annotated[
+        bool,
+        typer.Option("--fold-accents", help="Strip diacritics, so unaccented copies match.", rich_help_panel=MATCHING),
+    ] = False,
+    num_perm: Annotated[int, typer.Option(metavar="N", help="MinHash permutations.", rich_help_panel=MATCHING)] = 128,
+    seed: Annotated[int, typer.Option(metavar="N", help="Seed of the permutations.", rich_help_panel=MATCHING)] = 1,
+    quiet: Quiet = False,
+) -> None:
+    """Create an empty index; its matching options are fixed from now on."""
+    with _errors_as_exits():
+        Index.create(
+            index, threshold=threshold, num_perm=num_perm, shingle=shingle, seed=seed, fold_accents=fold_accents
+        ).close()
+    if not quiet:
+        typer.echo(
+            f"dedup: created {printable(index)} (threshold {threshold}, {shingle} shingles, {num_perm} permutations, "
+            f"seed {seed}{', accents folded' if fold_accents else ''})",
+            err=True,
+        )
+
+
+@index_app.command("add", cls=_PanelCommand, epilog="Example: dedup index add news.index today.jsonl --format jsonl")
+def index_add(
+    index: IndexPath,
+    paths: Paths,
+    text_field: TextField = "text",
+    id_field: IdField = "id",
+    replace: Annotated[
+        bool,
+        typer.Option("--replace", help="Replace a document whose id is already indexed.", rich_help_panel=INPUT),
+    ] = False,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help=FormatHelp, rich_help_panel=OUTPUT)
+    ] = OutputFormat.table,
+    output: OutputOption = None,
+    fail_on_duplicates: Annotated[
+        bool, typer.Option("--fail-on-duplicates", help="Exit 3 when any match is found.", rich_help_panel=OUTPUT)
+    ] = False,
+    quiet: Quiet = False,
+    workers: Workers = None,
+    batch_size: Annotated[
+        int,
+        typer.Option(metavar="N", help="Documents per transaction.", rich_help_panel=PERFORMANCE),
+    ] = BATCH_SIZE,
+) -> None:
+    """Add documents; report each one's near-duplicates already indexed.
+
+    Matches are verified (exact Jaccard) against the indexed documents and
+    the earlier documents of the same call. An id already indexed is
+    skipped (or replaced with --replace). Each batch is one transaction:
+    an interrupted add keeps every batch it committed.
+    """
+    started = time.perf_counter()
+    with _errors_as_exits(), Index.open(index, workers=workers) as opened:
+
+        def run(documents: Iterator[Document | Skipped], progress: Callable[[int], None]) -> IndexResult:
+            return opened.add(documents, replace=replace, progress=progress, batch_size=batch_size)
+
+        result = _index_documents(opened, paths, output, text_field, id_field, quiet, run, "adding")
+        with open_output(output) as out:
+            _write_matches(result, output_format, "added", out)
+    if not quiet:
+        typer.echo(
+            f"dedup: {_plural(result.documents, 'document')} added, {_skipped_summary(result.skipped)}, "
+            f"{_plural(len(result.matches), 'document')} with matches ({time.perf_counter() - started:.1f} s)",
+            err=True,
+        )
+    if fail_on_duplicates and result.matches:
+        raise typer.Exit(EXIT_DUPLICATES)
+
+
+@index_app.command("query", cls=_PanelCommand, epilog="Example: dedup index query news.index new.jsonl --top 3")
+def index_query(
+    index: IndexPath,
+    paths: Paths,
+    text_field: TextField = "text",
+    id_field: IdField = "id",
+    top: Annotated[
+        int | None, typer.Option(metavar="K", help="Keep the K best matches per document.", rich_help_panel=MATCHING)
+    ] = None,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help=FormatHelp, rich_help_panel=OUTPUT)
+    ] = OutputFormat.table,
+    output: OutputOption = None,
+    fail_on_duplicates: Annotated[
+        bool, typer.Option("--fail-on-duplicates", help="Exit 3 when any match is found.", rich_help_panel=OUTPUT)
+    ] = False,
+    quiet: Quiet = False,
+    workers: Workers = None,
+) -> None:
+    """Find each document's near-duplicates in the index (read-only).
+
+    The whole call reads one snapshot of the index, even while another
+    process adds to it.
+    """
+    started = time.perf_counter()
+    with _errors_as_exits(), Index.open(index, readonly=True, workers=workers) as opened:
+
+        def run(documents: Iterator[Document | Skipped], progress: Callable[[int], None]) -> IndexResult:
+            return opened.query(documents, top=top, progress=progress)
+
+        result = _index_documents(opened, paths, output, text_field, id_field, quiet, run, "querying")
+        with open_output(output) as out:
+            _write_matches(result, output_format, "queried", out)
+    if not quiet:
+        typer.echo(
+            f"dedup: {_plural(result.documents, 'document')} queried, {_skipped_summary(result.skipped)}, "
+            f"{_plural(len(result.matches), 'document')} with matches ({time.perf_counter() - started:.1f} s)",
+            err=True,
+        )
+    if fail_on_duplicates and result.matches:
+        raise typer.Exit(EXIT_DUPLICATES)
+
+
+def _read_ids(source: str) -> list[str]:
+    """Ids one per line from a file (``-``: stdin); blank lines ignored."""
+    try:
+        if source == "-":
+            text = sys.stdin.read()
+        else:
+            with open(source, encoding="utf-8", errors="surrogateescape") as file:
+                text = file.read()
+    except FileNotFoundError:
+        raise UsageError(f"--ids-from {source}: no such file") from None
+    return [line.rstrip("\r") for line in text.split("\n") if line.strip()]
+
+
+@index_app.command("remove", cls=_PanelCommand, epilog="Example: dedup index remove news.index doc-17 doc-42")
+def index_remove(
+    index: IndexPath,
+    ids: Annotated[
+        list[str] | None, typer.Argument(metavar="ID", help="Ids of the documents to remove.", show_default=False)
+    ] = None,
+    ids_from: Annotated[
+        str | None, typer.Option(metavar="FILE", help="Also remove the ids in FILE, one per line (- is stdin).")
+    ] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Remove documents from the index by id."""
+    started = time.perf_counter()
+    unknown: list[str] = []
+    with _errors_as_exits():
+        wanted = list(ids or [])
+        if ids_from is not None:
+            wanted.extend(_read_ids(ids_from))
+        if not wanted:
+            raise UsageError("give the ids to remove, or --ids-from FILE")
+        with Index.open(index) as opened:
+            removed = opened.remove(wanted, on_unknown=unknown.append)
+    for doc_id in unknown:
+        typer.echo(f"warning: id '{printable(doc_id)}' is not in the index", err=True)
+    if not quiet:
+        typer.echo(
+            f"dedup: {_plural(removed, 'document')} removed, {len(unknown):,} not in the index "
+            f"({time.perf_counter() - started:.1f} s)",
+            err=True,
+        )
+
+
+def _render_info(info: IndexInfo, out: IO[str]) -> None:
+    console = Console(file=out, width=None if out.isatty() else 120, highlight=False)
+    table = Table("", "", show_header=False, title=_shown(info.path))
+    table.add_row("documents", f"{info.documents:,}")
+    for key, value in info.options.items():
+        table.add_row(key, _shown(str(value)))
+    table.add_row("format version", str(info.format_version))
+    table.add_row("created by dedup", _shown(info.dedup_version))
+    per_document = f" ({info.size / info.documents:,.0f} per document)" if info.documents else ""
+    table.add_row("size on disk", f"{info.size:,} bytes{per_document}")
+    console.print(table)
+
+
+@index_app.command("info", cls=_PanelCommand, epilog="Example: dedup index info news.index --format jsonl")
+def index_info(
+    index: IndexPath,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help=FormatHelp, rich_help_panel=OUTPUT)
+    ] = OutputFormat.table,
+    output: OutputOption = None,
+) -> None:
+    """Documents, matching options, format version and size on disk."""
+    with _errors_as_exits():
+        with Index.open(index, readonly=True) as opened:
+            check_outputs([("--output", output or "-")], _index_inputs(opened.path))
+            info = opened.info()
+        with open_output(output) as out:
+            if output_format is OutputFormat.table:
+                _render_info(info, out)
+            elif output_format is OutputFormat.jsonl:
+                write_info_jsonl(out, info)
+            else:
+                write_info_csv(out, info)
 
 
 def _terminate(signum: int, frame: object) -> None:

@@ -34,6 +34,7 @@ from typing import IO, TypeVar
 from dedup.blocks import BlockGroup
 from dedup.cluster import Cluster
 from dedup.document import Skipped, printable
+from dedup.index import IndexInfo, Match
 from dedup.pipeline import Pair
 
 __all__ = [
@@ -41,6 +42,9 @@ __all__ = [
     "format_clusters_jsonl",
     "format_groups_csv",
     "format_groups_jsonl",
+    "format_info_jsonl",
+    "format_matches_csv",
+    "format_matches_jsonl",
     "format_pairs_csv",
     "format_pairs_jsonl",
     "format_skipped_jsonl",
@@ -48,6 +52,10 @@ __all__ = [
     "write_clusters_jsonl",
     "write_groups_csv",
     "write_groups_jsonl",
+    "write_info_csv",
+    "write_info_jsonl",
+    "write_matches_csv",
+    "write_matches_jsonl",
     "write_pairs_csv",
     "write_pairs_jsonl",
     "write_skipped_jsonl",
@@ -131,6 +139,39 @@ def write_pairs_csv(out: IO[str], pairs: Iterable[Pair]) -> None:
     _csv(out, ["a", "b", "similarity", "estimate"], rows)
 
 
+def write_matches_jsonl(out: IO[str], matches: Iterable[Match]) -> None:
+    """One JSON object per document with matches in an index:
+    ``id, matches[{id, similarity}]``."""
+    _jsonl(
+        out,
+        ({"id": m.id, "matches": [{"id": i, "similarity": _sim(s)} for i, s in m.matches]} for m in matches),
+    )
+
+
+def write_matches_csv(out: IO[str], matches: Iterable[Match]) -> None:
+    """CSV with columns ``id,match,similarity``, one row per match."""
+    rows = ([printable(m.id), printable(i), _sim(s)] for m in matches for i, s in m.matches)
+    _csv(out, ["id", "match", "similarity"], rows)
+
+
+_INFO_FIELDS = ["path", "documents", "format_version", "dedup_version", "size"]
+
+
+def write_info_jsonl(out: IO[str], info: IndexInfo) -> None:
+    """One JSON object: ``path, documents, format_version, dedup_version,
+    size`` (bytes on disk) and ``options`` (the matching options)."""
+    record: dict[str, object] = {name: getattr(info, name) for name in _INFO_FIELDS}
+    record["options"] = info.options
+    _jsonl(out, [record])
+
+
+def write_info_csv(out: IO[str], info: IndexInfo) -> None:
+    """CSV, one row: the :func:`write_info_jsonl` fields, then one column per option."""
+    options = sorted(info.options)
+    row = [printable(info.path), *(getattr(info, n) for n in _INFO_FIELDS[1:]), *(info.options[k] for k in options)]
+    _csv(out, [*_INFO_FIELDS, *options], [row])
+
+
 def write_skipped_jsonl(out: IO[str], skipped: Iterable[Skipped]) -> None:
     """One JSON object per skipped input: ``path, line, reason`` (line null for a whole file)."""
     _jsonl(out, ({"path": s.path, "line": s.line, "reason": s.reason} for s in skipped))
@@ -192,6 +233,21 @@ def format_pairs_jsonl(pairs: Iterable[Pair]) -> str:
 def format_pairs_csv(pairs: Iterable[Pair]) -> str:
     """:func:`write_pairs_csv` as one string."""
     return _as_string(write_pairs_csv, pairs)
+
+
+def format_matches_jsonl(matches: Iterable[Match]) -> str:
+    """:func:`write_matches_jsonl` as one string."""
+    return _as_string(write_matches_jsonl, matches)
+
+
+def format_matches_csv(matches: Iterable[Match]) -> str:
+    """:func:`write_matches_csv` as one string."""
+    return _as_string(write_matches_csv, matches)
+
+
+def format_info_jsonl(info: IndexInfo) -> str:
+    """:func:`write_info_jsonl` as one string."""
+    return _as_string(write_info_jsonl, info)
 
 
 def format_skipped_jsonl(skipped: Iterable[Skipped]) -> str:

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
+import json
 import os
+import signal
 import sqlite3
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,9 +22,12 @@ from hypothesis import strategies as st
 
 from dedup import Index, find_duplicates
 from dedup.errors import DedupError, InputError, OutputError, UsageError
+from dedup.generate import write_dump
 from dedup.index import FORMAT_VERSION, MATCH_OPTIONS
 from dedup.lsh import MAX_BUCKET
 from tests.strategies import long_news_texts, near_duplicate
+
+DEDUP = [sys.executable, "-m", "dedup"]
 
 
 @st.composite
@@ -234,3 +244,177 @@ def test_query_reads_one_snapshot_while_another_connection_adds(seed_texts: dict
         assert [m.id for m in found.matches] == ["q1", "q3"]
         with Index.open(path, readonly=True) as reader:
             assert [m.id for m in reader.query(queries()).matches] == ["q1", "q2", "q3"]
+
+
+# --- real processes -----------------------------------------------------------
+
+
+def _dump(path: Path, docs: int, seed: int) -> list[str]:
+    write_dump(path, docs=docs, seed=seed)
+    return [json.loads(line)["id"] for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _count(path: Path) -> int:
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        return int(db.execute("SELECT count(*) FROM documents").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+    finally:
+        db.close()
+
+
+def test_kill_9_mid_add_keeps_whole_batches(tmp_path: Path) -> None:
+    dump, path, batch = tmp_path / "d.jsonl", tmp_path / "i", 200
+    ids = _dump(dump, 12000, seed=3)
+    Index.create(path).close()
+    proc = subprocess.Popen(
+        [*DEDUP, "index", "add", str(path), str(dump), "--batch-size", str(batch), "-q", "-o", os.devnull]
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while _count(path) < 2 * batch and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    db = sqlite3.connect(path)
+    stored = [row[0] for row in db.execute("SELECT id FROM documents ORDER BY doc")]
+    banded = db.execute("SELECT count(DISTINCT doc) FROM bands").fetchone()[0]
+    db.close()
+    assert len(stored) >= 2 * batch and len(stored) % batch == 0 and len(stored) < len(ids)
+    assert stored == ids[: len(stored)] and banded == len(stored)
+    with Index.open(path) as index:
+        assert index.info().documents == len(stored)
+        assert [m.id for m in index.query([("q", "x")]).matches] == []
+        # The rest can be added after the crash.
+        rest = index.add([(i, f"văn bản số {i} " * 8) for i in ids[len(stored) : len(stored) + 3]])
+        assert rest.documents == 3
+
+
+def test_two_adding_processes_wait_for_each_other(tmp_path: Path) -> None:
+    path = tmp_path / "i"
+    dumps = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
+    ids = [_dump(dumps[0], 3000, seed=1), _dump(dumps[1], 3000, seed=2)]
+    # Distinct ids: the second dump's records are renamed by their line.
+    text = dumps[1].read_text(encoding="utf-8").replace('"id": "', '"id": "b-')
+    dumps[1].write_text(text, encoding="utf-8")
+    Index.create(path).close()
+    procs = [
+        subprocess.Popen(
+            [*DEDUP, "index", "add", str(path), str(d), "--batch-size", "100", "-q", "--format", "jsonl"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for d in dumps
+    ]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [e.decode() for _, e in outs]
+    assert _count(path) == len(ids[0]) + len(ids[1])
+
+
+# --- the command line ---------------------------------------------------------
+
+
+def _cli(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
+    from typer.testing import CliRunner
+
+    from dedup.cli import app
+
+    result = CliRunner().invoke(app, ["index", *args], input=stdin)
+    assert "Traceback" not in result.stderr
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def archive(tmp_path: Path, seed_texts: dict[str, str]) -> tuple[Path, Path, Path]:
+    """An index, a first dump (two stories and a copy) and a second one (a
+    copy of an indexed story, a new story, a bad line)."""
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_text(
+        "".join(
+            json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n"
+            for i, t in [("a", seed_texts["000"]), ("b", seed_texts["003"]), ("a-copy", seed_texts["000"].upper())]
+        ),
+        encoding="utf-8",
+    )
+    second.write_text(
+        json.dumps({"id": "new-b", "text": seed_texts["003"] + " Hết."}, ensure_ascii=False)
+        + "\n{oops\n"
+        + json.dumps({"id": "other", "text": seed_texts["001"]}, ensure_ascii=False)
+        + "\n",
+        encoding="utf-8",
+    )
+    index = tmp_path / "news.index"
+    code, _, err = _cli("create", str(index), "--threshold", "0.8")
+    assert code == 0 and f"created {index} (threshold 0.8" in err
+    return index, first, second
+
+
+def test_cli_round_trip_in_every_format(archive: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    index, first, second = archive
+    code, out, err = _cli("add", str(index), str(first), "--format", "jsonl")
+    assert code == 0
+    assert [json.loads(line) for line in out.splitlines()] == [
+        {"id": "a-copy", "matches": [{"id": "a", "similarity": 1.0}]}
+    ]
+    assert "3 documents added, 0 skipped, 1 document with matches" in err
+    code, out, err = _cli("query", str(index), str(second), "--format", "csv", "--fail-on-duplicates")
+    assert code == 3
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0] == ["id", "match", "similarity"] and [r[:2] for r in rows[1:]] == [["new-b", "b"]]
+    assert 0.8 <= float(rows[1][2]) < 1.0
+    assert f"skipped {second}:2: line is not valid JSON" in err
+    assert "2 documents queried, 1 skipped (line is not valid JSON: 1), 1 document with matches" in err
+    code, out, _ = _cli("query", str(index), str(first), "--top", "1")
+    assert code == 0 and "a-copy" in out and "3 documents with matches" in out
+    code, out, err = _cli("add", str(index), str(first), "--format", "table", "-q")
+    assert code == 0 and "No near-duplicates in the index for 0 documents added." in out
+    assert err.count("id already indexed") == 3
+    report = tmp_path / "report.jsonl"
+    code, _, _ = _cli("add", str(index), str(second), "--replace", "--format", "jsonl", "-o", str(report))
+    assert code == 0 and json.loads(report.read_text())["id"] == "new-b"
+    code, out, _ = _cli("info", str(index), "--format", "jsonl")
+    info = json.loads(out)
+    assert info["documents"] == 5 and info["format_version"] == 1 and info["size"] > 0
+    assert info["options"] == {"threshold": 0.8, "num_perm": 128, "shingle": "word:5", "seed": 1, "fold_accents": False}
+    code, out, _ = _cli("info", str(index), "--format", "csv")
+    assert code == 0 and out.splitlines()[1].split(",")[1] == "5"
+    code, out, _ = _cli("info", str(index))
+    assert code == 0 and "documents" in out and "size on disk" in out
+    ids = tmp_path / "ids.txt"
+    ids.write_text("b\n\nnope\n", encoding="utf-8")
+    code, _, err = _cli("remove", str(index), "a", "--ids-from", str(ids))
+    assert code == 0 and "warning: id 'nope' is not in the index" in err
+    assert "2 documents removed, 1 not in the index" in err
+    code, out, _ = _cli("query", str(index), str(first), "--format", "jsonl")
+    assert [(r["id"], [m["id"] for m in r["matches"]]) for r in map(json.loads, out.splitlines())] == [
+        ("a", ["a-copy"]),
+        ("b", ["new-b"]),
+        ("a-copy", ["a-copy"]),
+    ]
+
+
+def test_cli_errors(archive: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    index, first, _ = archive
+    code, _, err = _cli("create", str(index))
+    assert code == 2 and "already exists" in err
+    code, _, err = _cli("add", str(tmp_path / "missing.index"), str(first))
+    assert code == 2 and err == f"dedup: error: {tmp_path / 'missing.index'}: no such index\n"
+    corrupt = tmp_path / "corrupt.index"
+    corrupt.write_bytes(b"\x00garbage" * 1000)
+    code, _, err = _cli("query", str(corrupt), str(first))
+    assert code == 1 and "is not a dedup index" in err and err.count("\n") == 1
+    code, _, err = _cli("add", str(index), str(first), "-o", str(index))
+    assert code == 2 and "is an input file" in err
+    assert Index.open(index).info().documents == 0
+    code, _, err = _cli("query", str(index), str(first), "--top", "0")
+    assert code == 2 and "--top must be a positive integer" in err
+    code, _, err = _cli("remove", str(index))
+    assert code == 2 and "give the ids to remove" in err
+    code, _, err = _cli("create", str(tmp_path / "x.index"), "--threshold", "1.5")
+    assert code == 2 and "--threshold must be in (0, 1]" in err and not (tmp_path / "x.index").exists()
+    for command in ("create", "add", "query", "remove", "info"):
+        code, out, _ = _cli(command, "-h")
+        assert code == 0 and "INDEX" in out
