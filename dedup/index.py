@@ -75,9 +75,15 @@ from dedup.document import DocumentLike, Renamed, Skipped, UniqueIds, check_docu
 from dedup.errors import DedupError, InputError, OutputError, UsageError
 from dedup.lsh import band_keys, choose_bands
 from dedup.minhash import compute_signatures
-from dedup.pipeline import _batches
 from dedup.shingle import SHINGLE_KINDS
-from dedup.stages import candidates_against, candidates_within, sketch_documents, verify_against, verify_within
+from dedup.stages import (
+    candidates_against,
+    candidates_within,
+    document_batches,
+    sketch_documents,
+    verify_against,
+    verify_within,
+)
 from dedup.store import SketchBatch
 
 __all__ = [
@@ -657,7 +663,7 @@ class Index:
         result = IndexResult()
         ids = UniqueIds()
         done = 0
-        for docs, skipped in _batches(documents, batch_size, ids):
+        for docs, skipped in document_batches(documents, batch_size, ids):
             result.skipped.extend(skipped)
             batch, empty = sketch_documents(docs, self._config, normalized=True)
             result.skipped.extend(empty)
@@ -715,7 +721,7 @@ class Index:
         ids = UniqueIds()
         done = 0
         with self._transaction(write=False):
-            for docs, skipped in _batches(documents, BATCH_SIZE, ids):
+            for docs, skipped in document_batches(documents, BATCH_SIZE, ids):
                 result.skipped.extend(skipped)
                 batch, empty = sketch_documents(docs, self._config)
                 result.skipped.extend(empty)

@@ -15,7 +15,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -27,11 +27,11 @@ from dedup._scratch import scratch_folder
 from dedup._threads import resolve_workers
 from dedup.cluster import Cluster, connected_components, group_clusters
 from dedup.config import ScanConfig
-from dedup.document import Document, DocumentLike, Renamed, Skipped, UniqueIds, as_document, check_documents
+from dedup.document import Document, DocumentLike, Renamed, Skipped, UniqueIds, check_documents
 from dedup.lsh import choose_bands
 from dedup.normalize import encode_texts
 from dedup.shingle import ShingleSpec, parse_shingle_spec
-from dedup.stages import as_batch, candidates_all, label, sketch_units, verify
+from dedup.stages import as_batch, candidates_all, document_batches, label, sketch_units, verify
 from dedup.store import MemoryBudget, Store
 
 __all__ = ["Pair", "ScanConfig", "ScanResult", "find_duplicates", "sketch_texts"]
@@ -90,25 +90,6 @@ class ScanResult:
     def duplicates(self) -> int:
         """Documents that are in a cluster but are not its kept document."""
         return sum(c.size - 1 for c in self.clusters)
-
-
-def _batches(
-    items: Iterable[DocumentLike], size: int, ids: UniqueIds
-) -> Iterator[tuple[list[Document], list[Skipped]]]:
-    """Documents in batches of ``size``, ids made unique, with the skips met on the way."""
-    docs: list[Document] = []
-    skipped: list[Skipped] = []
-    for position, item in enumerate(items):
-        doc = as_document(item, position)
-        if isinstance(doc, Skipped):
-            skipped.append(doc)
-        else:
-            docs.append(doc)
-        if len(docs) >= size:
-            yield ids.assign(docs), skipped
-            docs, skipped = [], []
-    if docs or skipped:
-        yield ids.assign(docs), skipped
 
 
 def sketch_texts(
@@ -226,7 +207,7 @@ def _scan(
     ids = UniqueIds()
     char_fallback = 0
     try:
-        for docs, batch_skipped in _batches(documents, config.batch_size, ids):
+        for docs, batch_skipped in document_batches(documents, config.batch_size, ids):
             skipped.extend(batch_skipped)
             submitted = None
             if docs:

@@ -27,7 +27,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -35,7 +35,7 @@ import numpy.typing as npt
 from dedup._kernels import shingle_kernel, sketch_kernel
 from dedup._threads import resolve_workers
 from dedup.config import ScanConfig
-from dedup.document import Document, Skipped
+from dedup.document import Document, DocumentLike, Skipped, UniqueIds, as_document
 from dedup.lsh import band_keys, choose_bands, pairs_from_band_columns
 from dedup.minhash import compute_signatures, permutations
 from dedup.normalize import encode_texts, kernel_tables, normalize_batch
@@ -48,6 +48,7 @@ __all__ = [
     "candidates_against",
     "candidates_all",
     "candidates_within",
+    "document_batches",
     "label",
     "sketch_documents",
     "sketch_units",
@@ -57,6 +58,25 @@ __all__ = [
 ]
 
 _PAIRS_PER_CHUNK = 256
+
+
+def document_batches(
+    items: Iterable[DocumentLike], size: int, ids: UniqueIds
+) -> Iterator[tuple[list[Document], list[Skipped]]]:
+    """Documents in batches of ``size``, ids made unique, with the skips met on the way."""
+    docs: list[Document] = []
+    skipped: list[Skipped] = []
+    for position, item in enumerate(items):
+        doc = as_document(item, position)
+        if isinstance(doc, Skipped):
+            skipped.append(doc)
+        else:
+            docs.append(doc)
+        if len(docs) >= size:
+            yield ids.assign(docs), skipped
+            docs, skipped = [], []
+    if docs or skipped:
+        yield ids.assign(docs), skipped
 
 
 def sketch_documents(
