@@ -40,6 +40,7 @@ from rich.table import Table
 from dedup import __version__
 from dedup.bench import BenchReport, plot_report, run_bench
 from dedup.blocks import BlocksConfig, BlocksResult, find_repeated_blocks
+from dedup.dask_engine import scan_files
 from dedup.document import Document, Renamed, Skipped, printable
 from dedup.errors import EXIT_DUPLICATES, EXIT_FATAL, EXIT_USAGE, DedupError, UsageError, exit_code
 from dedup.generate import write_dump
@@ -147,6 +148,13 @@ class BlockUnit(enum.StrEnum):
 
     line = "line"
     paragraph = "paragraph"
+
+
+class Engine(enum.StrEnum):
+    """Where a scan runs."""
+
+    local = "local"
+    dask = "dask"
 
 
 class KeepPolicy(enum.StrEnum):
@@ -402,6 +410,18 @@ def scan(
     batch_size: Annotated[
         int, typer.Option(metavar="N", help="Documents per batch.", rich_help_panel=PERFORMANCE)
     ] = 512,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            help="dask: on a Dask cluster (--workers processes, or --scheduler).", rich_help_panel=PERFORMANCE
+        ),
+    ] = Engine.local,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ADDRESS", help="A running Dask scheduler (tcp://host:8786).", rich_help_panel=PERFORMANCE
+        ),
+    ] = None,
 ) -> None:
     """Find clusters of near-duplicate documents under PATH...
 
@@ -423,13 +443,29 @@ def scan(
             batch_size=batch_size,
         )
         config.validate()
+        if scheduler is not None and engine is not Engine.dask:
+            raise UsageError("--scheduler needs --engine dask")
         _check_format(output_format, output)
         inputs = collect_inputs(paths)
         check_outputs([("--output", output or "-"), ("--errors", errors)], inputs.files)
         _report_inputs(inputs, quiet)
         with _Progress(not quiet and sys.stderr.isatty(), "reading", inputs.total_bytes) as bar:
-            documents = read_documents(inputs, text_field=text_field, id_field=id_field, on_read=bar.on_read)
-            result = find_duplicates(documents, config, progress=bar.on_documents, on_stage=bar.stage)
+            if engine is Engine.dask:
+                result = scan_files(
+                    inputs,
+                    config,
+                    scheduler=scheduler,
+                    n_workers=workers,
+                    text_field=text_field,
+                    id_field=id_field,
+                    progress=bar.on_documents,
+                    on_read=bar.on_read,
+                    on_stage=bar.stage,
+                    on_dashboard=(lambda link: typer.echo(f"dask: dashboard at {link}", err=True)) if verbose else None,
+                )
+            else:
+                documents = read_documents(inputs, text_field=text_field, id_field=id_field, on_read=bar.on_read)
+                result = find_duplicates(documents, config, progress=bar.on_documents, on_stage=bar.stage)
         _report_skips(result.skipped, result.renamed)
         with open_output(output) as out:
             _write_scan(result, output_format, pairs, out)

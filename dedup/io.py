@@ -48,6 +48,7 @@ __all__ = [
     "collect_input_files",
     "collect_inputs",
     "read_documents",
+    "read_jsonl_range",
 ]
 
 TEXT_SUFFIXES = (".txt", ".md")
@@ -610,14 +611,53 @@ def _read_all(
         if on_file is not None:
             on_file(file)
         for item in _read_file(file, text_field, id_field, on_read):
-            if isinstance(item, Document):
-                yield Document(item.id, item.text, _location(file, item.location))
-            elif item.path == file.name:
-                # Skips name the file as the user can open it (d1/sub/b.txt),
-                # so two files with one relative name stay apart.
-                yield Skipped(file.qualified, item.line, item.reason)
-            else:
-                yield item
+            yield _qualified(file, item)
+
+
+def _qualified(file: InputFile, item: Document | Skipped) -> Document | Skipped:
+    """An item as :func:`read_documents` yields it: located, and a skip
+    naming the file as the user can open it (d1/sub/b.txt), so two files
+    with one relative name stay apart."""
+    if isinstance(item, Document):
+        return Document(item.id, item.text, _location(file, item.location))
+    if item.path == file.name:
+        return Skipped(file.qualified, item.line, item.reason)
+    return item
+
+
+def read_jsonl_range(
+    file: InputFile, start: int, end: int, first_line: int, *, text_field: str = "text", id_field: str = "id"
+) -> Iterator[Document | Skipped]:
+    """The documents of the lines of an uncompressed JSONL file in the byte
+    range ``[start, end)``, exactly as :func:`read_documents` yields them
+    (ids, ``FILE:LINE``, skips): for an engine that reads one file in parts.
+
+    Args:
+        file: A JSONL file (not compressed, not a duplicate).
+        start: Byte offset of a line's start (0, or just after a newline).
+        end: Byte offset of a line's start, or the file's size.
+        first_line: The 1-based number of the line at ``start``.
+        text_field: Field holding the text.
+        id_field: Field holding the id.
+
+    Raises:
+        ValueError: ``file`` is not an uncompressed JSONL file.
+    """
+    if file.kind != "jsonl" or file.compression is not None:
+        raise ValueError(f"{file.name}: only an uncompressed JSONL file can be read by byte range")
+    try:
+        with open(file.path, "rb") as handle:
+            handle.seek(start)
+            data = handle.read(end - start)
+    except OSError as err:
+        yield _qualified(file, Skipped(file.name, None, f"cannot read: {err.strerror or err}"))
+        return
+    lines = data.split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()  # the range ends after a newline
+    for line_no, line in enumerate(lines, start=first_line):
+        if line.strip():
+            yield _qualified(file, _parse_jsonl_line(file.name, line_no, line, text_field, id_field))
 
 
 def atomic_writer(path: str | os.PathLike[str]) -> contextlib.AbstractContextManager[IO[str]]:

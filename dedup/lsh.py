@@ -43,6 +43,7 @@ __all__ = [
     "choose_bands",
     "datasketch_pairs",
     "pairs_from_band_columns",
+    "pairs_in_buckets",
     "to_lean_minhashes",
 ]
 
@@ -169,6 +170,29 @@ def _pairs_in_runs(
     b = np.concatenate([p[1] for p in parts])
     codes: npt.NDArray[np.int64] = np.minimum(a, b) * np.int64(n) + np.maximum(a, b)
     return codes, int(big.sum())
+
+
+def pairs_in_buckets(
+    docs: npt.NDArray[np.int64], keys: npt.NDArray[np.uint64], n_docs: int, max_bucket: int = MAX_BUCKET
+) -> tuple[npt.NDArray[np.int64], int]:
+    """The pairs of one band's buckets, for an engine that holds only some of
+    them (a key range): the rule of :func:`pairs_from_band_columns`.
+
+    Args:
+        docs: int64, shape ``(m,)``: document numbers sorted by key, and in
+            input order inside a key (a stable sort), so a capped bucket's
+            centre is its first document.
+        keys: uint64, shape ``(m,)``: their band keys, ascending. Every
+            bucket must be whole (all documents with that key).
+        n_docs: Number of documents in all (for the pair codes).
+        max_bucket: As in :func:`pairs_from_band_columns`.
+
+    Returns:
+        ``(codes, capped)``: int64 ``min * n_docs + max`` per colliding pair
+        (repeats possible, unsorted), and the number of buckets over
+        ``max_bucket``.
+    """
+    return _pairs_in_runs(docs, keys, n_docs, max_bucket)
 
 
 def candidate_pairs(

@@ -281,3 +281,21 @@ unspaced_sentences = st.lists(st.sampled_from(UNSPACED_FRAGMENTS), min_size=1, m
 )
 unspaced_texts = st.lists(unspaced_sentences, min_size=1, max_size=6).map(" ".join)
 mixed_script_texts = st.lists(st.one_of(words, st.sampled_from(UNSPACED_FRAGMENTS)), max_size=12).map(" ".join)
+
+
+@st.composite
+def scan_corpora(draw: st.DrawFn) -> list[tuple[str, str]]:
+    """``(id, text)`` documents for a scan: stories and their near-duplicate
+    copies, ids that repeat (some spelled as another's fallback location),
+    and texts without words (empty, punctuation only)."""
+    originals = draw(st.lists(news_texts, min_size=1, max_size=6))
+    texts: list[str] = []
+    for _ in range(draw(st.integers(2, 30))):
+        kind = draw(st.sampled_from(["original", "copy", "copy", "wordless"]))
+        if kind == "wordless":
+            texts.append(draw(st.sampled_from(["", " ", "...", "— !"])))
+        else:
+            text = draw(st.sampled_from(originals))
+            texts.append(text if kind == "original" else draw(near_duplicate(text)))
+    ids = draw(st.lists(st.sampled_from(["a", "b", "c", "a#2", "1", "2"]), min_size=len(texts), max_size=len(texts)))
+    return list(zip(ids, texts, strict=True))

@@ -1,0 +1,885 @@
+"""Scans on a Dask cluster (``--engine dask``): the scan's stages as tasks over partitions.
+
+The same stages as the local engine (:mod:`dedup.pipeline`), cut where a
+cluster needs them cut:
+
+1. **Sketch** (one task per partition: an input file, or a slice of an
+   iterable of documents). The task reads its documents with the local
+   readers, sketches them with the compiled kernel
+   (:func:`dedup.stages.sketch_units`, :func:`dedup.stages.as_batch`) and
+   writes a *partition folder* in the scan's scratch folder: numpy ``.npy``
+   files (read with ``allow_pickle=False``) and a ``manifest.json`` naming the
+   format and its version. Only counts and skips travel back to the client.
+2. **Ids** (client). :class:`dedup.document.UniqueIds` runs over the
+   partitions' ids in partition order: the stream the local engine sees, so
+   renamings are identical. Only the renamed ids stay in memory.
+3. **Candidates** (one task per key range). Each partition stores every
+   band's keys sorted (stable), with each key's document; a reducer takes
+   one range of the 64-bit key space from every band of every partition,
+   merges them (partition order, so inside a key documents are in input
+   order) and pairs each bucket by :func:`dedup.lsh.pairs_in_buckets`. A
+   bucket lies in one key range, so the pairs, the star rule of large
+   buckets and the counts are those of
+   :func:`dedup.lsh.pairs_from_band_columns`. The client merges the
+   reducers' distinct pairs.
+4. **Verify** (one task per chunk of pairs, sorted by first document):
+   exact Jaccard and the MinHash estimate, from shingles and signatures read
+   out of the partition files.
+5. **Clusters** (client): connected components, keep policy, each member's
+   similarity to the kept document (verified as in step 4), ids.
+
+The output is byte-identical to the local engine's for any partitioning and
+any number of workers (tests hold it). A worker that dies mid-task is
+replaced and its task re-run by Dask: tasks are pure, and a partition folder
+appears whole (renamed into place) or not at all.
+
+Memory: a sketch task holds one partition's sketches (bounded by the
+partition's size); a reducer one band of one key range at a time; a verify
+task one chunk of pairs. The client holds the candidate pairs, the verified
+pairs and the union-find labels (8 bytes a document); beyond that, the
+components would run distributed too (label propagation over the verified
+pairs shuffled by document, or a distributed union-find as in NeMo Curator),
+which this module does not do yet.
+
+The scratch folder must be visible to the client and every worker at the
+same path: the default temporary folder works for a LocalCluster; for
+machines of a cluster, set ``TMPDIR`` to a shared folder.
+
+Example:
+    >>> from dedup.config import ScanConfig
+    >>> story = "Mỹ và Taliban nối lại đàm phán hòa bình tại thủ đô Doha của Qatar hôm nay"
+    >>> result = find_duplicates([("a", story), ("b", story.upper())], ScanConfig(), scheduler="inline")
+    >>> [c.ids for c in result.clusters]
+    [['a', 'b']]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from dedup._scratch import scratch_folder
+from dedup.cluster import Cluster, connected_components, group_clusters
+from dedup.config import ScanConfig
+from dedup.document import Document, DocumentLike, Renamed, Skipped, UniqueIds, as_document, check_documents
+from dedup.errors import UsageError
+from dedup.io import InputFile, InputSet, collect_inputs, read_documents, read_jsonl_range
+from dedup.lsh import MAX_BUCKET, choose_bands, pairs_in_buckets
+from dedup.normalize import encode_texts
+from dedup.pipeline import Pair, ScanResult, ScanStats
+from dedup.similarity import estimate_jaccard, exact_jaccard
+from dedup.stages import as_batch, sketch_units
+
+if TYPE_CHECKING:
+    from distributed import Client, Future
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "find_duplicates", "scan_files"]
+
+FORMAT = "dedup-dask-partition"
+FORMAT_VERSION = 1
+
+_DOCS_PER_PARTITION = 8192
+"""Documents per partition when the client reads them (:func:`find_duplicates`)."""
+_PARTITION_BYTES = 32 << 20
+"""An uncompressed JSONL file larger than this is read in parts of about this size."""
+_PAIRS_PER_TASK = 16384
+_PAIRS_PER_READ = 2048
+_PAIRS_PER_REDUCER = 8 << 20
+"""Band entries (a document in a band) a reducer takes, roughly: 12 bytes each."""
+
+
+# ---------------------------------------------------------------- partitions
+
+
+@dataclass(frozen=True)
+class _FileSource:
+    """A partition that is one input file, read on the worker."""
+
+    file: InputFile
+    text_field: str
+    id_field: str
+
+    def items(self) -> Iterator[Document | Skipped]:
+        return read_documents(InputSet([self.file], []), text_field=self.text_field, id_field=self.id_field)
+
+
+@dataclass(frozen=True)
+class _RangeSource:
+    """A partition that is the lines of a JSONL file in a byte range."""
+
+    file: InputFile
+    start: int
+    end: int
+    first_line: int
+    text_field: str
+    id_field: str
+
+    def items(self) -> Iterator[Document | Skipped]:
+        return read_jsonl_range(
+            self.file, self.start, self.end, self.first_line, text_field=self.text_field, id_field=self.id_field
+        )
+
+
+@dataclass(frozen=True)
+class _ItemsSource:
+    """A partition of documents the client read (already ``as_document``)."""
+
+    items_: tuple[Document | Skipped, ...]
+
+    def items(self) -> Iterator[Document | Skipped]:
+        return iter(self.items_)
+
+
+@dataclass(frozen=True)
+class _PartitionMeta:
+    """What a sketch task sends back: counts, and its read skips, each with
+    the number of the partition's documents read before it."""
+
+    index: int
+    count: int
+    documents: int
+    shingles: int
+    char_fallback: int
+    skips: tuple[tuple[Skipped, int], ...]
+    size: int = 0
+
+
+def _encode(strings: Sequence[str]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
+    """UTF-8 (lone surrogates kept) back to back, and int64 offsets ``(n + 1,)``."""
+    encoded = [s.encode("utf-8", "surrogatepass") for s in strings]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
+
+
+def _decode(raw: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], which: npt.NDArray[np.int64]) -> list[str]:
+    data = np.asarray(raw).tobytes()
+    return [data[offsets[i] : offsets[i + 1]].decode("utf-8", "surrogatepass") for i in which.tolist()]
+
+
+class _Writer:
+    """One partition's sketches, gathered batch by batch, then written."""
+
+    def __init__(self) -> None:
+        self.values: list[npt.NDArray[np.uint64]] = []
+        self.sizes: list[npt.NDArray[np.int64]] = []
+        self.signatures: list[npt.NDArray[np.uint32]] = []
+        self.keys: list[npt.NDArray[np.uint64]] = []
+        self.lengths: list[npt.NDArray[np.int64]] = []
+        self.kept: list[npt.NDArray[np.uint8]] = []
+        self.ids: list[str] = []
+        self.locations: list[str] = []
+        self.char_fallback = 0
+
+    def add(self, docs: list[Document], config: ScanConfig) -> None:
+        spec = config.validate()
+        units, unit_starts = encode_texts([d.text for d in docs])
+        # One kernel thread: Dask runs tasks side by side, one per worker thread.
+        values, starts, signatures, by_chars = sketch_units(
+            units, unit_starts, spec, config.num_perm, config.seed, config.fold_accents, 1
+        )
+        batch, _ = as_batch(docs, values, starts, signatures, by_chars, None, config.threshold)
+        self.kept.append((np.diff(starts) > 0).astype(np.uint8))
+        self.values.append(batch.values)
+        self.sizes.append(np.diff(batch.starts))
+        self.signatures.append(batch.signatures)
+        self.keys.append(batch.keys)
+        self.lengths.append(batch.lengths)
+        self.ids.extend(d.id for d in docs)
+        # None and "" mean the same to UniqueIds: no location to fall back on.
+        self.locations.extend(d.location or "" for d in docs)
+        self.char_fallback += int(np.count_nonzero(batch.by_chars))
+
+    def write(self, folder: str, config: ScanConfig) -> tuple[int, int]:
+        """Write the partition folder (whole, or not at all); return
+        ``(documents kept, shingles)``."""
+        num_bands, rows_per_band = choose_bands(config.threshold, config.num_perm)
+        sizes = np.concatenate(self.sizes) if self.sizes else np.zeros(0, dtype=np.int64)
+        starts = np.zeros(len(sizes) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=starts[1:])
+        keys = np.concatenate(self.keys) if self.keys else np.zeros((0, num_bands), dtype=np.uint64)
+        # Each band sorted once here, so a reducer reads one key range of it
+        # with two binary searches. Stable: documents of one key stay in order.
+        order = np.argsort(keys, axis=0, kind="stable").T.astype(np.uint32)
+        sorted_keys = np.take_along_axis(keys.T, order.astype(np.int64), axis=1)
+        ids, id_offsets = _encode(self.ids)
+        locations, location_offsets = _encode(self.locations)
+        arrays: dict[str, npt.NDArray[Any]] = {
+            "shingles": np.concatenate(self.values) if self.values else np.zeros(0, dtype=np.uint64),
+            "starts": starts,
+            "signatures": (
+                np.concatenate(self.signatures) if self.signatures else np.zeros((0, config.num_perm), np.uint32)
+            ),
+            "keys": sorted_keys,
+            "order": order,
+            "lengths": np.concatenate(self.lengths) if self.lengths else np.zeros(0, dtype=np.int64),
+            "kept": np.concatenate(self.kept) if self.kept else np.zeros(0, dtype=np.uint8),
+            "ids": ids,
+            "id_offsets": id_offsets,
+            "locations": locations,
+            "location_offsets": location_offsets,
+        }
+        manifest = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "count": len(sizes),
+            "documents": len(self.ids),
+            "num_perm": config.num_perm,
+            "num_bands": num_bands,
+            "rows_per_band": rows_per_band,
+            "shingle": config.shingle,
+            "seed": config.seed,
+            "fold_accents": config.fold_accents,
+        }
+        # Written beside, then renamed into place: a task killed half-way
+        # leaves no partition that looks whole. A re-run writes the same bytes.
+        staging = f"{folder}.{uuid.uuid4().hex}.tmp"
+        os.makedirs(staging)
+        try:
+            for name, array in arrays.items():
+                np.save(os.path.join(staging, f"{name}.npy"), np.ascontiguousarray(array), allow_pickle=False)
+            with open(os.path.join(staging, "manifest.json"), "w", encoding="utf-8") as out:
+                json.dump(manifest, out, sort_keys=True)
+            try:
+                os.rename(staging, folder)
+            except OSError:
+                if not os.path.exists(os.path.join(folder, "manifest.json")):
+                    raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return len(sizes), int(starts[-1])
+
+
+_Source = _FileSource | _RangeSource | _ItemsSource
+
+
+def _sketch_partition(index: int, source: _Source, config: ScanConfig, folder: str) -> _PartitionMeta:
+    """Task: read, sketch and write one partition."""
+    writer = _Writer()
+    skips: list[tuple[Skipped, int]] = []
+    docs: list[Document] = []
+    read = 0
+    for item in source.items():
+        if isinstance(item, Skipped):
+            skips.append((item, read))
+            continue
+        docs.append(item)
+        read += 1
+        if len(docs) >= config.batch_size:
+            writer.add(docs, config)
+            docs = []
+    if docs:
+        writer.add(docs, config)
+    count, shingles = writer.write(_partition_folder(folder, index), config)
+    size = 0
+    if isinstance(source, _RangeSource):
+        size = source.end - source.start
+    elif isinstance(source, _FileSource) and not source.file.duplicate:
+        with contextlib.suppress(OSError):
+            size = source.file.path.stat().st_size
+    return _PartitionMeta(index, count, read, shingles, writer.char_fallback, tuple(skips), size)
+
+
+def _partition_folder(folder: str, index: int) -> str:
+    return os.path.join(folder, f"part-{index:06d}")
+
+
+class _Partition:
+    """A partition folder, opened for reading (arrays memory-mapped)."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+        try:
+            with open(os.path.join(folder, "manifest.json"), encoding="utf-8") as src:
+                manifest = json.load(src)
+        except (OSError, ValueError) as err:
+            raise OSError(f"{folder}: not a readable partition of this scan ({err})") from None
+        if manifest.get("format") != FORMAT or manifest.get("version") != FORMAT_VERSION:
+            raise OSError(f"{folder}: not a {FORMAT} of version {FORMAT_VERSION}")
+        self.count = int(manifest["count"])
+        self.documents = int(manifest["documents"])
+        self._arrays: dict[str, npt.NDArray[Any]] = {}
+
+    def __getitem__(self, name: str) -> npt.NDArray[Any]:
+        if name not in self._arrays:
+            self._arrays[name] = np.load(os.path.join(self.folder, f"{name}.npy"), mmap_mode="r", allow_pickle=False)
+        return self._arrays[name]
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where each partition's documents sit in the global numbering."""
+
+    folders: tuple[str, ...]
+    offsets: npt.NDArray[np.int64]  # (partitions + 1,): first global number of each, then the total
+
+    @property
+    def total(self) -> int:
+        return int(self.offsets[-1])
+
+    def split(self, docs: npt.NDArray[np.int64]) -> Iterator[tuple[int, npt.NDArray[np.int64], slice]]:
+        """For ascending global numbers: ``(partition, local numbers, slice of docs)``."""
+        which = np.searchsorted(self.offsets, docs, side="right") - 1
+        cuts = np.flatnonzero(np.diff(which)) + 1
+        bounds = np.concatenate(([0], cuts, [len(docs)])).tolist()
+        for lo, hi in itertools.pairwise(bounds):
+            if hi > lo:
+                part = int(which[lo])
+                yield part, docs[lo:hi] - self.offsets[part], slice(lo, hi)
+
+
+def _count_lines(path: str, start: int, end: int) -> int:
+    """Task: newlines in a file's byte range."""
+    count = 0
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        left = end - start
+        while left > 0:
+            chunk = handle.read(min(left, 1 << 24))
+            if not chunk:
+                break
+            count += chunk.count(b"\n")
+            left -= len(chunk)
+    return count
+
+
+def _line_starts(file: InputFile, part_bytes: int) -> list[int] | None:
+    """Byte offsets splitting a large uncompressed JSONL file at line starts
+    about every ``part_bytes`` (first 0, last the size), or None when it is
+    read whole (small, compressed, another kind, or not a readable file)."""
+    if file.kind != "jsonl" or file.compression is not None or file.duplicate or file.problem is not None:
+        return None
+    try:
+        size = file.path.stat().st_size
+        if size <= part_bytes or not file.path.is_file():
+            return None
+        bounds = [0]
+        with open(file.path, "rb") as handle:
+            for target in range(part_bytes, size, part_bytes):
+                if target <= bounds[-1]:
+                    continue
+                handle.seek(target - 1)
+                while True:
+                    chunk = handle.read(1 << 16)
+                    cut = chunk.find(b"\n")
+                    if cut >= 0 or not chunk:
+                        break
+                if not chunk:
+                    break
+                start = handle.tell() - len(chunk) + cut + 1
+                if start < size:
+                    bounds.append(start)
+        return [*bounds, size]
+    except OSError:
+        return None
+
+
+def _plan(
+    client: Client, inputs: InputSet, text_field: str, id_field: str, part_bytes: int
+) -> list[_FileSource | _RangeSource]:
+    """One partition per file, and large JSONL files in line-aligned byte
+    ranges (their line numbers counted by tasks, in parallel)."""
+    splits = {i: _line_starts(f, part_bytes) for i, f in enumerate(inputs.files)}
+    counts = {
+        i: client.gather(
+            [client.submit(_count_lines, str(inputs.files[i].path), a, b) for a, b in itertools.pairwise(s)]
+        )
+        for i, s in splits.items()
+        if s is not None
+    }
+    sources: list[_FileSource | _RangeSource] = []
+    for i, file in enumerate(inputs.files):
+        bounds = splits[i]
+        if bounds is None:
+            sources.append(_FileSource(file, text_field, id_field))
+            continue
+        first = 1
+        for (a, b), lines in zip(itertools.pairwise(bounds), counts[i], strict=True):
+            sources.append(_RangeSource(file, a, b, first, text_field, id_field))
+            first += lines
+    return sources
+
+
+# ---------------------------------------------------------------- candidates
+
+
+def _reduce_key_range(
+    layout: _Layout, num_bands: int, lo: int, hi: int | None, max_bucket: int
+) -> tuple[npt.NDArray[np.int64], int, int]:
+    """Task: the candidate pairs of keys in ``[lo, hi)`` (``hi`` None: to
+    the end) in every band: ``(distinct codes, collisions, capped buckets)``."""
+    parts = [_Partition(f) for f in layout.folders]
+    low = np.uint64(lo)
+    high = None if hi is None else np.uint64(hi)
+    distinct = [np.zeros(0, dtype=np.int64)]
+    collisions = capped = 0
+    for band in range(num_bands):
+        keys, docs = [], []
+        for part, offset in zip(parts, layout.offsets[:-1].tolist(), strict=True):
+            if part.count == 0:
+                continue
+            column = part["keys"][band]
+            a = int(np.searchsorted(column, low, side="left"))
+            b = len(column) if high is None else int(np.searchsorted(column, high, side="left"))
+            keys.append(np.asarray(column[a:b]))
+            docs.append(np.asarray(part["order"][band, a:b], dtype=np.int64) + offset)
+        if not keys:
+            continue
+        merged = np.concatenate(keys)
+        # Stable over partitions in order: a key's documents stay in input order.
+        order = np.argsort(merged, kind="stable")
+        codes, band_capped = pairs_in_buckets(np.concatenate(docs)[order], merged[order], layout.total, max_bucket)
+        collisions += len(codes)
+        capped += band_capped
+        distinct.append(np.unique(codes))
+    return np.unique(np.concatenate(distinct)), collisions, capped
+
+
+def _key_ranges(entries: int) -> list[tuple[int, int | None]]:
+    """Equal ranges of the 64-bit key space (band keys are hashes, so about
+    equal work), enough for ``entries`` band entries in all."""
+    count = max(1, -(-entries // _PAIRS_PER_REDUCER))
+    bounds = [(1 << 64) * r // count for r in range(count)]
+    return [(b, bounds[r + 1] if r + 1 < count else None) for r, b in enumerate(bounds)]
+
+
+# ---------------------------------------------------------------- verify
+
+
+def _gather(
+    layout: _Layout, docs: npt.NDArray[np.int64], num_perm: int, exact: bool
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.uint32]]:
+    """Shingles ``(values, starts)`` (when ``exact``) and signatures of
+    ascending distinct global documents."""
+    values, sizes, signatures = [], [], []
+    for index, local, _ in layout.split(docs):
+        part = _Partition(layout.folders[index])
+        signatures.append(np.asarray(part["signatures"][local]))
+        if exact:
+            starts = np.asarray(part["starts"])
+            lo, n = starts[local], starts[local + 1] - starts[local]
+            within = np.arange(int(n.sum()), dtype=np.int64) - np.repeat(np.cumsum(n) - n, n)
+            values.append(np.asarray(part["shingles"][np.repeat(lo, n) + within]))
+            sizes.append(n)
+    flat = np.concatenate(sizes) if sizes else np.zeros(0, dtype=np.int64)
+    starts_out = np.zeros(len(flat) + 1, dtype=np.int64)
+    np.cumsum(flat, out=starts_out[1:])
+    sig = np.concatenate(signatures) if signatures else np.zeros((0, num_perm), dtype=np.uint32)
+    vals = np.concatenate(values) if values else np.zeros(0, dtype=np.uint64)
+    return vals, starts_out, sig
+
+
+def _verify_pairs(
+    layout: _Layout, left: npt.NDArray[np.int64], right: npt.NDArray[np.int64], num_perm: int, exact: bool
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Task: ``(exact Jaccard, MinHash estimate)`` per pair (exact is the
+    estimate when not ``exact``)."""
+    similarity = np.empty(len(left), dtype=np.float64)
+    estimates = np.empty(len(left), dtype=np.float64)
+    for lo in range(0, len(left), _PAIRS_PER_READ):
+        part = slice(lo, lo + _PAIRS_PER_READ)
+        a, b = left[part], right[part]
+        docs, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
+        values, starts, signatures = _gather(layout, docs, num_perm, exact)
+        ia, ib = inverse[: len(a)], inverse[len(a) :]
+        estimates[part] = estimate_jaccard(signatures, ia, ib)
+        similarity[part] = exact_jaccard(values, starts, ia, ib, workers=1) if exact else estimates[part]
+    return similarity, estimates
+
+
+# ---------------------------------------------------------------- client
+
+
+@dataclass
+class _Run:
+    """The client's state of one scan."""
+
+    client: Client
+    config: ScanConfig
+    folder: str
+    metas: list[_PartitionMeta] = field(default_factory=list)
+    renamed: list[Renamed] = field(default_factory=list)
+    new_ids: dict[int, str] = field(default_factory=dict)  # global kept number -> its unique id
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+def _sketch_all(
+    run: _Run,
+    sources: Iterable[_Source],
+    progress: Callable[[int], None] | None,
+    on_read: Callable[[int], None] | None,
+) -> None:
+    """Submit a sketch task per partition, a few per worker at a time (the
+    client reads ahead only that far); keep their metadata by partition."""
+    from distributed import as_completed
+
+    limit = 2 * max(1, sum(run.client.nthreads().values())) + 2
+    pending = as_completed()
+    metas: dict[int, _PartitionMeta] = {}
+    done = 0
+
+    def collect(future: Future[_PartitionMeta]) -> None:
+        nonlocal done
+        meta = future.result()
+        metas[meta.index] = meta
+        done += meta.documents + len(meta.skips)
+        if progress is not None:
+            progress(done)
+        if on_read is not None and meta.size:
+            on_read(meta.size)
+
+    futures: list[Future[_PartitionMeta]] = []
+    try:
+        _submit_and_collect(run, sources, pending, futures, limit, collect)
+    except BaseException:
+        # Nothing of this scan may run on after it: its scratch folder goes.
+        run.client.cancel(futures)
+        raise
+    run.metas = [metas[i] for i in range(len(metas))]
+
+
+def _submit_and_collect(
+    run: _Run,
+    sources: Iterable[_Source],
+    pending: Any,
+    futures: list[Future[_PartitionMeta]],
+    limit: int,
+    collect: Callable[[Future[_PartitionMeta]], None],
+) -> None:
+    in_flight = 0
+    for index, source in enumerate(sources):
+        # Documents read here travel once, as data, not inside the task graph.
+        data = run.client.scatter(source, hash=False) if isinstance(source, _ItemsSource) else source
+        futures.append(run.client.submit(_sketch_partition, index, data, run.config, run.folder, pure=False))
+        pending.add(futures[-1])
+        in_flight += 1
+        while in_flight >= limit:
+            collect(next(pending))
+            in_flight -= 1
+    for future in pending:
+        collect(future)
+
+
+def _assign_ids(run: _Run, layout: _Layout) -> list[Skipped]:
+    """Unique ids over the stream in input order, as the local engine gives
+    them; return the documents without words (skipped with their final id)."""
+    ids = UniqueIds()
+    empty: list[tuple[int, Skipped]] = []
+    before = 0  # documents read in earlier partitions
+    for index, meta in enumerate(run.metas):
+        if meta.documents == 0:
+            continue
+        part = _Partition(layout.folders[index])
+        every = np.arange(meta.documents, dtype=np.int64)
+        own = _decode(part["ids"], np.asarray(part["id_offsets"]), every)
+        where = _decode(part["locations"], np.asarray(part["location_offsets"]), every)
+        docs = [Document(i, "", loc or None) for i, loc in zip(own, where, strict=True)]
+        given = ids.assign(docs)
+        kept = np.asarray(part["kept"]).astype(bool)
+        number = int(layout.offsets[index]) + np.cumsum(kept) - 1
+        for k, (old, new) in enumerate(zip(docs, given, strict=True)):
+            if not kept[k]:
+                empty.append((before + k, Skipped(new.id, None, "no words after normalization")))
+            elif new.id != old.id:
+                run.new_ids[int(number[k])] = new.id
+        before += meta.documents
+    run.renamed = ids.renamed
+    return _order_skips(run, empty)
+
+
+def _order_skips(run: _Run, empty: list[tuple[int, Skipped]]) -> list[Skipped]:
+    """Skips in the local engine's order: it reports a batch's read skips
+    when it reads the batch, and its documents without words one batch later
+    (when the batch's sketch is stored), so both depend on ``batch_size``."""
+    size = run.config.batch_size
+    keyed: list[tuple[int, int, int, Skipped]] = []
+    before = 0
+    for meta in run.metas:
+        for skip, read in meta.skips:
+            keyed.append(((before + read) // size, 0, len(keyed), skip))
+        before += meta.documents
+    for number, skip in empty:
+        keyed.append((number // size + 1, 1, len(keyed), skip))
+    keyed.sort(key=lambda k: k[:3])
+    return [k[3] for k in keyed]
+
+
+def _candidates(run: _Run, layout: _Layout, num_bands: int) -> tuple[npt.NDArray[np.int64], int, int]:
+    """All candidate pairs as sorted distinct codes, with the LSH counts."""
+    futures = [
+        run.client.submit(_reduce_key_range, layout, num_bands, lo, hi, MAX_BUCKET, pure=False)
+        for lo, hi in _key_ranges(layout.total * num_bands)
+    ]
+    results = run.client.gather(futures)
+    codes = np.unique(np.concatenate([r[0] for r in results])) if results else np.zeros(0, dtype=np.int64)
+    return codes, sum(r[1] for r in results), sum(r[2] for r in results)
+
+
+def _verify(
+    run: _Run, layout: _Layout, left: npt.NDArray[np.int64], right: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """``(similarity, estimates)`` of pairs, as the local engine reports them."""
+    if len(left) == 0:
+        return np.zeros(0, dtype=np.float64), np.zeros(0, dtype=np.float64)
+    futures = [
+        run.client.submit(
+            _verify_pairs,
+            layout,
+            left[lo : lo + _PAIRS_PER_TASK],
+            right[lo : lo + _PAIRS_PER_TASK],
+            run.config.num_perm,
+            run.config.verify,
+            pure=False,
+        )
+        for lo in range(0, len(left), _PAIRS_PER_TASK)
+    ]
+    results = run.client.gather(futures)
+    return np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results])
+
+
+def _labels(run: _Run, layout: _Layout, docs: npt.NDArray[np.int64]) -> dict[int, str]:
+    """Final ids of global documents (any order, repeats allowed)."""
+    wanted = np.unique(docs)
+    out: dict[int, str] = {}
+    for index, local, span in layout.split(wanted):
+        part = _Partition(layout.folders[index])
+        # Kept documents' positions among all the partition's documents.
+        position = np.flatnonzero(np.asarray(part["kept"]))[local]
+        names = _decode(part["ids"], np.asarray(part["id_offsets"]), position)
+        for number, name in zip(wanted[span].tolist(), names, strict=True):
+            out[number] = run.new_ids.get(number, name)
+    return out
+
+
+def _lengths(layout: _Layout) -> npt.NDArray[np.int64]:
+    parts = [np.asarray(_Partition(f)["lengths"]) for f in layout.folders]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def _match(run: _Run, layout: _Layout) -> ScanResult:
+    """Candidates, verification and clusters: :func:`dedup.pipeline._match`'s
+    steps over partitions."""
+    config = run.config
+    num_bands, rows_per_band = choose_bands(config.threshold, config.num_perm)
+    codes, collisions, capped = _candidates(run, layout, num_bands)
+    n = max(layout.total, 1)
+    left, right = codes // n, codes % n
+    similarity, estimates = _verify(run, layout, left, right)
+    ok = similarity >= config.threshold
+    left, right, similarity, estimates = left[ok], right[ok], similarity[ok], estimates[ok]
+
+    lengths = _lengths(layout) if config.keep == "longest" else None
+    clusters: list[Cluster] = group_clusters(connected_components(layout.total, left, right), config.keep, lengths)
+    members = [np.array(c.members, dtype=np.int64) for c in clusters]
+    id_of = _labels(run, layout, np.concatenate([left, right, *members]))
+    if clusters:
+        everyone = np.concatenate(members)
+        kept = np.concatenate([np.full(c.size, c.keep, dtype=np.int64) for c in clusters])
+        sims = _verify(run, layout, kept, everyone)[0]
+        pos = 0
+        for c in clusters:
+            c.ids = [id_of[m] for m in c.members]
+            c.similarities = sims[pos : pos + c.size].tolist()
+            pos += c.size
+    pairs = [
+        Pair(id_of[a], id_of[b], float(s), float(e))
+        for a, b, s, e in zip(left.tolist(), right.tolist(), similarity.tolist(), estimates.tolist(), strict=True)
+    ]
+    stats = ScanStats(
+        num_bands=num_bands,
+        rows_per_band=rows_per_band,
+        band_collisions=collisions,
+        candidates=len(codes),
+        verified=len(pairs),
+        shingles=sum(m.shingles for m in run.metas),
+        spilled=True,
+        capped_buckets=capped,
+        char_fallback=sum(m.char_fallback for m in run.metas),
+    )
+    return ScanResult(clusters, pairs, layout.total, run.skipped, stats, run.renamed)
+
+
+@contextlib.contextmanager
+def _connect(
+    scheduler: str | Client | None, n_workers: int | None, on_dashboard: Callable[[str], None] | None
+) -> Iterator[Client]:
+    """A client: the one given, one connected to ``scheduler``'s address, or
+    one on a new LocalCluster of ``n_workers`` single-threaded processes."""
+    try:
+        import logging
+
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise UsageError("the dask engine needs dask: pip install 'dedup[dask]'", option="engine") from None
+    if isinstance(scheduler, Client):
+        yield scheduler
+        return
+    if scheduler == "inline":
+        # A cluster inside this process: tests and doctests, no processes to start.
+        cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None)
+    elif scheduler is None:
+        cluster = LocalCluster(
+            n_workers=n_workers or os.cpu_count() or 1,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+        )
+    else:
+        with Client(scheduler) as client:
+            if on_dashboard is not None:
+                on_dashboard(client.dashboard_link)
+            yield client
+        return
+    with cluster, Client(cluster) as client:
+        if on_dashboard is not None:
+            on_dashboard(client.dashboard_link)
+        yield client
+
+
+def _run(
+    sources: Iterable[_Source] | Callable[[Client], Iterable[_Source]],
+    config: ScanConfig,
+    scheduler: str | Client | None,
+    n_workers: int | None,
+    progress: Callable[[int], None] | None,
+    on_read: Callable[[int], None] | None,
+    on_stage: Callable[[str], None] | None,
+    on_dashboard: Callable[[str], None] | None,
+) -> ScanResult:
+    config.validate()
+    with _connect(scheduler, n_workers, on_dashboard) as client, scratch_folder("dedup-dask-") as folder:
+        run = _Run(client, config, folder)
+        _sketch_all(run, sources(client) if callable(sources) else sources, progress, on_read)
+        counts = np.array([m.count for m in run.metas], dtype=np.int64)
+        offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        layout = _Layout(tuple(_partition_folder(folder, i) for i in range(len(run.metas))), offsets)
+        if on_stage is not None:
+            on_stage("matching")
+        run.skipped = _assign_ids(run, layout)
+        return _match(run, layout)
+
+
+def _options(config: ScanConfig | None, options: dict[str, object]) -> ScanConfig:
+    if config is None:
+        return ScanConfig(**options)  # type: ignore[arg-type]  # checked by validate()
+    return ScanConfig(**{**config.__dict__, **options}) if options else config
+
+
+def scan_files(
+    paths: Sequence[str | os.PathLike[str]] | InputSet,
+    config: ScanConfig | None = None,
+    *,
+    scheduler: str | Client | None = None,
+    n_workers: int | None = None,
+    text_field: str = "text",
+    id_field: str = "id",
+    partition_bytes: int = _PARTITION_BYTES,
+    progress: Callable[[int], None] | None = None,
+    on_read: Callable[[int], None] | None = None,
+    on_stage: Callable[[str], None] | None = None,
+    on_dashboard: Callable[[str], None] | None = None,
+    **options: object,
+) -> ScanResult:
+    """Scan files on a Dask cluster, each file read by a worker.
+
+    The result is :func:`dedup.pipeline.find_duplicates` over
+    :func:`dedup.io.read_documents` of the same paths, to the byte.
+
+    Args:
+        paths: Files or folders, or what :func:`dedup.io.collect_inputs`
+            found. Workers must see them at the same paths.
+        config: Scan options (or keywords, as for the local engine).
+            ``memory`` and ``workers`` do not apply: each task holds one
+            partition, and runs one kernel thread.
+        scheduler: A scheduler's address (``tcp://host:8786``), a
+            ``distributed.Client``, ``"inline"`` (a cluster inside this
+            process), or None: a LocalCluster of ``n_workers`` processes.
+        n_workers: Worker processes of the LocalCluster (default: the cores).
+        text_field: Field holding the text (JSONL, CSV, Parquet).
+        id_field: Field holding the id.
+        partition_bytes: Uncompressed JSONL files larger than this are read
+            in parts of about this size (split at line starts).
+        progress: Called with the number of items read after each part.
+        on_read: Called with the bytes of each file read (progress).
+        on_stage: Called with ``"matching"`` once every file is sketched.
+        on_dashboard: Called with the Dask dashboard's address.
+        **options: Fields of :class:`ScanConfig`.
+
+    Returns:
+        The clusters, verified pairs, counts and skipped inputs.
+
+    Raises:
+        InputError: a path does not exist.
+        UsageError: an option is out of range, or dask is not installed.
+    """
+    resolved = _options(config, options)
+    resolved.validate()
+    if partition_bytes < 1:
+        raise UsageError(f"partition_bytes must be at least 1, got {partition_bytes}", option="partition_bytes")
+    inputs = paths if isinstance(paths, InputSet) else collect_inputs(paths)
+
+    def sources(client: Client) -> list[_FileSource | _RangeSource]:
+        return _plan(client, inputs, text_field, id_field, partition_bytes)
+
+    return _run(sources, resolved, scheduler, n_workers, progress, on_read, on_stage, on_dashboard)
+
+
+def _item_partitions(documents: Iterable[DocumentLike], size: int) -> Iterator[_ItemsSource]:
+    chunk: list[Document | Skipped] = []
+    for position, item in enumerate(documents):
+        chunk.append(as_document(item, position))
+        if len(chunk) >= size:
+            yield _ItemsSource(tuple(chunk))
+            chunk = []
+    if chunk:
+        yield _ItemsSource(tuple(chunk))
+
+
+def find_duplicates(
+    documents: Iterable[DocumentLike],
+    config: ScanConfig | None = None,
+    *,
+    scheduler: str | Client | None = None,
+    n_workers: int | None = None,
+    partition_size: int = _DOCS_PER_PARTITION,
+    progress: Callable[[int], None] | None = None,
+    on_stage: Callable[[str], None] | None = None,
+    **options: object,
+) -> ScanResult:
+    """:func:`dedup.pipeline.find_duplicates` on a Dask cluster: the
+    documents are read here and sent to the workers ``partition_size`` at a
+    time. The result is the local engine's, to the byte.
+
+    Args:
+        documents: As for :func:`dedup.pipeline.find_duplicates`.
+        config: Scan options; or keywords.
+        scheduler: As for :func:`scan_files`.
+        n_workers: As for :func:`scan_files`.
+        partition_size: Items (documents and skips) per partition.
+        progress: Called with the number of items done after each partition.
+        on_stage: Called with ``"matching"`` once every document is sketched.
+        **options: Fields of :class:`ScanConfig`.
+
+    Raises:
+        UsageError: an option is out of range, or dask is not installed.
+        TypeError: ``documents`` is a single string, or an item is not a document.
+    """
+    resolved = _options(config, options)
+    resolved.validate()
+    check_documents(documents)
+    if partition_size < 1:
+        raise UsageError(f"partition_size must be at least 1, got {partition_size}", option="partition_size")
+    sources = _item_partitions(documents, partition_size)
+    return _run(sources, resolved, scheduler, n_workers, progress, None, on_stage, None)

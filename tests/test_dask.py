@@ -1,0 +1,163 @@
+"""The dask engine gives the local engine's output, byte for byte."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dedup.config import ScanConfig
+from dedup.document import Skipped
+from dedup.io import read_documents
+from dedup.pipeline import ScanResult, find_duplicates
+from dedup.report import write_clusters_jsonl, write_pairs_jsonl, write_skipped_jsonl
+from tests.strategies import news_texts, scan_corpora
+
+distributed = pytest.importorskip("distributed")
+dask_engine = pytest.importorskip("dedup.dask_engine")
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[object]:
+    """One in-process cluster of two workers for the module (start-up once)."""
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as c,
+    ):
+        yield c
+
+
+def _outputs(result: ScanResult) -> tuple[str, ...]:
+    """Everything a scan writes (clusters, pairs, skips, warnings) and its counts."""
+    clusters, pairs, skipped = io.StringIO(), io.StringIO(), io.StringIO()
+    write_clusters_jsonl(clusters, result.clusters)
+    write_pairs_jsonl(pairs, result.pairs)
+    write_skipped_jsonl(skipped, result.skipped)
+    stats = {**result.stats.__dict__, "spilled": None}
+    notes = "\n".join(r.describe() for r in result.renamed)
+    return clusters.getvalue(), pairs.getvalue(), skipped.getvalue(), notes, repr(stats), str(result.documents)
+
+
+@settings(max_examples=30)
+@given(
+    corpus=scan_corpora(),
+    partition_size=st.integers(1, 12),
+    batch_size=st.integers(1, 8),
+    keep=st.sampled_from(["first", "longest"]),
+    verify=st.booleans(),
+)
+def test_same_output_for_any_partitioning(
+    client: object, corpus: list[tuple[str, str]], partition_size: int, batch_size: int, keep: str, verify: bool
+) -> None:
+    config = ScanConfig(threshold=0.5, num_perm=32, batch_size=batch_size, keep=keep, verify=verify, workers=1)
+    items: list[tuple[str, str] | Skipped] = [*corpus[:3], Skipped("bad.jsonl", 4, "line is not JSON"), *corpus[3:]]
+    local = find_duplicates(items, config)
+    dask = dask_engine.find_duplicates(items, config, scheduler=client, partition_size=partition_size)
+    assert _outputs(dask) == _outputs(local)
+
+
+def test_large_buckets_are_stars_as_locally(client: object) -> None:
+    """Over MAX_BUCKET documents in one band bucket: the same star pairs."""
+    story = "Mỹ và Taliban nối lại đàm phán hòa bình tại thủ đô Doha của Qatar hôm nay"
+    other = "Chuyện khác hẳn về thời tiết ở Hà Nội và Sài Gòn trong những ngày cuối tuần này"
+    docs = [text for _ in range(1003) for text in (story, other, story.upper())]
+    local = find_duplicates(docs, num_perm=16, workers=1)
+    dask = dask_engine.find_duplicates(docs, num_perm=16, workers=1, scheduler=client, partition_size=300)
+    assert local.stats.capped_buckets > 0
+    assert _outputs(dask) == _outputs(local)
+
+
+def _write_corpus(folder: Path, corpus: list[tuple[str, str]], seed_texts: list[str]) -> None:
+    """A folder of every input kind a scan meets: text files, a JSONL dump
+    (ids repeated, bad lines), a gzip dump cut short, a binary file, the
+    same file reached twice through a link."""
+    (folder / "d").mkdir()
+    for i, text in enumerate(seed_texts):
+        (folder / "d" / f"{i:03d}.txt").write_text(text, encoding="utf-8")
+    lines = [json.dumps({"id": i, "text": t}, ensure_ascii=False) for i, t in corpus]
+    lines[1:1] = ["not json", "", json.dumps({"text": seed_texts[0]}), json.dumps({"id": "x", "body": "?"})]
+    (folder / "d" / "dump.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    packed = gzip.compress("\n".join(lines).encode())
+    (folder / "d" / "cut.jsonl.gz").write_bytes(packed[: len(packed) * 2 // 3])
+    (folder / "d" / "zz.txt").write_bytes(b"\x00\x01binary")
+    os.symlink(folder / "d" / "000.txt", folder / "d" / "link.txt")
+
+
+@settings(max_examples=20)
+@given(
+    corpus=scan_corpora(),
+    seed_texts=st.lists(news_texts, min_size=1, max_size=4),
+    partition_bytes=st.integers(1, 400),
+    batch_size=st.integers(1, 8),
+)
+def test_files_same_output_for_any_partitioning(
+    client: object,
+    tmp_path_factory: pytest.TempPathFactory,
+    corpus: list[tuple[str, str]],
+    seed_texts: list[str],
+    partition_bytes: int,
+    batch_size: int,
+) -> None:
+    """Files read by the workers, a JSONL dump in hypothesis-chosen byte
+    ranges: ids, renamings, skips and clusters as the local engine's."""
+    folder = tmp_path_factory.mktemp("corpus")
+    _write_corpus(folder, corpus, [*seed_texts, seed_texts[0]])
+    paths = [str(folder / "d"), str(folder / "d" / "001.txt")]
+    config = ScanConfig(threshold=0.5, num_perm=32, batch_size=batch_size, workers=1)
+    local = find_duplicates(read_documents(paths), config)
+    dask = dask_engine.scan_files(paths, config, scheduler=client, partition_bytes=partition_bytes)
+    assert _outputs(dask) == _outputs(local)
+    assert any(s.reason == "duplicate input" for s in dask.skipped)
+
+
+def test_cli_engine_dask_with_worker_processes(tmp_path: Path) -> None:
+    """`dedup scan --engine dask` on a LocalCluster of two processes writes
+    what `--engine local` writes."""
+    story = "Mỹ và Taliban nối lại đàm phán hòa bình tại thủ đô Doha của Qatar hôm nay, theo nguồn tin"
+    texts = [story, story.upper(), "Chuyện khác hẳn về thời tiết Hà Nội hôm nay", story + " thêm"]
+    lines = [json.dumps({"id": "a", "text": t}, ensure_ascii=False) for t in texts]
+    (tmp_path / "dump.jsonl").write_text("\n".join([*lines, "oops"]) + "\n", encoding="utf-8")
+    (tmp_path / "b.txt").write_text(story, encoding="utf-8")
+    outputs = []
+    for engine in ("local", "dask"):
+        out = tmp_path / f"{engine}.jsonl"
+        errors = tmp_path / f"{engine}-errors.jsonl"
+        inputs = [str(tmp_path / "dump.jsonl"), str(tmp_path / "b.txt")]
+        options = ["--engine", engine, "--workers", "2", "--format", "jsonl", "-o", str(out), "--errors", str(errors)]
+        done = subprocess.run(
+            [sys.executable, "-m", "dedup", "scan", *inputs, *options],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        outputs.append((out.read_bytes(), errors.read_bytes(), done.stderr.rsplit("(", 1)[0]))
+    assert outputs[0] == outputs[1]
+    assert b'"size": 4' in outputs[0][0]
+
+
+def test_scheduler_needs_dask_engine() -> None:
+    from typer.testing import CliRunner
+
+    from dedup.cli import app
+
+    result = CliRunner().invoke(app, ["scan", "--scheduler", "tcp://x:1", str(Path(__file__))])
+    assert result.exit_code == 2
+    assert "--engine dask" in result.output
+
+
+def test_partition_sizes_refused() -> None:
+    with pytest.raises(ValueError, match="partition_size"):
+        dask_engine.find_duplicates(["a"], partition_size=0, scheduler="inline")
+    with pytest.raises(ValueError, match="partition_bytes"):
+        dask_engine.scan_files([__file__], partition_bytes=0, scheduler="inline")
