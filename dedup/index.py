@@ -109,7 +109,7 @@ MATCH_OPTIONS = ("threshold", "num_perm", "shingle", "seed", "fold_accents")
 
 _ZSTD_LEVEL = 3
 _IN_CHUNK = 500  # values bound per ``IN (...)``: far below any SQLite variable limit
-_CACHE_KIB = 65536
+_CACHE_KIB = 1 << 20
 
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -222,18 +222,25 @@ class SQLiteStore:
             zip(flat_keys[order].tolist(), flat_docs[order].tolist(), strict=True),
         )
 
-    def lookup(self, keys: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    def lookup(
+        self, keys: npt.NDArray[np.uint64], *, before: int | None = None
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """Stored documents sharing a band key with each query row.
 
         Args:
             keys: uint64, shape ``(n, num_bands)``.
+            before: Only documents numbered below this (None: all).
 
         Returns:
             ``(rows, docs)``: int64, each pair once, sorted by row then document.
         """
         flat = np.ascontiguousarray(keys).view(np.int64).ravel()
         wanted = np.unique(flat)
-        found = self._select_in("SELECT key, doc FROM bands WHERE key IN ({})", wanted.tolist())
+        if before is not None and before <= 0:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty
+        where = "" if before is None else f" AND doc < {int(before)}"
+        found = self._select_in("SELECT key, doc FROM bands WHERE key IN ({})" + where, wanted.tolist())
         pairs = np.array(found, dtype=np.int64).reshape(-1, 2)
         order = np.argsort(pairs[:, 0], kind="stable")
         found_keys, found_docs = pairs[order, 0], pairs[order, 1]
@@ -330,6 +337,65 @@ class SQLiteStore:
 
 
 # --- results --------------------------------------------------------------
+
+
+class _CallKeys:
+    """Band keys of the documents added so far in one ``add`` call, in
+    memory (16 bytes per key: sorted levels merged like a binary counter), so
+    the call matches its own earlier batches without asking SQLite: the
+    index's B-tree is then read only for documents indexed before the call."""
+
+    def __init__(self) -> None:
+        self.levels: list[tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]] = []
+        self.bands = 0
+
+    @property
+    def documents(self) -> int:
+        """Documents remembered."""
+        return sum(len(k) for k, _ in self.levels) // max(self.bands, 1)
+
+    def add(self, keys: npt.NDArray[np.uint64], first: int) -> None:
+        """Remember a batch's keys, shape ``(n, num_bands)``, its documents
+        numbered from ``first``."""
+        self.bands = keys.shape[1]
+        flat = keys.ravel()
+        docs = np.repeat(np.arange(first, first + len(keys), dtype=np.int64), keys.shape[1])
+        order = np.argsort(flat, kind="stable")
+        self.levels.append((flat[order], docs[order]))
+        while len(self.levels) > 1 and 2 * len(self.levels[-1][0]) > len(self.levels[-2][0]):
+            top_keys, top_docs = self.levels.pop()
+            low_keys, low_docs = self.levels.pop()
+            keys_all, docs_all = np.concatenate([low_keys, top_keys]), np.concatenate([low_docs, top_docs])
+            order = np.argsort(keys_all, kind="stable")
+            self.levels.append((keys_all[order], docs_all[order]))
+
+    def lookup(self, keys: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """``(rows, docs)`` of remembered documents sharing a key with each
+        row of ``keys``, shape ``(n, num_bands)``; pairs may repeat."""
+        flat = keys.ravel()
+        rows_parts, docs_parts = [], []
+        for level_keys, level_docs in self.levels:
+            lo = np.searchsorted(level_keys, flat, side="left")
+            counts = np.searchsorted(level_keys, flat, side="right") - lo
+            rows_parts.append(np.repeat(np.arange(len(flat), dtype=np.int64) // keys.shape[1], counts))
+            within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+            docs_parts.append(level_docs[np.repeat(lo, counts) + within])
+        if not rows_parts:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty
+        return np.concatenate(rows_parts), np.concatenate(docs_parts)
+
+
+def _union(
+    *parts: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """``(rows, docs)`` pairs of several lookups, each once, sorted by row then document."""
+    rows = np.concatenate([r for r, _ in parts])
+    docs = np.concatenate([d for _, d in parts])
+    if not len(rows):
+        return rows, docs
+    pairs = np.unique(np.stack([rows, docs], axis=1), axis=0)
+    return pairs[:, 0].copy(), pairs[:, 1].copy()
 
 
 @dataclass(frozen=True)
@@ -662,6 +728,7 @@ class Index:
             raise UsageError(f"batch_size must be between 1 and {1 << 20}, got {batch_size!r}", option="batch_size")
         result = IndexResult()
         ids = UniqueIds()
+        call = _CallKeys()
         done = 0
         for docs, skipped in document_batches(documents, batch_size, ids):
             result.skipped.extend(skipped)
@@ -669,8 +736,10 @@ class Index:
             result.skipped.extend(empty)
             with self._transaction(write=True):
                 batch = self._admit(batch, replace, result.skipped)
-                result.matches.extend(self._match(batch, within=True, top=None))
+                first = self._store.count
+                result.matches.extend(self._match(batch, within=True, top=None, call=call))
                 self._store.append(batch)
+            call.add(batch.keys, first)
             result.documents += len(batch)
             done += len(docs) + len(skipped)
             if progress is not None:
@@ -733,12 +802,19 @@ class Index:
         result.renamed = ids.renamed
         return result
 
-    def _match(self, batch: SketchBatch, *, within: bool, top: int | None) -> list[Match]:
+    def _match(
+        self, batch: SketchBatch, *, within: bool, top: int | None, call: _CallKeys | None = None
+    ) -> list[Match]:
         """Verified matches of a batch's documents against the stored ones
         (and, ``within``, each against the earlier ones of the batch, which
-        will get the numbers after the stored ones)."""
+        will get the numbers after the stored ones). With ``call``, the
+        documents of the call's earlier batches come from it, and SQLite is
+        asked only about documents numbered before the call's first."""
         store, workers, threshold = self._store, self._config.workers, self._config.threshold
-        rows, docs = candidates_against(store, batch)
+        if call is None:
+            rows, docs = candidates_against(store, batch)
+        else:
+            rows, docs = _union(store.lookup(batch.keys, before=store.count - call.documents), call.lookup(batch.keys))
         sims = verify_against(store, batch, rows, docs, workers=workers)
         ok = sims >= threshold
         rows, docs, sims = rows[ok], docs[ok], sims[ok]
