@@ -109,7 +109,7 @@ MATCH_OPTIONS = ("threshold", "num_perm", "shingle", "seed", "fold_accents")
 
 _ZSTD_LEVEL = 3
 _IN_CHUNK = 500  # values bound per ``IN (...)``: far below any SQLite variable limit
-_CACHE_KIB = 1 << 20
+_CACHE_KIB = 65536
 
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
