@@ -61,6 +61,7 @@ import secrets
 import sqlite3
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,7 +72,7 @@ import zstandard
 from dedup._kernels import shingle_kernel
 from dedup._threads import resolve_workers
 from dedup.config import ScanConfig
-from dedup.document import DocumentLike, Renamed, Skipped, UniqueIds, check_documents
+from dedup.document import Document, DocumentLike, Renamed, Skipped, UniqueIds, check_documents
 from dedup.errors import DedupError, InputError, OutputError, UsageError
 from dedup.lsh import band_keys, choose_bands
 from dedup.minhash import compute_signatures
@@ -734,22 +735,46 @@ class Index:
         ids = UniqueIds()
         call = _CallKeys()
         done = 0
-        for docs, skipped in document_batches(documents, batch_size, ids):
-            result.skipped.extend(skipped)
-            batch, empty = sketch_documents(docs, self._config, normalized=True)
-            result.skipped.extend(empty)
-            with self._transaction(write=True):
-                batch = self._admit(batch, replace, result.skipped)
-                first = self._store.count
-                result.matches.extend(self._match(batch, within=True, top=None, call=call))
-                self._store.append(batch)
-            call.add(batch.keys, first)
-            result.documents += len(batch)
-            done += len(docs) + len(skipped)
-            if progress is not None:
-                progress(done)
+        # Two stages, as in the scan: this thread reads batch k+1 and runs
+        # batch k's transaction while a helper thread sketches batch k+1
+        # (compiled, without the GIL). Batches commit in input order.
+        pending: tuple[list[Document], list[Skipped], Future[tuple[SketchBatch, list[Skipped]]]] | None = None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dedup-index") as pool:
+            for docs, skipped in document_batches(documents, batch_size, ids):
+                sketched = pool.submit(sketch_documents, docs, self._config, normalized=True)
+                if pending is not None:
+                    done += self._commit(pending, replace, call, result)
+                    if progress is not None:
+                        progress(done)
+                pending = (docs, skipped, sketched)
+            if pending is not None:
+                done += self._commit(pending, replace, call, result)
+                if progress is not None:
+                    progress(done)
         result.renamed = ids.renamed
         return result
+
+    def _commit(
+        self,
+        pending: tuple[list[Document], list[Skipped], Future[tuple[SketchBatch, list[Skipped]]]],
+        replace: bool,
+        call: _CallKeys,
+        result: IndexResult,
+    ) -> int:
+        """Match and keep one sketched batch in one transaction; return how
+        many inputs it accounted for."""
+        docs, skipped, sketched = pending
+        result.skipped.extend(skipped)
+        batch, empty = sketched.result()
+        result.skipped.extend(empty)
+        with self._transaction(write=True):
+            batch = self._admit(batch, replace, result.skipped)
+            first = self._store.count
+            result.matches.extend(self._match(batch, within=True, top=None, call=call))
+            self._store.append(batch)
+        call.add(batch.keys, first)
+        result.documents += len(batch)
+        return len(docs) + len(skipped)
 
     def _admit(self, batch: SketchBatch, replace: bool, skipped: list[Skipped]) -> SketchBatch:
         """The batch without its ids already indexed (reported skipped), or,
