@@ -159,7 +159,6 @@ class SQLiteStore:
         self.num_perm = config.num_perm
         self.num_bands, self.rows_per_band = choose_bands(config.threshold, config.num_perm)
         self._count = 0
-        self._compressor = zstandard.ZstdCompressor(level=_ZSTD_LEVEL)
         self._decompressor = zstandard.ZstdDecompressor()
 
     @property
@@ -181,28 +180,21 @@ class SQLiteStore:
             rows.extend(self.db.execute(sql.format(_placeholders(len(part))), part).fetchall())
         return rows
 
-    def append(self, batch: SketchBatch) -> None:
+    def append(self, batch: SketchBatch, *, packed: Sequence[bytes] | None = None) -> None:
         """Keep a batch (sketched with ``normalized=True``); its documents
         get the next numbers, in order.
+
+        Args:
+            batch: The documents.
+            packed: Their compressed normalized texts (:func:`pack_texts`),
+                when already made (by another thread).
 
         Raises:
             ValueError: the batch has no normalized texts.
         """
-        if batch.normalized is None:
-            raise ValueError("an index keeps normalized texts: sketch with normalized=True")
-        buf, offsets = batch.normalized
+        texts = list(packed) if packed is not None else pack_texts(batch, self.config.workers)
         first = self._count
         numbers = np.arange(first, first + len(batch), dtype=np.int64)
-        bounds = offsets.tolist()
-        pieces: list[bytes | bytearray | memoryview] = [
-            buf[bounds[i] : bounds[i + 1]].tobytes() for i in range(len(batch))
-        ]
-        texts: list[bytes] = []
-        if pieces:  # (multi_compress_to_buffer refuses an empty list)
-            # Each text compressed alone (readable one by one), on all threads.
-            threads = resolve_workers(self.config.workers)
-            segments = self._compressor.multi_compress_to_buffer(pieces, threads=threads)
-            texts = [segments[i].tobytes() for i in range(len(segments))]
         self.db.executemany(
             "INSERT INTO documents(doc, id, length, text) VALUES (?, CAST(? AS TEXT), ?, ?)",
             zip(numbers.tolist(), [_id_bytes(d.id) for d in batch.docs], batch.lengths.tolist(), texts, strict=True),
@@ -338,6 +330,34 @@ class SQLiteStore:
 
 
 # --- results --------------------------------------------------------------
+
+
+def pack_texts(batch: SketchBatch, workers: int | None = None) -> list[bytes]:
+    """The compressed normalized text of each document of a batch, as the
+    index stores it (zstd, each text alone so it is readable by itself).
+
+    Raises:
+        ValueError: the batch has no normalized texts.
+    """
+    if batch.normalized is None:
+        raise ValueError("an index keeps normalized texts: sketch with normalized=True")
+    buf, offsets = batch.normalized
+    bounds = offsets.tolist()
+    pieces: list[bytes | bytearray | memoryview] = [buf[bounds[i] : bounds[i + 1]].tobytes() for i in range(len(batch))]
+    if not pieces:  # (multi_compress_to_buffer refuses an empty list)
+        return []
+    compressor = zstandard.ZstdCompressor(level=_ZSTD_LEVEL)  # one per call: compressors are not shared across threads
+    segments = compressor.multi_compress_to_buffer(pieces, threads=resolve_workers(workers))
+    return [segments[i].tobytes() for i in range(len(segments))]
+
+
+def _sketch_and_pack(docs: list[Document], config: ScanConfig) -> tuple[SketchBatch, list[Skipped], dict[str, bytes]]:
+    """The helper thread's part of an add: sketch, and compress the texts."""
+    batch, empty = sketch_documents(docs, config, normalized=True)
+    return batch, empty, dict(zip([d.id for d in batch.docs], pack_texts(batch, config.workers), strict=True))
+
+
+_Sketched = tuple[SketchBatch, list[Skipped], dict[str, bytes]]
 
 
 class _CallKeys:
@@ -738,10 +758,10 @@ class Index:
         # Two stages, as in the scan: this thread reads batch k+1 and runs
         # batch k's transaction while a helper thread sketches batch k+1
         # (compiled, without the GIL). Batches commit in input order.
-        pending: tuple[list[Document], list[Skipped], Future[tuple[SketchBatch, list[Skipped]]]] | None = None
+        pending: tuple[list[Document], list[Skipped], Future[_Sketched]] | None = None
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dedup-index") as pool:
             for docs, skipped in document_batches(documents, batch_size, ids):
-                sketched = pool.submit(sketch_documents, docs, self._config, normalized=True)
+                sketched = pool.submit(_sketch_and_pack, docs, self._config)
                 if pending is not None:
                     done += self._commit(pending, replace, call, result)
                     if progress is not None:
@@ -756,7 +776,7 @@ class Index:
 
     def _commit(
         self,
-        pending: tuple[list[Document], list[Skipped], Future[tuple[SketchBatch, list[Skipped]]]],
+        pending: tuple[list[Document], list[Skipped], Future[_Sketched]],
         replace: bool,
         call: _CallKeys,
         result: IndexResult,
@@ -765,13 +785,13 @@ class Index:
         many inputs it accounted for."""
         docs, skipped, sketched = pending
         result.skipped.extend(skipped)
-        batch, empty = sketched.result()
+        batch, empty, packed = sketched.result()
         result.skipped.extend(empty)
         with self._transaction(write=True):
             batch = self._admit(batch, replace, result.skipped)
             first = self._store.count
             result.matches.extend(self._match(batch, within=True, top=None, call=call))
-            self._store.append(batch)
+            self._store.append(batch, packed=[packed[d.id] for d in batch.docs])
         call.add(batch.keys, first)
         result.documents += len(batch)
         return len(docs) + len(skipped)
