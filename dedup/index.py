@@ -15,8 +15,18 @@ Schema (format version :data:`FORMAT_VERSION`)::
               length INTEGER NOT NULL, text BLOB NOT NULL)
     bands(key INTEGER NOT NULL, doc INTEGER NOT NULL,
           PRIMARY KEY (key, doc)) WITHOUT ROWID
+    bands_pending(key INTEGER NOT NULL, doc INTEGER NOT NULL)
 
-Band keys are uint64 values stored as the int64 with the same bits. A
+Band keys are uint64 values stored as the int64 with the same bits. An
+``add`` call appends each batch's band rows to ``bands_pending`` (a rowid
+table: appending is sequential, where inserting a batch's random keys into
+the ``bands`` B-tree touches pages all over it) and merges them into
+``bands`` in one sorted bulk insert when the call ends. ``meta`` names the
+call that owns the pending rows (``pending_call``, empty when there are
+none); lookups read them too (a full scan of ``bands_pending``) unless they
+are the running call's own, which it matches in memory. A write transaction
+first merges pending rows of any other call (another process's, or a killed
+one's), so they never pile up. A
 document's number is never reused (``next_doc`` in ``meta``). Verification
 re-shingles the stored normalized text with the scan's own kernel, which
 gives exactly the shingle hashes a scan computes (a property test holds the
@@ -99,7 +109,7 @@ __all__ = [
     "SQLiteStore",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 BATCH_SIZE = 2000
 """Documents per transaction of :meth:`Index.add` (and ids per transaction of
 :meth:`Index.remove`)."""
@@ -121,6 +131,7 @@ CREATE TABLE documents(
     text BLOB NOT NULL
 );
 CREATE TABLE bands(key INTEGER NOT NULL, doc INTEGER NOT NULL, PRIMARY KEY (key, doc)) WITHOUT ROWID;
+CREATE TABLE bands_pending(key INTEGER NOT NULL, doc INTEGER NOT NULL);
 """
 
 
@@ -148,8 +159,10 @@ class SQLiteStore:
     """:class:`dedup.store.SketchStore` over one SQLite connection.
 
     The caller owns the transactions (:class:`Index` does); :meth:`refresh`
-    re-reads the document counter inside each one, since another process
-    may have appended since.
+    re-reads the document counter and the owner of the pending band rows
+    inside each one, since another process may have written since; a write
+    transaction then calls :meth:`settle`. An ``add`` call brackets its
+    batches with :meth:`start_call` and :meth:`end_call`.
     """
 
     def __init__(self, db: sqlite3.Connection, config: ScanConfig) -> None:
@@ -159,6 +172,8 @@ class SQLiteStore:
         self.num_perm = config.num_perm
         self.num_bands, self.rows_per_band = choose_bands(config.threshold, config.num_perm)
         self._count = 0
+        self._pending = ""  # the call owning the rows of bands_pending ("": none)
+        self._call = ""  # the running add call's token ("": none)
         self._decompressor = zstandard.ZstdDecompressor()
 
     @property
@@ -167,9 +182,44 @@ class SQLiteStore:
         return self._count
 
     def refresh(self) -> None:
-        """Re-read the document counter (at the start of a transaction)."""
-        row = self.db.execute("SELECT value FROM meta WHERE key = 'next_doc'").fetchone()
-        self._count = int(row[0])
+        """Re-read the document counter and the owner of the pending band
+        rows (at the start of a transaction)."""
+        meta = dict(self.db.execute("SELECT key, value FROM meta WHERE key IN ('next_doc', 'pending_call')"))
+        self._count = int(meta["next_doc"])
+        self._pending = meta["pending_call"]
+
+    @property
+    def _foreign_pending(self) -> bool:
+        """Whether ``bands_pending`` holds rows the running call does not
+        match in memory (another call's: running elsewhere, or killed)."""
+        return self._pending not in ("", self._call)
+
+    def start_call(self) -> None:
+        """Start an ``add`` call: its band rows stay pending (the caller
+        matches them in memory) until :meth:`end_call`'s transaction."""
+        self._call = secrets.token_hex(8)
+
+    def end_call(self) -> None:
+        """End the ``add`` call (also after a failure: its pending rows are
+        then any later writer's to merge); the next write transaction merges
+        its pending rows."""
+        self._call = ""
+
+    def settle(self) -> None:
+        """In a write transaction: merge pending band rows that are not the
+        running call's own into ``bands``, so that afterwards they are all
+        its own (or none)."""
+        if self._foreign_pending:
+            self._merge_pending()
+
+    def _merge_pending(self) -> None:
+        # In key order: one pass over the B-tree, each insert beside the last.
+        # OR IGNORE: two bands of one document with equal keys (odds ~2**-64)
+        # are one row.
+        self.db.execute("INSERT OR IGNORE INTO bands(key, doc) SELECT key, doc FROM bands_pending ORDER BY key, doc")
+        self.db.execute("DELETE FROM bands_pending")
+        self.db.execute("UPDATE meta SET value = '' WHERE key = 'pending_call'")
+        self._pending = ""
 
     def _select_in(self, sql: str, values: Sequence[object]) -> list[Any]:
         """Rows of ``sql`` (holding one ``{}`` for the placeholders) for the
@@ -204,21 +254,32 @@ class SQLiteStore:
         self.db.execute("UPDATE meta SET value = ? WHERE key = 'next_doc'", (str(self._count),))
 
     def _insert_bands(self, keys: npt.NDArray[np.uint64], numbers: npt.NDArray[np.int64]) -> None:
+        """Append band rows to ``bands_pending``, owned by the running call;
+        outside a call, insert them into ``bands``."""
         flat_keys = np.ascontiguousarray(keys).view(np.int64).ravel()
         flat_docs = np.repeat(numbers, keys.shape[1])
-        # In key order: each insert lands beside the previous one in the B-tree.
-        order = np.lexsort((flat_docs, flat_keys))
-        # OR IGNORE: two bands of one document with equal keys (odds ~2**-64)
-        # are one row.
+        if not self._call:
+            order = np.lexsort((flat_docs, flat_keys))  # in key order, as in _merge_pending
+            self.db.executemany(
+                "INSERT OR IGNORE INTO bands(key, doc) VALUES (?, ?)",
+                zip(flat_keys[order].tolist(), flat_docs[order].tolist(), strict=True),
+            )
+            return
+        self.settle()
         self.db.executemany(
-            "INSERT OR IGNORE INTO bands(key, doc) VALUES (?, ?)",
-            zip(flat_keys[order].tolist(), flat_docs[order].tolist(), strict=True),
+            "INSERT INTO bands_pending(key, doc) VALUES (?, ?)",
+            zip(flat_keys.tolist(), flat_docs.tolist(), strict=True),
         )
+        if self._pending != self._call:
+            self.db.execute("UPDATE meta SET value = ? WHERE key = 'pending_call'", (self._call,))
+            self._pending = self._call
 
     def lookup(
         self, keys: npt.NDArray[np.uint64], *, before: int | None = None
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """Stored documents sharing a band key with each query row.
+        """Stored documents sharing a band key with each query row: those
+        in ``bands`` and those pending, except the running call's own
+        pending ones (it matches them in memory).
 
         Args:
             keys: uint64, shape ``(n, num_bands)``.
@@ -234,6 +295,13 @@ class SQLiteStore:
             return empty, empty
         where = "" if before is None else f" AND doc < {int(before)}"
         found = self._select_in("SELECT key, doc FROM bands WHERE key IN ({})" + where, wanted.tolist())
+        if self._foreign_pending:
+            # No index on bands_pending (it would cost what it saves): one
+            # full scan, the wanted keys in a transient in-memory index.
+            found += self.db.execute(
+                "SELECT key, doc FROM bands_pending WHERE key IN (SELECT value FROM json_each(?))" + where,
+                (json.dumps(wanted.tolist()),),
+            ).fetchall()
         pairs = np.array(found, dtype=np.int64).reshape(-1, 2)
         order = np.argsort(pairs[:, 0], kind="stable")
         found_keys, found_docs = pairs[order, 0], pairs[order, 1]
@@ -363,17 +431,12 @@ _Sketched = tuple[SketchBatch, list[Skipped], dict[str, bytes]]
 class _CallKeys:
     """Band keys of the documents added so far in one ``add`` call, in
     memory (16 bytes per key: sorted levels merged like a binary counter), so
-    the call matches its own earlier batches without asking SQLite: the
-    index's B-tree is then read only for documents indexed before the call."""
+    the call matches its own earlier batches without asking SQLite, whose
+    band rows stay pending (unindexed) until the call ends."""
 
     def __init__(self) -> None:
         self.levels: list[tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]] = []
         self.bands = 0
-
-    @property
-    def documents(self) -> int:
-        """Documents remembered."""
-        return sum(len(k) for k, _ in self.levels) // max(self.bands, 1)
 
     def add(self, keys: npt.NDArray[np.uint64], first: int) -> None:
         """Remember a batch's keys, shape ``(n, num_bands)``, its documents
@@ -525,10 +588,12 @@ def _read_meta(db: sqlite3.Connection, name: str) -> dict[str, str]:
     except sqlite3.OperationalError:
         meta = {}
     version = meta.get("format_version")
-    if version is None or not {"options", "bands", "next_doc"} <= meta.keys():
+    if version is None:
         raise DedupError(f"{name} is not a dedup index")
     if version != str(FORMAT_VERSION):
         raise DedupError(f"{name}: index format version {version}, this dedup reads version {FORMAT_VERSION}")
+    if not {"options", "bands", "next_doc", "pending_call"} <= meta.keys():
+        raise DedupError(f"{name} is not a dedup index")
     return meta
 
 
@@ -698,13 +763,16 @@ class Index:
     @contextlib.contextmanager
     def _transaction(self, *, write: bool) -> Iterator[None]:
         """One transaction: a write one takes the write lock at once (waiting
-        for another writer); a read one sees one snapshot throughout."""
+        for another writer) and merges other calls' pending band rows; a
+        read one sees one snapshot throughout."""
         if write and self._readonly:
             raise UsageError(f"{self._name} was opened read-only")
         with _sqlite_errors(self._name):
             self._db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
                 self._store.refresh()
+                if write:
+                    self._store.settle()
                 yield
             except BaseException:
                 with contextlib.suppress(sqlite3.Error):
@@ -759,20 +827,31 @@ class Index:
         # batch k's transaction while a helper thread sketches batch k+1
         # (compiled, without the GIL). Batches commit in input order.
         pending: tuple[list[Document], list[Skipped], Future[_Sketched]] | None = None
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dedup-index") as pool:
-            for docs, skipped in document_batches(documents, batch_size, ids):
-                sketched = pool.submit(_sketch_and_pack, docs, self._config)
+        self._store.start_call()
+        try:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dedup-index") as pool:
+                for docs, skipped in document_batches(documents, batch_size, ids):
+                    sketched = pool.submit(_sketch_and_pack, docs, self._config)
+                    if pending is not None:
+                        done += self._commit(pending, replace, call, result)
+                        if progress is not None:
+                            progress(done)
+                    pending = (docs, skipped, sketched)
                 if pending is not None:
                     done += self._commit(pending, replace, call, result)
                     if progress is not None:
                         progress(done)
-                pending = (docs, skipped, sketched)
-            if pending is not None:
-                done += self._commit(pending, replace, call, result)
-                if progress is not None:
-                    progress(done)
+        finally:
+            self._store.end_call()
+        self._merge_pending()
         result.renamed = ids.renamed
         return result
+
+    def _merge_pending(self) -> None:
+        """Merge all pending band rows (the ended call's) into ``bands`` in
+        one transaction: one sorted pass over the B-tree."""
+        with self._transaction(write=True):
+            pass  # the transaction's settle() merges them
 
     def _commit(
         self,
@@ -857,13 +936,15 @@ class Index:
         """Verified matches of a batch's documents against the stored ones
         (and, ``within``, each against the earlier ones of the batch, which
         will get the numbers after the stored ones). With ``call``, the
-        documents of the call's earlier batches come from it, and SQLite is
-        asked only about documents numbered before the call's first."""
+        documents of the call's earlier batches come from it (their band
+        rows are still pending, not in ``bands``)."""
         store, workers, threshold = self._store, self._config.workers, self._config.threshold
         if call is None:
             rows, docs = candidates_against(store, batch)
         else:
-            rows, docs = _union(store.lookup(batch.keys, before=store.count - call.documents), call.lookup(batch.keys))
+            # The SQLite part may hold documents of the call too (another
+            # writer merged its pending rows): the union counts them once.
+            rows, docs = _union(store.lookup(batch.keys), call.lookup(batch.keys))
         sims = verify_against(store, batch, rows, docs, workers=workers)
         ok = sims >= threshold
         rows, docs, sims = rows[ok], docs[ok], sims[ok]
@@ -950,6 +1031,7 @@ def _initialize(path: str, config: ScanConfig, name: str) -> None:
         "bands": json.dumps(list(choose_bands(config.threshold, config.num_perm))),
         "dedup_version": _dedup_version(),
         "next_doc": "0",
+        "pending_call": "",
     }
     try:
         db = sqlite3.connect(path, isolation_level=None)

@@ -187,10 +187,10 @@ def test_version_mismatch_and_corrupt_files_are_one_line_errors(tmp_path: Path) 
     path = tmp_path / "i"
     Index.create(path).close()
     db = sqlite3.connect(path)
-    db.execute("UPDATE meta SET value = '2' WHERE key = 'format_version'")
+    db.execute("UPDATE meta SET value = '1' WHERE key = 'format_version'")
     db.commit()
     db.close()
-    with pytest.raises(DedupError, match=r"index format version 2, this dedup reads version 1$"):
+    with pytest.raises(DedupError, match=r"index format version 1, this dedup reads version 2$"):
         Index.open(path)
     garbage = tmp_path / "garbage"
     garbage.write_bytes(b"not a database at all" * 100)
@@ -246,6 +246,48 @@ def test_query_reads_one_snapshot_while_another_connection_adds(seed_texts: dict
             assert [m.id for m in reader.query(queries()).matches] == ["q1", "q2", "q3"]
 
 
+def test_an_add_matches_documents_another_writer_commits_between_its_batches(
+    seed_texts: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "i"
+    Index.create(path).close()
+    story = seed_texts["003"]
+    with Index.open(path) as first, Index.open(path) as second:
+
+        def documents() -> Iterator[tuple[str, str]]:
+            yield ("a1", seed_texts["000"])
+            yield ("a2", seed_texts["001"])
+            # Between the first call's transactions: takes the next number.
+            assert second.add([("b", story)]).documents == 1
+            yield ("a3", story.upper())
+
+        added = first.add(documents(), batch_size=1)
+    assert [(m.id, m.matches) for m in added.matches] == [("a3", [("b", 1.0)])]
+    assert _rows(path, "SELECT count(*) FROM bands_pending") == [(0,)]
+    assert _banded(path) == [0, 1, 2, 3]
+
+
+def test_a_query_during_an_add_finds_every_committed_document(seed_texts: dict[str, str], tmp_path: Path) -> None:
+    path = tmp_path / "i"
+    texts = [seed_texts[k] for k in ("000", "001", "003")]
+    with Index.create(path) as writer:
+        writer.add([("old", texts[0])])
+        seen: list[list[str]] = []
+
+        def documents() -> Iterator[tuple[str, str]]:
+            for i, text in enumerate(texts[1:]):
+                yield (f"new{i}", text)
+            yield ("filler", "một văn bản khác hẳn " * 10)
+            # new0 and new1 are committed, their band rows still pending.
+            assert _rows(path, "SELECT count(*) FROM bands_pending") != [(0,)]
+            with Index.open(path, readonly=True) as reader:
+                found = reader.query([(str(i), t) for i, t in enumerate(texts)]).matches
+            seen.extend([o for o, _ in m.matches] for m in found)
+
+        writer.add(documents(), batch_size=1)
+    assert seen == [["old"], ["new0"], ["new1"]]
+
+
 # --- real processes -----------------------------------------------------------
 
 
@@ -264,6 +306,20 @@ def _count(path: Path) -> int:
         db.close()
 
 
+def _rows(path: Path, sql: str) -> list[tuple[object, ...]]:
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
+
+
+def _banded(path: Path) -> list[object]:
+    """Documents with band rows, merged or pending."""
+    sql = "SELECT doc FROM bands UNION SELECT doc FROM bands_pending ORDER BY doc"
+    return [doc for (doc,) in _rows(path, sql)]
+
+
 def test_kill_9_mid_add_keeps_whole_batches(tmp_path: Path) -> None:
     dump, path, batch = tmp_path / "d.jsonl", tmp_path / "i", 200
     ids = _dump(dump, 12000, seed=3)
@@ -279,18 +335,27 @@ def test_kill_9_mid_add_keeps_whole_batches(tmp_path: Path) -> None:
     finally:
         proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    db = sqlite3.connect(path)
-    stored = [row[0] for row in db.execute("SELECT id FROM documents ORDER BY doc")]
-    banded = db.execute("SELECT count(DISTINCT doc) FROM bands").fetchone()[0]
-    db.close()
+    stored = [row[0] for row in _rows(path, "SELECT id FROM documents ORDER BY doc")]
     assert len(stored) >= 2 * batch and len(stored) % batch == 0 and len(stored) < len(ids)
-    assert stored == ids[: len(stored)] and banded == len(stored)
-    with Index.open(path) as index:
+    assert stored == ids[: len(stored)] and _banded(path) == list(range(len(stored)))
+    # The killed call's band rows are still pending, owned by it.
+    assert _rows(path, "SELECT count(*) FROM bands_pending")[0][0] > 0
+    texts = [json.loads(line)["text"] for line in dump.read_text(encoding="utf-8").splitlines()]
+    probes = [0, len(stored) // 2, len(stored) - 1]
+    with Index.open(path, readonly=True) as index:
         assert index.info().documents == len(stored)
+        found = {m.id: m.matches for m in index.query([(f"q{i}", texts[i]) for i in probes]).matches}
+        assert all((ids[i], 1.0) in found.get(f"q{i}", []) for i in probes)
         assert [m.id for m in index.query([("q", "x")]).matches] == []
-        # The rest can be added after the crash.
-        rest = index.add([(i, f"văn bản số {i} " * 8) for i in ids[len(stored) : len(stored) + 3]])
+    with Index.open(path) as index:
+        # The rest can be added after the crash; the next write merges the
+        # killed call's pending rows.
+        rest = index.add([(i, texts[n]) for n, i in enumerate(ids[len(stored) : len(stored) + 3], len(stored))])
         assert rest.documents == 3
+        assert _rows(path, "SELECT count(*) FROM bands_pending") == [(0,)]
+        assert _banded(path) == list(range(len(stored) + 3))
+        found = {m.id: m.matches for m in index.query([(f"q{i}", texts[i]) for i in probes]).matches}
+        assert all((ids[i], 1.0) in found.get(f"q{i}", []) for i in probes)
 
 
 def test_two_adding_processes_wait_for_each_other(tmp_path: Path) -> None:
@@ -377,7 +442,7 @@ def test_cli_round_trip_in_every_format(archive: tuple[Path, Path, Path], tmp_pa
     assert code == 0 and json.loads(report.read_text())["id"] == "new-b"
     code, out, _ = _cli("info", str(index), "--format", "jsonl")
     info = json.loads(out)
-    assert info["documents"] == 5 and info["format_version"] == 1 and info["size"] > 0
+    assert info["documents"] == 5 and info["format_version"] == FORMAT_VERSION and info["size"] > 0
     assert info["options"] == {"threshold": 0.8, "num_perm": 128, "shingle": "word:5", "seed": 1, "fold_accents": False}
     code, out, _ = _cli("info", str(index), "--format", "csv")
     assert code == 0 and out.splitlines()[1].split(",")[1] == "5"
