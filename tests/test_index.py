@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -314,10 +315,12 @@ def _rows(path: Path, sql: str) -> list[tuple[object, ...]]:
         db.close()
 
 
-def _banded(path: Path) -> list[object]:
-    """Documents with band rows, merged or pending."""
-    sql = "SELECT doc FROM bands UNION SELECT doc FROM bands_pending ORDER BY doc"
-    return [doc for (doc,) in _rows(path, sql)]
+def _banded(path: Path) -> list[int]:
+    """Documents with band rows, merged or pending (segments of int64 arrays)."""
+    merged = {int(doc) for (doc,) in _rows(path, "SELECT DISTINCT doc FROM bands")}
+    for (docs,) in _rows(path, "SELECT docs FROM bands_pending"):
+        merged.update(np.frombuffer(docs, dtype="<i8").tolist())
+    return sorted(merged)
 
 
 def test_kill_9_mid_add_keeps_whole_batches(tmp_path: Path) -> None:
