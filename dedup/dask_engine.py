@@ -76,7 +76,7 @@ from dedup.errors import UsageError
 from dedup.io import InputFile, InputSet, collect_inputs, read_documents, read_jsonl_range
 from dedup.lsh import MAX_BUCKET, choose_bands, pairs_in_buckets
 from dedup.normalize import encode_texts
-from dedup.pipeline import Pair, ScanResult, ScanStats
+from dedup.pipeline import ScanResult, ScanStats, kept_and_members, name_results
 from dedup.similarity import estimate_jaccard, exact_jaccard
 from dedup.stages import as_batch, sketch_units
 
@@ -682,19 +682,9 @@ def _match(run: _Run, layout: _Layout) -> ScanResult:
     clusters: list[Cluster] = group_clusters(connected_components(layout.total, left, right), config.keep, lengths)
     members = [np.array(c.members, dtype=np.int64) for c in clusters]
     id_of = _labels(run, layout, np.concatenate([left, right, *members]))
-    if clusters:
-        everyone = np.concatenate(members)
-        kept = np.concatenate([np.full(c.size, c.keep, dtype=np.int64) for c in clusters])
-        sims = _verify(run, layout, kept, everyone)[0]
-        pos = 0
-        for c in clusters:
-            c.ids = [id_of[m] for m in c.members]
-            c.similarities = sims[pos : pos + c.size].tolist()
-            pos += c.size
-    pairs = [
-        Pair(id_of[a], id_of[b], float(s), float(e))
-        for a, b, s, e in zip(left.tolist(), right.tolist(), similarity.tolist(), estimates.tolist(), strict=True)
-    ]
+    kept, everyone = kept_and_members(clusters)
+    sims = _verify(run, layout, kept, everyone)[0] if clusters else np.zeros(0, dtype=np.float64)
+    pairs = name_results(clusters, sims, id_of, left, right, similarity, estimates)
     stats = ScanStats(
         num_bands=num_bands,
         rows_per_band=rows_per_band,

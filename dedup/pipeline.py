@@ -15,7 +15,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -240,6 +240,39 @@ def _scan(
         store.close()
 
 
+def kept_and_members(clusters: Sequence[Cluster]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """``(kept, members)``: int64, one entry per member of every cluster, in
+    cluster order, with its cluster's kept document beside it."""
+    if not clusters:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    kept = np.concatenate([np.full(c.size, c.keep, dtype=np.int64) for c in clusters])
+    return kept, np.concatenate([np.array(c.members, dtype=np.int64) for c in clusters])
+
+
+def name_results(
+    clusters: Sequence[Cluster],
+    to_kept: npt.NDArray[np.float64],
+    id_of: Mapping[int, str],
+    left: npt.NDArray[np.int64],
+    right: npt.NDArray[np.int64],
+    similarity: npt.NDArray[np.float64],
+    estimates: npt.NDArray[np.float64],
+) -> list[Pair]:
+    """Give each cluster its members' ids and similarities to its kept
+    document (``to_kept``, aligned with :func:`kept_and_members`); return the
+    verified pairs with ids. Shared by every engine, so they label alike."""
+    pos = 0
+    for c in clusters:
+        c.ids = [id_of[m] for m in c.members]
+        c.similarities = to_kept[pos : pos + c.size].tolist()
+        pos += c.size
+    return [
+        Pair(id_of[a], id_of[b], float(s), float(e))
+        for a, b, s, e in zip(left.tolist(), right.tolist(), similarity.tolist(), estimates.tolist(), strict=True)
+    ]
+
+
 def _match(store: Store, skipped: list[Skipped], config: ScanConfig) -> ScanResult:
     lengths = store.seal()
     left, right, collisions, capped = candidates_all(store)
@@ -252,22 +285,11 @@ def _match(store: Store, skipped: list[Skipped], config: ScanConfig) -> ScanResu
     clusters = group_clusters(connected_components(store.count, left, right), config.keep, lengths)
     # Only documents in a pair or a cluster need their ids read back.
     id_of = label(store, np.concatenate([left, right, *[np.array(c.members, dtype=np.int64) for c in clusters]]))
-    if clusters:
-        # Each member's similarity to the kept document (not necessarily a
-        # verified pair: clusters are transitive).
-        members = np.concatenate([np.array(c.members, dtype=np.int64) for c in clusters])
-        kept = np.concatenate([np.full(c.size, c.keep, dtype=np.int64) for c in clusters])
-        sims = verify(store, kept, members, workers=config.workers) if config.verify else store.estimates(kept, members)
-        pos = 0
-        for c in clusters:
-            c.ids = [id_of[m] for m in c.members]
-            c.similarities = sims[pos : pos + c.size].tolist()
-            pos += c.size
-
-    pairs = [
-        Pair(id_of[a], id_of[b], float(s), float(e))
-        for a, b, s, e in zip(left.tolist(), right.tolist(), similarity.tolist(), estimates.tolist(), strict=True)
-    ]
+    # Each member's similarity to the kept document (not necessarily a
+    # verified pair: clusters are transitive).
+    kept, members = kept_and_members(clusters)
+    sims = verify(store, kept, members, workers=config.workers) if config.verify else store.estimates(kept, members)
+    pairs = name_results(clusters, sims, id_of, left, right, similarity, estimates)
     stats = ScanStats(
         num_bands=store.num_bands,
         rows_per_band=store.rows_per_band,
