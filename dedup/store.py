@@ -42,10 +42,9 @@ from typing import Any, BinaryIO, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from dedup.document import Document, Skipped
+from dedup.document import Document
 from dedup.errors import OutputError, UsageError
-from dedup.lsh import band_keys
-from dedup.similarity import estimate_jaccard, exact_jaccard
+from dedup.similarity import estimate_jaccard
 
 __all__ = [
     "FORMAT_VERSION",
@@ -409,33 +408,6 @@ class Store:
         """Whether any data went to disk."""
         return any(f.on_disk for f in self._files())
 
-    def add(
-        self,
-        docs: list[Document],
-        values: npt.NDArray[np.uint64],
-        starts: npt.NDArray[np.int64],
-        signatures: npt.NDArray[np.uint32],
-    ) -> list[Skipped]:
-        """Keep a sketched batch; return the documents that had no words."""
-        sizes = np.diff(starts)
-        keep = sizes > 0
-        skipped = [Skipped(docs[i].id, None, "no words after normalization") for i in np.flatnonzero(~keep)]
-        kept = np.flatnonzero(keep).tolist()
-        if len(kept) < len(docs):
-            signatures = signatures[keep]
-        encoded = [docs[i].id.encode("utf-8", "surrogatepass") for i in kept]
-        self.ids.append(np.frombuffer(b"".join(encoded), dtype=np.uint8))
-        self.id_sizes.append(np.array([len(e) for e in encoded], dtype=np.int64))
-        self.lengths.append(np.array([len(docs[i].text) for i in kept], dtype=np.int64))
-        self.shingle_hashes.append(values)  # empty documents own no values
-        self.signatures.append(signatures)
-        self.sizes.append(sizes[keep])
-        # Band-major per batch, so one band's keys are a few contiguous runs.
-        self.keys.append(band_keys(signatures, self.num_bands, self.rows_per_band).T)
-        self.batch_sizes.append(len(kept))
-        self.count += len(kept)
-        return skipped
-
     def append(self, batch: SketchBatch) -> None:
         """Keep a sketched batch (every document has words: see
         :func:`dedup.stages.sketch_documents`)."""
@@ -526,19 +498,6 @@ class Store:
             a, b = left[part], right[part]
             docs, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
             yield part, docs, inverse[: len(a)], inverse[len(a) :]
-
-    def jaccard(
-        self, left: npt.NDArray[np.int64], right: npt.NDArray[np.int64], workers: int | None
-    ) -> npt.NDArray[np.float64]:
-        """Exact Jaccard per pair, reading only the documents involved."""
-        out = np.empty(len(left), dtype=np.float64)
-        for part, docs, a, b in self._chunks(left, right):
-            sizes = self.starts[docs + 1] - self.starts[docs]
-            local = np.zeros(len(docs) + 1, dtype=np.int64)
-            np.cumsum(sizes, out=local[1:])
-            values = self.shingle_hashes.gather(self.starts[docs], sizes)
-            out[part] = exact_jaccard(values, local, a, b, workers=workers)
-        return out
 
     def estimates(self, left: npt.NDArray[np.int64], right: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
         """MinHash estimate per pair, reading only the signatures involved."""

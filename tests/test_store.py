@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from benchmarks.metrics import measure
 from dedup.document import Document
+from dedup.stages import as_batch
 from dedup.store import FORMAT_VERSION, HEADER_SIZE, MemoryBudget, SpillFile, Store, parse_memory
 
 
@@ -105,7 +106,9 @@ def test_ids_round_trip(tmp_path: Path) -> None:
     docs = [Document(i, "text") for i in ids]
     values = np.arange(4, dtype=np.uint64)
     starts = np.arange(5, dtype=np.int64)
-    store.add(docs, values, starts, np.zeros((4, 4), dtype=np.uint32))
+    signatures = np.zeros((4, 4), dtype=np.uint32)
+    batch, _ = as_batch(docs, values, starts, signatures, np.zeros(4, dtype=np.uint8), None, 0.8)
+    store.append(batch)
     store.seal()
     assert store.id_list(np.array([0, 1, 2, 3])) == ids
     assert store.id_list(np.array([1, 3])) == [ids[1], ids[3]]
