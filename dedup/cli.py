@@ -1011,14 +1011,7 @@ def index_add(
         result = _index_documents(opened, paths, output, text_field, id_field, quiet, run, "adding")
         with open_output(output) as out:
             _write_matches(result, output_format, "added", out)
-    if not quiet:
-        typer.echo(
-            f"dedup: {_plural(result.documents, 'document')} added, {_skipped_summary(result.skipped)}, "
-            f"{_plural(len(result.matches), 'document')} with matches ({time.perf_counter() - started:.1f} s)",
-            err=True,
-        )
-    if fail_on_duplicates and result.matches:
-        raise typer.Exit(EXIT_DUPLICATES)
+    _finish_index_call(result, "added", started, quiet, fail_on_duplicates)
 
 
 @index_app.command("query", cls=_PanelCommand, epilog="Example: dedup index query news.index new.jsonl --top 3")
@@ -1054,9 +1047,14 @@ def index_query(
         result = _index_documents(opened, paths, output, text_field, id_field, quiet, run, "querying")
         with open_output(output) as out:
             _write_matches(result, output_format, "queried", out)
+    _finish_index_call(result, "queried", started, quiet, fail_on_duplicates)
+
+
+def _finish_index_call(result: IndexResult, verb: str, started: float, quiet: bool, fail_on_duplicates: bool) -> None:
+    """The summary line of ``index add``/``query``, and exit 3 on a match with --fail-on-duplicates."""
     if not quiet:
         typer.echo(
-            f"dedup: {_plural(result.documents, 'document')} queried, {_skipped_summary(result.skipped)}, "
+            f"dedup: {_plural(result.documents, 'document')} {verb}, {_skipped_summary(result.skipped)}, "
             f"{_plural(len(result.matches), 'document')} with matches ({time.perf_counter() - started:.1f} s)",
             err=True,
         )
