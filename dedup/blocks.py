@@ -37,6 +37,7 @@ import numpy.typing as npt
 
 from dedup._kernels import hash_kernel
 from dedup._threads import MAX_WORKERS, resolve_workers
+from dedup.cluster import Cluster
 from dedup.document import Document, DocumentLike, Renamed, Skipped, UniqueIds, as_document, check_documents
 from dedup.errors import UsageError
 from dedup.normalize import normalize_batch
@@ -216,20 +217,28 @@ def _batches(
         yield flush()
 
 
-class _DistinctCounts:
-    """Sorted distinct block hashes and their counts, merged lazily (memory
-    is O(distinct blocks): each batch's distinct hashes wait in a list until
-    they outnumber the merged ones)."""
+class DistinctCounts:
+    """Sorted distinct block hashes, their counts and the first partition
+    holding each (uint64, int64, int64 arrays of shape ``(distinct,)``),
+    merged lazily: memory is O(distinct blocks), each batch's distinct hashes
+    wait in a list until they outnumber the merged ones. One engine reads one
+    partition (0); the Dask engine adds each partition's counts."""
 
     def __init__(self) -> None:
         self.hashes = np.zeros(0, dtype=np.uint64)
         self.counts = np.zeros(0, dtype=np.int64)
-        self.pending: list[tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]] = []
+        self.origin = np.zeros(0, dtype=np.int64)
+        self.pending: list[tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], int]] = []
         self.pending_size = 0
 
-    def add(self, hashes: npt.NDArray[np.uint64]) -> None:
+    def add(self, hashes: npt.NDArray[np.uint64], partition: int = 0) -> None:
+        """Count the blocks of these hashes (any order, repeats allowed)."""
         unique, counts = np.unique(hashes, return_counts=True)
-        self.pending.append((unique, counts.astype(np.int64)))
+        self.add_counted(unique, counts.astype(np.int64), partition)
+
+    def add_counted(self, unique: npt.NDArray[np.uint64], counts: npt.NDArray[np.int64], partition: int = 0) -> None:
+        """Add distinct hashes with their counts, found in ``partition``."""
+        self.pending.append((unique, counts, partition))
         self.pending_size += len(unique)
         if self.pending_size > max(len(self.hashes), 1 << 20):
             self.merge()
@@ -237,16 +246,32 @@ class _DistinctCounts:
     def merge(self) -> None:
         if not self.pending:
             return
-        all_hashes = np.concatenate([self.hashes, *[h for h, _ in self.pending]])
-        all_counts = np.concatenate([self.counts, *[c for _, c in self.pending]])
+        all_hashes = np.concatenate([self.hashes, *[h for h, _, _ in self.pending]])
+        all_counts = np.concatenate([self.counts, *[c for _, c, _ in self.pending]])
+        origins = [np.full(len(h), p, dtype=np.int64) for h, _, p in self.pending]
+        all_origins = np.concatenate([self.origin, *origins])
         self.pending, self.pending_size = [], 0
         if not len(all_hashes):
             return  # no block reached min_words: nothing to merge
         order = np.argsort(all_hashes, kind="stable")
-        all_hashes, all_counts = all_hashes[order], all_counts[order]
+        all_hashes, all_counts, all_origins = all_hashes[order], all_counts[order], all_origins[order]
         starts = np.flatnonzero(np.concatenate(([True], all_hashes[1:] != all_hashes[:-1])))
         self.hashes = all_hashes[starts]
         self.counts = np.add.reduceat(all_counts, starts) if len(starts) else all_counts[:0]
+        self.origin = np.minimum.reduceat(all_origins, starts) if len(starts) else all_origins[:0]
+
+    def repeated(self) -> npt.NDArray[np.uint64]:
+        """Sorted hashes of blocks that occur more than once."""
+        return self.hashes[self.counts > 1]
+
+    def owned(self, partition: int) -> npt.NDArray[np.uint64]:
+        """Sorted hashes whose first occurrence is in ``partition``."""
+        owned: npt.NDArray[np.uint64] = self.hashes[self.origin == partition]
+        return owned
+
+    def keys(self, hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+        """Distinct index of each (counted) hash."""
+        return np.searchsorted(self.hashes, hashes).astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -323,68 +348,85 @@ def find_repeated_blocks(
     """
     BlocksConfig(unit, min_words, near, boilerplate_documents, workers).validate()
     check_documents(documents)
-    counted = _count_blocks(documents, unit, min_words, workers, progress)
-    positions = _Positions(counted.distinct, near is not None)
-    distinct_blocks = positions.collect(_batches(documents, unit, min_words, workers), progress)
-    n_distinct = len(counted.distinct.hashes)
+    unique = UniqueIds()
+    ids: list[str] = []
+
+    def name(names: list[Document]) -> None:
+        ids.extend(d.id for d in unique.assign(names))
+
+    part = count_blocks(documents, unit, min_words, workers, name, progress)
+    counted = Counts(part.distinct, ids, part.skipped, unique.renamed, part.blocks)
+    repeated = counted.distinct.repeated()
+    positions = BlockPositions(repeated, counted.distinct.hashes if near is not None else repeated, near is not None)
+    firsts = positions.collect(_batches(documents, unit, min_words, workers), progress)
     if near is not None:
-        labels, similarity = _near_components(distinct_blocks, n_distinct, near, workers)
+        found = find_duplicates(
+            ((str(h), text) for h, text in firsts), threshold=near, shingle="char:5", keep="first", workers=workers
+        )
+        labels, similarity = near_labels(found.clusters, counted.distinct)
     else:
-        for _ in distinct_blocks:
+        for _ in firsts:
             pass
-        labels, similarity = np.arange(n_distinct, dtype=np.int64), {}
-    rows = positions.rows()
-    heads = _group_rows(rows.key, labels)
-    missing = {int(rows.key[head]) for head, _ in heads if int(rows.key[head]) not in positions.texts}
-    if missing:
-        wanted = {int(positions.first_row[k]): k for k in missing}
-        positions.texts.update(_first_texts(documents, unit, wanted, rows.doc, rows.line))
-    threshold_docs = boilerplate_documents or max(3, math.ceil(0.005 * len(counted.ids)))
-    result = BlocksResult(
-        [], len(counted.ids), counted.blocks, counted.skipped, threshold_docs, renamed=counted.renamed
-    )
-    _fill_groups(result, heads, rows, positions.texts, similarity, counted.ids)
-    return result
+        labels, similarity = np.arange(len(counted.distinct.hashes), dtype=np.int64), {}
+    rows = keyed_rows(counted.distinct, [positions.rows()])
+    texts = keyed_texts(counted.distinct, positions.texts)
+
+    def fetch(where: dict[tuple[int, int], int]) -> dict[int, str]:
+        return first_texts(documents, unit, where)
+
+    return group_blocks(counted, rows, texts, labels, similarity, fetch, boilerplate_documents)
 
 
 @dataclass
-class _Counts:
-    """What the first pass finds: distinct blocks and their counts, the
-    documents' unique ids in input order, skips and renamings."""
+class PartitionCounts:
+    """Pass 1 over one partition of the documents: its distinct blocks
+    counted, skips, blocks of ``min_words`` words."""
 
-    distinct: _DistinctCounts
+    distinct: DistinctCounts
+    skipped: list[Skipped]
+    blocks: int
+
+
+@dataclass
+class Counts:
+    """What the first pass finds over all documents: distinct blocks and
+    their counts, the documents' unique ids in input order, skips and
+    renamings."""
+
+    distinct: DistinctCounts
     ids: list[str]
     skipped: list[Skipped]
     renamed: list[Renamed]
     blocks: int
 
 
-def _count_blocks(
+def count_blocks(
     documents: Sequence[DocumentLike] | Callable[[], Iterable[DocumentLike]],
     unit: str,
     min_words: int,
     workers: int | None,
-    progress: Callable[[str, int], None] | None,
-) -> _Counts:
-    """Pass 1: count every distinct block (hashes only) and name the documents."""
+    on_names: Callable[[list[Document]], None],
+    progress: Callable[[str, int], None] | None = None,
+) -> PartitionCounts:
+    """Pass 1 (a phase of every engine): count every distinct block (hashes
+    only); ``on_names`` gets each batch's documents without their texts, in
+    input order (to be named by :class:`~dedup.document.UniqueIds`)."""
     skipped: list[Skipped] = []
-    unique = UniqueIds()
-    ids: list[str] = []
 
     def note(doc: Document | Skipped) -> None:
         if isinstance(doc, Skipped):
             skipped.append(doc)
 
-    distinct = _DistinctCounts()
+    distinct = DistinctCounts()
     n_blocks = 0
     for batch in _batches(documents, unit, min_words, workers, note):
-        ids.extend(d.id for d in unique.assign(batch.names))
+        on_names(batch.names)
         distinct.add(batch.hashes[batch.keep])
         n_blocks += int(batch.keep.sum())
         if progress is not None:
             progress("counting", batch.first_document + batch.documents)
     distinct.merge()
-    return _Counts(distinct, ids, skipped, unique.renamed, n_blocks)
+    return PartitionCounts(distinct, skipped, n_blocks)
 
 
 @dataclass
@@ -398,81 +440,118 @@ class _Rows:
     end: npt.NDArray[np.int64]
 
 
-class _Positions:
-    """Pass 2: the positions of repeated blocks (and, for the near scan, of
-    every distinct block's first occurrence), and the text as written of each
-    repeated block's first occurrence."""
+HashRows = tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]
+"""One partition's occurrence rows in input order, arrays of shape ``(n_rows,)``:
+block hash (uint64), document number in the partition, first and last line (int64)."""
 
-    def __init__(self, distinct: _DistinctCounts, near: bool) -> None:
-        n_distinct = len(distinct.hashes)
-        self.distinct = distinct
+
+class BlockPositions:
+    """Pass 2 over one partition (a phase of every engine): the positions of
+    repeated blocks and, for the near scan, of the first occurrence of each
+    ``owned`` block; the text as written of each owned repeated block's first
+    occurrence.
+
+    Args:
+        repeated: Sorted hashes of the blocks that occur more than once in
+            all the documents (uint64, ``(r,)``).
+        owned: Sorted hashes of the blocks whose first occurrence in all the
+            documents is in this partition (uint64, ``(o,)``): all distinct
+            blocks for one partition; only repeated ones are needed without
+            ``near``.
+        near: Record every owned block's first occurrence too, and yield it.
+    """
+
+    def __init__(self, repeated: npt.NDArray[np.uint64], owned: npt.NDArray[np.uint64], near: bool) -> None:
+        self.repeated = repeated
+        self.owned = owned
         self.near = near
-        self.seen = np.zeros(n_distinct, dtype=bool)
-        self.first_row = np.full(n_distinct, -1, dtype=np.int64)  # occurrence row of each first occurrence
-        self.parts: list[tuple[npt.NDArray[np.int64], ...]] = []
-        self.texts: dict[int, str] = {}  # distinct index -> first text as written (repeated blocks only)
-        self.total_rows = 0
+        self.seen = np.zeros(len(owned), dtype=bool)
+        self.parts: list[HashRows] = []
+        self.texts: dict[int, str] = {}  # hash -> first text as written (owned repeated blocks only)
 
     def collect(
         self, batches: Iterable[_Batch], progress: Callable[[str, int], None] | None
-    ) -> Iterator[tuple[str, str]]:
-        """Record every batch; yield ``(distinct index, text)`` of each
-        distinct block at its first occurrence when grouping near blocks."""
+    ) -> Iterator[tuple[int, str]]:
+        """Record every batch; yield ``(hash, text)`` of each owned block at
+        its first occurrence when grouping near blocks."""
         for batch in batches:
             yield from self._record(batch)
             if progress is not None:
                 progress("grouping", batch.first_document + batch.documents)
 
-    def _record(self, batch: _Batch) -> Iterator[tuple[str, str]]:
+    def _record(self, batch: _Batch) -> Iterator[tuple[int, str]]:
         kept = np.flatnonzero(batch.keep)
-        key = np.searchsorted(self.distinct.hashes, batch.hashes[kept]).astype(np.int64)
-        repeated = self.distinct.counts[key] > 1
-        # A block is new when it is the first of its hash in the batch and unseen before.
-        _, first_in_batch = np.unique(key, return_index=True)
-        is_first = np.zeros(len(key), dtype=bool)
+        hashes = batch.hashes[kept]
+        repeated = _members(self.repeated, hashes)
+        slot = np.minimum(np.searchsorted(self.owned, hashes), max(len(self.owned) - 1, 0))
+        # A block is first when owned, the first of its hash in the batch and unseen before.
+        _, first_in_batch = np.unique(hashes, return_index=True)
+        is_first = np.zeros(len(hashes), dtype=bool)
         is_first[first_in_batch] = True
-        is_first &= ~self.seen[key]
+        is_first &= _members(self.owned, hashes)
+        is_first[is_first] &= ~self.seen[slot[is_first]]
         record = repeated | is_first if self.near else repeated
         chosen = kept[record]
         self.parts.append(
             (
-                key[record],
+                hashes[record],
                 batch.first_document + batch.owner[chosen],
                 np.array([batch.blocks[i].line for i in chosen.tolist()], dtype=np.int64),
                 np.array([batch.blocks[i].end_line for i in chosen.tolist()], dtype=np.int64),
             )
         )
-        firsts = np.flatnonzero(is_first[record])
-        self.first_row[key[record][firsts]] = self.total_rows + firsts
-        self.total_rows += len(chosen)
-        self.seen[key] = True
+        self.seen[slot[is_first]] = True
         for position in np.flatnonzero(is_first).tolist():
-            index = int(key[position])
             text = batch.blocks[int(kept[position])].text
             if repeated[position]:
-                self.texts[index] = text
+                self.texts[int(hashes[position])] = text
             if self.near:
-                yield str(index), text
+                yield int(hashes[position]), text
 
-    def rows(self) -> _Rows:
+    def rows(self) -> HashRows:
         """Every recorded row, in input order."""
-        columns = [np.concatenate(c) if c else np.zeros(0, dtype=np.int64) for c in zip(*self.parts, strict=True)]
-        if not columns:
-            columns = [np.zeros(0, dtype=np.int64)] * 4
-        return _Rows(*columns)
+        if not self.parts:
+            empty = np.zeros(0, dtype=np.int64)
+            return np.zeros(0, dtype=np.uint64), empty, empty, empty
+        hashes, doc, line, end = (np.concatenate(c) for c in zip(*self.parts, strict=True))
+        return hashes.astype(np.uint64), doc, line, end
 
 
-def _near_components(
-    blocks: Iterable[tuple[str, str]], n_distinct: int, near: float, workers: int | None
+def _members(table: npt.NDArray[np.uint64], hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
+    """Whether each hash is in the sorted ``table``."""
+    if not len(table):
+        return np.zeros(len(hashes), dtype=bool)
+    slot = np.minimum(np.searchsorted(table, hashes), len(table) - 1)
+    return np.asarray(table[slot] == hashes)
+
+
+def keyed_rows(distinct: DistinctCounts, parts: Sequence[HashRows], offsets: Sequence[int] | None = None) -> _Rows:
+    """Partitions' rows, in partition order, as one table of distinct block
+    indexes and document numbers among all documents (``offsets``: the
+    documents before each partition; None: one partition)."""
+    starts = offsets if offsets is not None else [0] * len(parts)
+    if not parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return _Rows(empty, empty, empty, empty)
+    return _Rows(
+        distinct.keys(np.concatenate([p[0] for p in parts]).astype(np.uint64)),
+        np.concatenate([p[1] + s for p, s in zip(parts, starts, strict=True)]),
+        np.concatenate([p[2] for p in parts]),
+        np.concatenate([p[3] for p in parts]),
+    )
+
+
+def keyed_texts(distinct: DistinctCounts, texts: dict[int, str]) -> dict[int, str]:
+    """Texts by block hash -> texts by distinct block index."""
+    keys = distinct.keys(np.array(list(texts), dtype=np.uint64)).tolist()
+    return dict(zip(keys, texts.values(), strict=True))
+
+
+def near_labels(
+    clusters: Sequence[Cluster], distinct: DistinctCounts
 ) -> tuple[npt.NDArray[np.int64], dict[int, float]]:
-    """Join distinct blocks whose character 5-gram Jaccard is at least ``near``.
-
-    Args:
-        blocks: ``(distinct index, text)`` of every distinct block, in order
-            of first occurrence.
-        n_distinct: Number of distinct blocks.
-        near: The similarity threshold.
-        workers: Threads.
+    """Labels from the near scan over distinct blocks (each document's id the
+    decimal block hash, in order of first occurrence, ``keep="first"``).
 
     Returns:
         A component label per distinct block (int64, shape ``(n_distinct,)``;
@@ -480,16 +559,50 @@ def _near_components(
         Jaccard similarity to the first-occurring block of its component
         (members that joined only through others included).
     """
-    found = find_duplicates(blocks, threshold=near, shingle="char:5", keep="first", workers=workers)
-    labels = np.arange(n_distinct, dtype=np.int64)
+    labels = np.arange(len(distinct.hashes), dtype=np.int64)
     similarity: dict[int, float] = {}
-    for cluster in found.clusters:
+    for cluster in clusters:
         # keep="first": the kept member is the cluster's first-occurring block,
         # which heads its group; similarities are to it.
-        keys = [int(i) for i in cluster.ids]
-        labels[keys] = int(cluster.ids[cluster.members.index(cluster.keep)])
+        keys = distinct.keys(np.array([int(i) for i in cluster.ids], dtype=np.uint64)).tolist()
+        labels[keys] = keys[cluster.members.index(cluster.keep)]
         similarity.update(zip(keys, cluster.similarities, strict=True))
     return labels, similarity
+
+
+def group_blocks(
+    counted: Counts,
+    rows: _Rows,
+    texts: dict[int, str],
+    labels: npt.NDArray[np.int64],
+    similarity: dict[int, float],
+    fetch_texts: Callable[[dict[tuple[int, int], int]], dict[int, str]],
+    boilerplate_documents: int | None,
+) -> BlocksResult:
+    """The last phase of every engine: rows grouped by label into the result.
+
+    Args:
+        counted: The first pass over all documents.
+        rows: Every recorded occurrence, in input order.
+        texts: Distinct block index -> text of its first occurrence (repeated blocks).
+        labels: Component label per distinct block (int64, ``(n_distinct,)``).
+        similarity: Distinct block index -> similarity to its group's head.
+        fetch_texts: ``{(document, line): distinct index}`` -> the texts as
+            written of those blocks (a group whose head occurs once, joined
+            by near blocks).
+        boilerplate_documents: As for :func:`find_repeated_blocks`.
+    """
+    heads = _group_rows(rows.key, labels)
+    missing = {(int(rows.doc[head]), int(rows.line[head])): int(rows.key[head]) for head, _ in heads}
+    missing = {where: key for where, key in missing.items() if key not in texts}
+    if missing:
+        texts = {**texts, **fetch_texts(missing)}
+    threshold_docs = boilerplate_documents or max(3, math.ceil(0.005 * len(counted.ids)))
+    result = BlocksResult(
+        [], len(counted.ids), counted.blocks, counted.skipped, threshold_docs, renamed=counted.renamed
+    )
+    _fill_groups(result, heads, rows, texts, similarity, counted.ids)
+    return result
 
 
 def _group_rows(key: npt.NDArray[np.int64], labels: npt.NDArray[np.int64]) -> list[tuple[int, npt.NDArray[np.int64]]]:
@@ -535,15 +648,13 @@ def _fill_groups(
     result.groups = [g for _, g in groups]
 
 
-def _first_texts(
+def first_texts(
     documents: Sequence[DocumentLike] | Callable[[], Iterable[DocumentLike]],
     unit: str,
-    wanted: dict[int, int],
-    docs: npt.NDArray[np.int64],
-    lines: npt.NDArray[np.int64],
+    where: dict[tuple[int, int], int],
 ) -> dict[int, str]:
-    """One more pass: the text as written of the given rows (row -> key)."""
-    where = {(int(docs[row]), int(lines[row])): key for row, key in wanted.items()}
+    """One more pass: the texts as written of blocks at ``(document number,
+    line)`` (numbers among these documents), by distinct block index."""
     texts: dict[int, str] = {}
     index = 0
     for doc in _documents(documents):
