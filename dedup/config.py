@@ -14,7 +14,11 @@ from dedup.cluster import KEEP_POLICIES
 from dedup.errors import UsageError
 from dedup.shingle import ShingleSpec, parse_shingle_spec
 
-__all__ = ["ScanConfig"]
+__all__ = ["MEASURES", "ScanConfig"]
+
+MEASURES = ("jaccard", "containment")
+"""What a scan measures: Jaccard similarity of the shingle sets, or the
+containment of the smaller set in the larger (``|A & B| / |A|``)."""
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,11 @@ class ScanConfig:
     signatures, band keys, ids) may stay in memory before the rest is spilled
     to a temporary folder; 0, the default, spills all of it (least memory).
     The result does not depend on it, nor on ``workers`` or ``batch_size``.
+
+    ``measure="containment"`` matches a document at least ``threshold``
+    contained in a larger one (see :mod:`dedup.ensemble`); its pairs are
+    always verified exactly and its clusters keep the container, so ``keep``
+    must stay ``"first"`` (its default) and ``verify`` True.
 
     Raises:
         ValueError: from ``validate()`` when an option is out of range.
@@ -40,6 +49,7 @@ class ScanConfig:
     workers: int | None = None
     batch_size: int = 512
     memory: int = 0
+    measure: str = "jaccard"
 
     def validate(self) -> ShingleSpec:
         """Check every option; return the parsed shingle spec.
@@ -59,6 +69,16 @@ class ScanConfig:
             raise UsageError(f"workers must be between 1 and {MAX_WORKERS}, got {self.workers}", option="workers")
         if not 1 <= self.batch_size <= 1 << 20:
             raise UsageError(f"batch_size must be between 1 and {1 << 20}, got {self.batch_size}", option="batch_size")
+        if self.measure not in MEASURES:
+            raise UsageError(f"measure must be one of {', '.join(MEASURES)}, got {self.measure!r}", option="measure")
+        if self.measure == "containment" and self.keep != "first":
+            raise UsageError(
+                "keep does not apply to the containment measure: its clusters keep the container", option="keep"
+            )
+        if self.measure == "containment" and not self.verify:
+            raise UsageError(
+                "verify must stay on for the containment measure: its pairs are always verified", option="verify"
+            )
         if self.memory < 0:
             raise UsageError(f"memory must not be negative, got {self.memory}", option="memory")
         try:

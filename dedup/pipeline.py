@@ -28,13 +28,23 @@ from dedup._threads import resolve_workers
 from dedup.cluster import Cluster, connected_components, group_clusters
 from dedup.config import ScanConfig
 from dedup.document import Document, DocumentLike, Renamed, Skipped, UniqueIds, check_documents
+from dedup.ensemble import container_clusters
 from dedup.lsh import choose_bands
 from dedup.normalize import encode_texts
 from dedup.shingle import ShingleSpec, parse_shingle_spec
-from dedup.stages import as_batch, candidates_all, document_batches, label, sketch_units, verify
+from dedup.stages import (
+    as_batch,
+    candidates_all,
+    candidates_containment,
+    document_batches,
+    label,
+    sketch_units,
+    verify,
+    verify_containment,
+)
 from dedup.store import MemoryBudget, Store
 
-__all__ = ["Pair", "ScanConfig", "ScanResult", "find_duplicates", "sketch_texts"]
+__all__ = ["ContainedPair", "Pair", "ScanConfig", "ScanResult", "find_duplicates", "sketch_texts"]
 
 _Sketch = tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.uint32], npt.NDArray[np.uint8]]
 
@@ -47,6 +57,18 @@ class Pair:
     b: str
     similarity: float
     estimate: float
+
+
+@dataclass(frozen=True)
+class ContainedPair:
+    """A verified pair of a containment scan: ``contained``'s shingle set is
+    at least the threshold contained in ``container``'s (the larger set; of
+    two equal sizes, the earlier document is the container)."""
+
+    contained: str
+    container: str
+    containment: float
+    jaccard: float
 
 
 @dataclass
@@ -64,6 +86,9 @@ class ScanStats:
     char_fallback: int = 0
     """Documents of a word scan shingled by characters (mostly in scripts
     written without spaces, see :mod:`dedup.shingle`)."""
+    partitions: int = 0
+    """Size partitions of a containment scan (0 for Jaccard); its band
+    shapes run from ``rows_per_band`` rows (the narrowest) up."""
 
 
 @dataclass
@@ -77,6 +102,12 @@ class ScanResult:
         skipped: Every input not scanned, with its reason.
         stats: Stage counts.
         renamed: Documents whose id was already used, and the id they got.
+        measure: ``"jaccard"`` or ``"containment"``. A containment scan's
+            verified pairs are in ``contained`` (``pairs`` is empty), and its
+            clusters' ``similarities`` are each member's containment in the
+            kept document (the container).
+        contained: Verified pairs of a containment scan, by input position
+            of the pair's first document, then of its second.
     """
 
     clusters: list[Cluster]
@@ -85,6 +116,8 @@ class ScanResult:
     skipped: list[Skipped] = field(default_factory=list)
     stats: ScanStats = field(default_factory=ScanStats)
     renamed: list[Renamed] = field(default_factory=list)
+    measure: str = "jaccard"
+    contained: list[ContainedPair] = field(default_factory=list)
 
     @property
     def duplicates(self) -> int:
@@ -275,6 +308,8 @@ def name_results(
 
 def _match(store: Store, skipped: list[Skipped], config: ScanConfig) -> ScanResult:
     lengths = store.seal()
+    if config.measure == "containment":
+        return _match_containment(store, skipped, config)
     left, right, collisions, capped = candidates_all(store)
     candidates = len(left)
     estimates = store.estimates(left, right)
@@ -301,3 +336,43 @@ def _match(store: Store, skipped: list[Skipped], config: ScanConfig) -> ScanResu
         capped_buckets=capped,
     )
     return ScanResult(clusters, pairs, store.count, skipped, stats)
+
+
+def _match_containment(store: Store, skipped: list[Skipped], config: ScanConfig) -> ScanResult:
+    """The matching stages with the containment measure (store sealed)."""
+    left, right, ensemble = candidates_containment(store, config.threshold)
+    contained, container, containment, jaccard = verify_containment(store, left, right, workers=config.workers)
+    ok = containment >= config.threshold
+    contained, container, containment, jaccard = contained[ok], container[ok], containment[ok], jaccard[ok]
+    sizes = np.diff(store.starts)
+    clusters = container_clusters(store.count, contained, container, containment, sizes)
+    id_of = label(
+        store, np.concatenate([contained, container, *[np.array(c.members, dtype=np.int64) for c in clusters]])
+    )
+    kept, members = kept_and_members(clusters)
+    # Members reach their kept container through a chain of containers:
+    # their own containment in it is measured, not inherited.
+    _, _, to_kept, _ = verify_containment(store, np.minimum(kept, members), np.maximum(kept, members))
+    pos = 0
+    for c in clusters:
+        c.ids = [id_of[m] for m in c.members]
+        c.similarities = to_kept[pos : pos + c.size].tolist()
+        pos += c.size
+    pairs = [
+        ContainedPair(id_of[a], id_of[b], float(cv), float(jv))
+        for a, b, cv, jv in zip(
+            contained.tolist(), container.tolist(), containment.tolist(), jaccard.tolist(), strict=True
+        )
+    ]
+    stats = ScanStats(
+        num_bands=config.num_perm // max(ensemble.min_rows, 1),
+        rows_per_band=ensemble.min_rows,
+        band_collisions=ensemble.band_collisions,
+        candidates=ensemble.candidates,
+        verified=len(pairs),
+        shingles=int(store.starts[-1]),
+        spilled=store.spilled,
+        capped_buckets=ensemble.capped_buckets,
+        partitions=ensemble.partitions,
+    )
+    return ScanResult(clusters, [], store.count, skipped, stats, measure="containment", contained=pairs)

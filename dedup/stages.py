@@ -36,17 +36,19 @@ from dedup._kernels import shingle_kernel, sketch_kernel
 from dedup._threads import resolve_workers
 from dedup.config import ScanConfig
 from dedup.document import Document, DocumentLike, Skipped, UniqueIds, as_document
+from dedup.ensemble import EnsembleStats, containment_candidates, containment_from_jaccard, orient
 from dedup.lsh import band_keys, choose_bands, pairs_from_band_columns
 from dedup.minhash import compute_signatures, permutations
 from dedup.normalize import encode_texts, kernel_tables, normalize_batch
 from dedup.shingle import SHINGLE_KINDS, ShingleSpec
 from dedup.similarity import exact_jaccard
-from dedup.store import SketchBatch, SketchStore
+from dedup.store import SketchBatch, SketchStore, Store
 
 __all__ = [
     "as_batch",
     "candidates_against",
     "candidates_all",
+    "candidates_containment",
     "candidates_within",
     "document_batches",
     "label",
@@ -54,6 +56,7 @@ __all__ = [
     "sketch_units",
     "verify",
     "verify_against",
+    "verify_containment",
     "verify_within",
 ]
 
@@ -273,3 +276,44 @@ def label(store: SketchStore, docs: npt.NDArray[np.int64]) -> dict[int, str]:
     """Ids of stored documents, by number (any order, repeats allowed)."""
     wanted = np.unique(np.asarray(docs, dtype=np.int64))
     return dict(zip(wanted.tolist(), store.id_list(wanted), strict=True))
+
+
+# --- containment (a measure of the same stages, see dedup.ensemble) ---------
+
+
+def candidates_containment(
+    store: Store, threshold: float
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], EnsembleStats]:
+    """Candidate pairs for containment among all stored documents (after
+    ``seal``), by LSH Ensemble: ``(left, right, stats)``, ``left < right``,
+    sorted. Signatures are read a size partition (and a chunk of queries) at
+    a time, so a spilled store stays out of memory."""
+    num_perm = store.num_perm
+
+    def signatures(docs: npt.NDArray[np.int64]) -> npt.NDArray[np.uint32]:
+        rows = store.signatures.gather(docs * num_perm, np.full(len(docs), num_perm, dtype=np.int64))
+        return rows.reshape(len(docs), num_perm)
+
+    return containment_candidates(np.diff(store.starts), signatures, threshold, num_perm)
+
+
+def verify_containment(
+    store: Store,
+    left: npt.NDArray[np.int64],
+    right: npt.NDArray[np.int64],
+    *,
+    workers: int | None = None,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Exact containment of stored document pairs (after ``seal``).
+
+    Returns:
+        ``(contained, container, containment, jaccard)``: int64 document
+        numbers oriented by :func:`dedup.ensemble.orient`, and float64
+        ``|A & B| / |A|`` (``A`` the contained set) and ``|A & B| / |A | B|``;
+        all of shape ``(n_pairs,)``.
+    """
+    sizes = np.diff(store.starts)
+    jaccard = verify(store, left, right, workers=workers)
+    containment = containment_from_jaccard(jaccard, sizes[left], sizes[right])
+    contained, container = orient(left, right, sizes)
+    return contained, container, containment, jaccard
