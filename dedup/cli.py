@@ -52,6 +52,8 @@ from dedup.pipeline import ScanConfig, ScanResult, find_duplicates
 from dedup.report import (
     write_clusters_csv,
     write_clusters_jsonl,
+    write_contained_csv,
+    write_contained_jsonl,
     write_groups_csv,
     write_groups_jsonl,
     write_info_csv,
@@ -155,6 +157,13 @@ class Engine(enum.StrEnum):
 
     local = "local"
     dask = "dask"
+
+
+class Measure(enum.StrEnum):
+    """What a scan matches by."""
+
+    jaccard = "jaccard"
+    containment = "containment"
 
 
 class KeepPolicy(enum.StrEnum):
@@ -312,8 +321,15 @@ def _shown(text: str) -> str:
 
 def _render_table(result: ScanResult, pairs: bool, out: IO[str]) -> None:
     console = Console(file=out, width=None if out.isatty() else 120, highlight=False)
-    if not (result.pairs if pairs else result.clusters):
+    if not ((result.pairs or result.contained) if pairs else result.clusters):
         console.print(f"No near-duplicates at this threshold among {_plural(result.documents, 'document')}.")
+        return
+    if pairs and result.measure == "containment":
+        title = _plural(len(result.contained), "contained pair")
+        table = Table("contained", "container", "containment", "jaccard", title=title)
+        for c in result.contained:
+            table.add_row(_shown(c.contained), _shown(c.container), f"{c.containment:.4f}", f"{c.jaccard:.4f}")
+        console.print(table)
         return
     if pairs:
         table = Table("a", "b", "similarity", "estimate", title=_plural(len(result.pairs), "near-duplicate pair"))
@@ -321,7 +337,8 @@ def _render_table(result: ScanResult, pairs: bool, out: IO[str]) -> None:
             table.add_row(_shown(p.a), _shown(p.b), f"{p.similarity:.4f}", f"{p.estimate:.4f}")
         console.print(table)
         return
-    table = Table("cluster", "size", "document", "similarity", title=_plural(len(result.clusters), "cluster"))
+    measure = "containment" if result.measure == "containment" else "similarity"
+    table = Table("cluster", "size", "document", measure, title=_plural(len(result.clusters), "cluster"))
     for index, cluster in enumerate(result.clusters):
         for member, doc_id, sim in zip(cluster.members, cluster.ids, cluster.similarities, strict=True):
             mark = " (keep)" if member == cluster.keep else ""
@@ -333,6 +350,8 @@ def _render_table(result: ScanResult, pairs: bool, out: IO[str]) -> None:
 def _write_scan(result: ScanResult, output_format: OutputFormat, pairs: bool, out: IO[str]) -> None:
     if output_format is OutputFormat.table:
         _render_table(result, pairs, out)
+    elif result.measure == "containment":
+        _write_containment(result, output_format, pairs, out)
     elif output_format is OutputFormat.jsonl:
         if pairs:
             write_pairs_jsonl(out, result.pairs)
@@ -343,6 +362,18 @@ def _write_scan(result: ScanResult, output_format: OutputFormat, pairs: bool, ou
             write_pairs_csv(out, result.pairs)
         else:
             write_clusters_csv(out, result.clusters)
+
+
+def _write_containment(result: ScanResult, output_format: OutputFormat, pairs: bool, out: IO[str]) -> None:
+    if output_format is OutputFormat.jsonl:
+        if pairs:
+            write_contained_jsonl(out, result.contained)
+        else:
+            write_clusters_jsonl(out, result.clusters, measure="containment")
+    elif pairs:
+        write_contained_csv(out, result.contained)
+    else:
+        write_clusters_csv(out, result.clusters, measure="containment")
 
 
 def _check_format(output_format: OutputFormat, output: str | None) -> None:
@@ -359,8 +390,12 @@ def scan(
     id_field: IdField = "id",
     threshold: Annotated[
         float,
-        typer.Option(metavar="T", help="Jaccard similarity to match.", rich_help_panel=MATCHING),
+        typer.Option(metavar="T", help="Jaccard similarity (or containment) to match.", rich_help_panel=MATCHING),
     ] = 0.8,
+    measure: Annotated[
+        Measure,
+        typer.Option(help="containment: a smaller document inside a larger one.", rich_help_panel=MATCHING),
+    ] = Measure.jaccard,
     shingle: Annotated[
         str,
         typer.Option(metavar="KIND:N", help="word:N or char:N n-grams.", rich_help_panel=MATCHING),
@@ -441,6 +476,7 @@ def scan(
             verify=verify,
             workers=workers,
             batch_size=batch_size,
+            measure=measure.value,
         )
         config.validate()
         if scheduler is not None and engine is not Engine.dask:
@@ -492,8 +528,11 @@ def _verbose_scan(result: ScanResult, threshold: float) -> None:
     capped = ""
     if s.capped_buckets:
         capped = f"; {s.capped_buckets:,} buckets over {MAX_BUCKET:,} documents paired star-wise"
+    shape = f"{s.num_bands} bands x {s.rows_per_band} rows"
+    if s.partitions:
+        shape = f"ensemble of {_plural(s.partitions, 'size partition')}, from {shape} up"
     typer.echo(
-        f"lsh: {s.num_bands} bands x {s.rows_per_band} rows; {s.band_collisions:,} band collisions, "
+        f"lsh: {shape}; {s.band_collisions:,} band collisions, "
         f"{s.candidates:,} candidate pairs, {s.verified:,} verified at >= {threshold}{capped}",
         err=True,
     )

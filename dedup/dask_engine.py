@@ -748,6 +748,8 @@ def _run(
     on_dashboard: Callable[[str], None] | None,
 ) -> ScanResult:
     config.validate()
+    if config.measure != "jaccard":  # issue 14: containment runs on the local engine only
+        raise UsageError(f"measure {config.measure} is not supported by the Dask engine", option="measure")
     with _connect(scheduler, n_workers, on_dashboard) as client, scratch_folder("dedup-dask-") as folder:
         run = _Run(client, config, folder)
         _sketch_all(run, sources(client) if callable(sources) else sources, progress, on_read)

@@ -35,11 +35,13 @@ from dedup.blocks import BlockGroup
 from dedup.cluster import Cluster
 from dedup.document import Skipped, printable
 from dedup.index import IndexInfo, Match
-from dedup.pipeline import Pair
+from dedup.pipeline import ContainedPair, Pair
 
 __all__ = [
     "format_clusters_csv",
     "format_clusters_jsonl",
+    "format_contained_csv",
+    "format_contained_jsonl",
     "format_groups_csv",
     "format_groups_jsonl",
     "format_info_jsonl",
@@ -50,6 +52,8 @@ __all__ = [
     "format_skipped_jsonl",
     "write_clusters_csv",
     "write_clusters_jsonl",
+    "write_contained_csv",
+    "write_contained_jsonl",
     "write_groups_csv",
     "write_groups_jsonl",
     "write_info_csv",
@@ -99,8 +103,9 @@ def _as_string(write: Callable[[IO[str], _T], None], items: _T) -> str:
     return buf.getvalue()
 
 
-def write_clusters_jsonl(out: IO[str], clusters: Iterable[Cluster]) -> None:
-    """One JSON object per cluster: ``cluster, size, keep, members[{id, similarity}]``."""
+def write_clusters_jsonl(out: IO[str], clusters: Iterable[Cluster], *, measure: str = "similarity") -> None:
+    """One JSON object per cluster: ``cluster, size, keep, members[{id, similarity}]``
+    (``containment`` instead of ``similarity`` with ``measure="containment"``)."""
     _jsonl(
         out,
         (
@@ -108,18 +113,19 @@ def write_clusters_jsonl(out: IO[str], clusters: Iterable[Cluster]) -> None:
                 "cluster": index,
                 "size": c.size,
                 "keep": c.keep_id,
-                "members": [{"id": i, "similarity": _sim(s)} for i, s in zip(c.ids, c.similarities, strict=True)],
+                "members": [{"id": i, measure: _sim(s)} for i, s in zip(c.ids, c.similarities, strict=True)],
             }
             for index, c in enumerate(clusters)
         ),
     )
 
 
-def write_clusters_csv(out: IO[str], clusters: Iterable[Cluster]) -> None:
-    """CSV with columns ``cluster,id,keep,similarity``, one row per member."""
+def write_clusters_csv(out: IO[str], clusters: Iterable[Cluster], *, measure: str = "similarity") -> None:
+    """CSV with columns ``cluster,id,keep,similarity``, one row per member
+    (``containment`` instead of ``similarity`` with ``measure="containment"``)."""
     _csv(
         out,
-        ["cluster", "id", "keep", "similarity"],
+        ["cluster", "id", "keep", measure],
         (
             [index, printable(doc_id), printable(c.keep_id), _sim(sim)]
             for index, c in enumerate(clusters)
@@ -137,6 +143,29 @@ def write_pairs_csv(out: IO[str], pairs: Iterable[Pair]) -> None:
     """CSV with columns ``a,b,similarity,estimate``."""
     rows = ([printable(p.a), printable(p.b), _sim(p.similarity), _sim(p.estimate)] for p in pairs)
     _csv(out, ["a", "b", "similarity", "estimate"], rows)
+
+
+def write_contained_jsonl(out: IO[str], pairs: Iterable[ContainedPair]) -> None:
+    """One JSON object per verified pair of a containment scan:
+    ``contained, container, containment, jaccard``."""
+    _jsonl(
+        out,
+        (
+            {
+                "contained": p.contained,
+                "container": p.container,
+                "containment": _sim(p.containment),
+                "jaccard": _sim(p.jaccard),
+            }
+            for p in pairs
+        ),
+    )
+
+
+def write_contained_csv(out: IO[str], pairs: Iterable[ContainedPair]) -> None:
+    """CSV with columns ``contained,container,containment,jaccard``."""
+    rows = ([printable(p.contained), printable(p.container), _sim(p.containment), _sim(p.jaccard)] for p in pairs)
+    _csv(out, ["contained", "container", "containment", "jaccard"], rows)
 
 
 def write_matches_jsonl(out: IO[str], matches: Iterable[Match]) -> None:
@@ -233,6 +262,16 @@ def format_pairs_jsonl(pairs: Iterable[Pair]) -> str:
 def format_pairs_csv(pairs: Iterable[Pair]) -> str:
     """:func:`write_pairs_csv` as one string."""
     return _as_string(write_pairs_csv, pairs)
+
+
+def format_contained_jsonl(pairs: Iterable[ContainedPair]) -> str:
+    """:func:`write_contained_jsonl` as one string."""
+    return _as_string(write_contained_jsonl, pairs)
+
+
+def format_contained_csv(pairs: Iterable[ContainedPair]) -> str:
+    """:func:`write_contained_csv` as one string."""
+    return _as_string(write_contained_csv, pairs)
 
 
 def format_matches_jsonl(matches: Iterable[Match]) -> str:
