@@ -36,7 +36,7 @@ from dedup.errors import UsageError
 from dedup.io import collect_inputs, read_documents
 from dedup.output import check_outputs, open_output
 
-__all__ = ["generate_dump", "republish", "write_dump"]
+__all__ = ["CONTAINMENT_KINDS", "containment_corpus", "generate_dump", "republish", "write_dump"]
 
 SourcePaths = Sequence[str | os.PathLike[str]]
 
@@ -324,6 +324,82 @@ def generate_dump(
             record = {"id": doc_id, "text": text, "cluster": doc_id}
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
     return docs
+
+
+CONTAINMENT_KINDS = ("story", "teaser", "wire", "local", "page", "unrelated")
+"""The ``kind`` of a :func:`containment_corpus` record."""
+
+_CONTINUED = ["(Continued on page 7)", "Read more inside.", "(Tiếp theo trang 5)", "Full story: page 3"]
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [p.strip() for p in text.split("\n") if p.strip()]
+
+
+def _lightly(paragraphs: Sequence[str], rng: random.Random) -> str:
+    """The paragraphs as one text, re-published (:func:`republish`) half of the time."""
+    text = "\n".join(paragraphs)
+    return republish(text, rng) if rng.random() < 0.5 else text
+
+
+def containment_corpus(stories: Sequence[str], *, seed: int = 1) -> list[dict[str, str]]:
+    """News in which short documents sit inside longer ones, for containment.
+
+    Stories are used in order, each once, in groups: a *teaser* (the first
+    paragraphs of a story) with its story; a *wire* story with a *local*
+    article that embeds all or a contiguous part of it between paragraphs
+    of another story; a story split over two *page* documents with the whole
+    story; or an *unrelated* story alone. Half of the copies are edited as
+    :func:`republish` edits (a few words changed, a credit line...), so
+    containment spreads below 1.0. Paragraphs are the lines (or blank-line
+    separated blocks) of a story. The order is shuffled; the result is a
+    pure function of the arguments.
+
+    Args:
+        stories: Source texts of several paragraphs each (fewer are
+            treated as one paragraph).
+        seed: Random seed.
+
+    Returns:
+        Records ``{"id", "text", "kind", "story"}``: ``kind`` one of
+        :data:`CONTAINMENT_KINDS`, ``story`` the id of the group's story
+        (the truth is left to an exact oracle: real sources hold their own
+        repeats).
+    """
+    rng = random.Random(seed)
+    records: list[dict[str, str]] = []
+    pool = list(stories)
+    pos = 0
+    while pos < len(pool):
+        group = f"s{pos}"
+        story = _paragraphs(pool[pos])
+        kind = rng.choices(["teaser", "wire", "page", "unrelated"], weights=[25, 25, 15, 35])[0]
+        if kind == "wire" and pos + 1 < len(pool):
+            host = _paragraphs(pool[pos + 1])
+            pos += 2
+            cut = rng.randint(0, len(host))
+            keep = max(1, round(len(story) * rng.choice([1.0, 1.0, 0.8, 0.6])))
+            start = rng.randint(0, len(story) - keep)
+            local = host[:cut] + story[start : start + keep] + host[cut:]
+            records.append({"text": "\n".join(story), "kind": "wire", "story": group})
+            records.append({"text": _lightly(local, rng), "kind": "local", "story": group})
+            continue
+        pos += 1
+        if kind == "teaser":
+            lead = story[: rng.randint(1, max(1, len(story) // 3))]
+            records.append({"text": "\n".join(story), "kind": "story", "story": group})
+            records.append({"text": _lightly([*lead, rng.choice(_CONTINUED)], rng), "kind": "teaser", "story": group})
+        elif kind == "page" and len(story) >= 2:
+            cut = rng.randint(1, len(story) - 1)
+            records.append({"text": "\n".join(story), "kind": "story", "story": group})
+            records.append(
+                {"text": _lightly([*story[:cut], rng.choice(_CONTINUED)], rng), "kind": "page", "story": group}
+            )
+            records.append({"text": _lightly(story[cut:], rng), "kind": "page", "story": group})
+        else:
+            records.append({"text": "\n".join(story), "kind": "unrelated", "story": group})
+    rng.shuffle(records)
+    return [{"id": f"doc-{i}", **record} for i, record in enumerate(records)]
 
 
 def write_dump(

@@ -299,3 +299,21 @@ def scan_corpora(draw: st.DrawFn) -> list[tuple[str, str]]:
             texts.append(text if kind == "original" else draw(near_duplicate(text)))
     ids = draw(st.lists(st.sampled_from(["a", "b", "c", "a#2", "1", "2"]), min_size=len(texts), max_size=len(texts)))
     return list(zip(ids, texts, strict=True))
+
+
+@st.composite
+def containment_corpora(draw: st.DrawFn) -> list[str]:
+    """Stories with documents inside others: leads of a story, a story
+    embedded in a longer one, a story cut in two, and unrelated stories."""
+    stories = draw(st.lists(st.lists(sentences, min_size=2, max_size=10), min_size=1, max_size=5))
+    docs = [" ".join(s) for s in stories]
+    for story in stories:
+        kind = draw(st.sampled_from(["lead", "embedded", "halves", "none"]))
+        cut = draw(st.integers(1, len(story) - 1))
+        if kind == "lead":
+            docs.append(" ".join(story[:cut]))
+        elif kind == "embedded":
+            docs.append(" ".join([*draw(st.lists(sentences, min_size=1, max_size=8)), *story]))
+        elif kind == "halves":
+            docs.extend([" ".join(story[:cut]), " ".join(story[cut:])])
+    return draw(st.permutations(docs))
