@@ -18,7 +18,8 @@ band shape of that (query, partition) is chosen as for a Jaccard scan
 ``s`` with probability at least 0.99. Equi-depth partitions (equal numbers
 of documents) keep ``u`` close to the sizes of most of a partition's sets,
 which is what the paper shows to be optimal for the power-law size
-distributions of real text.
+distributions of real text; partitions are also cut where sizes double, so
+the long tail of a news corpus does not share one loose upper bound.
 
 Every document is a query against its own partition and every partition of
 larger sets (its containers can only be there); band keys of ``r`` rows are
@@ -76,6 +77,10 @@ _QUERY_CHUNK = 1 << 15
 """Query documents whose band keys are computed at a time (memory:
 ``_QUERY_CHUNK * num_perm`` uint64 keys at most)."""
 
+ShingleReader = Callable[[npt.NDArray[np.int64]], tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]]
+"""Shingle hashes of the given documents (ascending numbers): ``(values,
+starts)`` as in :class:`dedup.store.SketchBatch`."""
+
 SignatureReader = Callable[[npt.NDArray[np.int64]], npt.NDArray[np.uint32]]
 """Signatures of the given documents (ascending numbers): uint32, shape
 ``(len(docs), num_perm)``."""
@@ -89,7 +94,8 @@ class EnsembleStats:
         partitions: Size partitions used.
         min_rows: Narrowest band shape used (rows per band).
         max_rows: Widest band shape used.
-        band_collisions: (query, document, band) key agreements, repeats included.
+        band_collisions: (query, document, band) key agreements, plus the
+            shared-shingle matches of queries answered exactly; repeats included.
         candidates: Distinct candidate pairs.
         capped_buckets: Band buckets over ``max_bucket`` documents, whose
             queries were paired with the bucket's first document only.
@@ -106,10 +112,12 @@ class EnsembleStats:
 def partition_by_size(
     sizes: npt.NDArray[np.int64], num_partitions: int = NUM_PARTITIONS
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Equi-depth partitions of documents by shingle-set size.
+    """Equi-depth partitions of documents by shingle-set size, also cut
+    where sizes double (so no partition's largest set is more than twice its
+    smallest).
 
     Documents of one size always share a partition, so there may be fewer
-    partitions than asked (never an empty one).
+    partitions than asked, or more (the doubling cuts); never an empty one.
 
     Args:
         sizes: int64, shape ``(n,)``: shingle-set sizes.
@@ -135,7 +143,11 @@ def partition_by_size(
     # A size's partition is that of its first occurrence in sorted order:
     # equal sizes never straddle a cut.
     of_distinct = first * num_partitions // len(sizes)
-    _, of_distinct = np.unique(of_distinct, return_inverse=True)
+    # Also cut where sizes double: an equi-depth top partition spans the
+    # long tail (a few thousand shingles above a few hundred), and its upper
+    # bound would make every query's Jaccard floor against it tiny.
+    octave = np.floor(np.log2(np.maximum(distinct, 1))).astype(np.int64)
+    _, of_distinct = np.unique(of_distinct * (int(octave[-1]) + 1) + octave, return_inverse=True)
     part = of_distinct[np.searchsorted(distinct, sizes)].astype(np.int64)
     upper = np.zeros(int(of_distinct[-1]) + 1, dtype=np.int64)
     np.maximum.at(upper, of_distinct, distinct)
@@ -185,6 +197,7 @@ def containment_candidates(
     threshold: float,
     num_perm: int,
     *,
+    shingles: ShingleReader | None = None,
     num_partitions: int = NUM_PARTITIONS,
     max_bucket: int = MAX_BUCKET,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], EnsembleStats]:
@@ -196,6 +209,14 @@ def containment_candidates(
             spill store reads them from disk, a partition at a time).
         threshold: Containment threshold in ``(0, 1]``.
         num_perm: Signature width.
+        shingles: Reads the shingle hashes of given documents. With it, a
+            query that no band shape of ``num_perm`` permutations catches at
+            its floor with probability 0.99 (a teaser of a few shingles
+            against long articles: even 128 one-row bands catch a pair of
+            Jaccard 0.02 only 92% of the time) gets its candidates exactly,
+            by joining its shingles with the partition's (pairs sharing at
+            least the threshold's share of the smaller set). Without it,
+            such a query uses the most sensitive shape (one row per band).
         num_partitions: Size partitions (see :func:`partition_by_size`).
         max_bucket: An indexed band bucket with more documents pairs each
             query that hits it with its first document only (as a Jaccard
@@ -218,12 +239,20 @@ def containment_candidates(
     distinct = np.zeros(0, dtype=np.int64)
     collisions = capped = 0
     used_rows: list[int] = []
+    weak_from = np.full(n, len(upper), dtype=np.int64)  # first partition queried exactly
     for j in range(len(upper)):
         indexed = np.flatnonzero(part == j).astype(np.int64)
         # Containers of a document have at least its size: it queries its
         # own partition and those of larger sets.
         queries = np.flatnonzero(part <= j).astype(np.int64)
-        bands, rows = band_shapes(jaccard_floor(threshold, sizes[queries], float(upper[j])), num_perm)
+        floor = jaccard_floor(threshold, sizes[queries], float(upper[j]))
+        bands, rows = band_shapes(floor, num_perm)
+        if shingles is not None:
+            weak = 1.0 - (1.0 - floor**rows) ** bands < _TARGET_RECALL
+            weak_from[queries[weak]] = np.minimum(weak_from[queries[weak]], j)
+            queries, bands, rows = queries[~weak], bands[~weak], rows[~weak]
+            if len(queries) == 0:
+                continue
         indexed_signatures = signatures(indexed)
         for r in np.unique(rows).tolist():
             chosen = rows == r
@@ -234,6 +263,10 @@ def containment_candidates(
             capped += over
             used_rows.append(r)
             distinct = np.union1d(distinct, codes)
+    if shingles is not None and np.any(weak_from < len(upper)):
+        codes, hits = _exact_candidates(weak_from, part, sizes, threshold, shingles, len(upper))
+        collisions += hits
+        distinct = np.union1d(distinct, codes)
     stats = EnsembleStats(
         partitions=len(upper),
         min_rows=min(used_rows, default=0),
@@ -283,6 +316,56 @@ def _query_partition(
             codes.append(np.unique(np.minimum(a, b) * np.int64(n) + np.maximum(a, b)))
     capped = sum(len(runs) for runs in big_runs)
     return np.unique(np.concatenate(codes)), hits, capped
+
+
+_SHINGLES_PER_CHUNK = 1 << 22
+
+
+def _exact_candidates(
+    weak_from: npt.NDArray[np.int64],
+    part: npt.NDArray[np.int64],
+    sizes: npt.NDArray[np.int64],
+    threshold: float,
+    shingles: ShingleReader,
+    num_parts: int,
+) -> tuple[npt.NDArray[np.int64], int]:
+    """Pairs ``(w, d)`` of a weak query ``w`` and a document ``d`` of a
+    partition it queries exactly (``part[d] >= weak_from[w]``) that share
+    enough shingles for containment ``threshold`` of the smaller set:
+    distinct ``min * n + max`` codes (sorted), and shared-shingle matches.
+    One pass over all documents' shingles, a chunk of documents at a time."""
+    n = len(sizes)
+    weak = np.flatnonzero(weak_from < num_parts).astype(np.int64)
+    w_values, w_starts = shingles(weak)
+    w_docs = np.repeat(weak, np.diff(w_starts))
+    order = np.argsort(w_values, kind="stable")
+    hashes, owners = w_values[order], w_docs[order]
+    searched = np.flatnonzero(part >= int(weak_from.min())).astype(np.int64)
+    cumulative = np.cumsum(sizes[searched])
+    steps = np.arange(1, 1 + int(cumulative[-1]) // _SHINGLES_PER_CHUNK, dtype=np.int64) * _SHINGLES_PER_CHUNK
+    bounds = np.searchsorted(cumulative, steps)
+    codes = [np.zeros(0, dtype=np.int64)]
+    hits = 0
+    for chunk in np.split(searched, bounds):
+        if len(chunk) == 0:
+            continue
+        values, starts = shingles(chunk)
+        docs = np.repeat(chunk, np.diff(starts))
+        lo = np.searchsorted(hashes, values, side="left")
+        counts = np.searchsorted(hashes, values, side="right") - lo
+        within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+        w = owners[np.repeat(lo, counts) + within]
+        d = np.repeat(docs, counts)
+        hits += len(w)
+        keep = (w != d) & (part[d] >= weak_from[w])
+        # Directed codes: a shared shingle is counted once per (w, d) even
+        # when d is a weak query too (then (d, w) is counted apart).
+        directed, shared = np.unique(w[keep] * np.int64(n) + d[keep], return_counts=True)
+        w, d = directed // n, directed % n
+        enough = shared / np.minimum(sizes[w], sizes[d]) >= threshold
+        w, d = w[enough], d[enough]
+        codes.append(np.unique(np.minimum(w, d) * np.int64(n) + np.maximum(w, d)))
+    return np.unique(np.concatenate(codes)), hits
 
 
 def _big_runs(sorted_keys: npt.NDArray[np.uint64], max_bucket: int) -> list[npt.NDArray[np.int64]]:

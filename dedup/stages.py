@@ -287,14 +287,16 @@ def candidates_containment(
     """Candidate pairs for containment among all stored documents (after
     ``seal``), by LSH Ensemble: ``(left, right, stats)``, ``left < right``,
     sorted. Signatures are read a size partition (and a chunk of queries) at
-    a time, so a spilled store stays out of memory."""
+    a time, and shingles (for the queries no band shape catches, see
+    :func:`dedup.ensemble.containment_candidates`) a chunk of documents at a
+    time, so a spilled store stays out of memory."""
     num_perm = store.num_perm
 
     def signatures(docs: npt.NDArray[np.int64]) -> npt.NDArray[np.uint32]:
         rows = store.signatures.gather(docs * num_perm, np.full(len(docs), num_perm, dtype=np.int64))
         return rows.reshape(len(docs), num_perm)
 
-    return containment_candidates(np.diff(store.starts), signatures, threshold, num_perm)
+    return containment_candidates(np.diff(store.starts), signatures, threshold, num_perm, shingles=store.shingles)
 
 
 def verify_containment(

@@ -236,3 +236,27 @@ def test_jaccard_is_the_default_and_unchanged(tmp_path: Path, seed_texts: dict[s
     explicit = runner.invoke(app, ["scan", str(tmp_path), "--format", "jsonl", "-q", "--measure", "jaccard"])
     assert default.stdout == explicit.stdout
     assert json.loads(default.stdout)["members"][1] == {"id": "d-copy.txt", "similarity": 1.0}
+
+
+def test_queries_no_band_shape_catches_are_answered_exactly() -> None:
+    # A 4-shingle teaser inside a 2,000-shingle story: Jaccard 0.002, which
+    # 16 one-row bands would catch 3% of the time. Signatures that never
+    # agree make the LSH find nothing: only the exact path can.
+    story = np.arange(2000, dtype=np.uint64)
+    teaser = np.array([5, 6, 7, 99999], dtype=np.uint64)
+    values = np.concatenate([story, teaser])
+    starts = np.array([0, 2000, 2004], dtype=np.int64)
+    sizes = np.diff(starts)
+    signatures = np.array([[1] * 16, [2] * 16], dtype=np.uint32)
+
+    def shingles(docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        parts = [values[starts[d] : starts[d + 1]] for d in docs.tolist()]
+        return np.concatenate(parts), np.concatenate(([0], np.cumsum([len(p) for p in parts])))
+
+    def read(docs: np.ndarray) -> np.ndarray:
+        return signatures[docs]
+
+    assert len(containment_candidates(sizes, read, 0.5, 16)[0]) == 0
+    left, right, _ = containment_candidates(sizes, read, 0.5, 16, shingles=shingles)
+    assert (left.tolist(), right.tolist()) == ([0], [1])
+    assert len(containment_candidates(sizes, read, 0.8, 16, shingles=shingles)[0]) == 0  # 3 of 4 < 0.8
