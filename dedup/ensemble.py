@@ -39,7 +39,7 @@ Example:
     >>> import numpy as np
     >>> part, upper = partition_by_size(np.array([5, 50, 7, 400, 52]), 2)
     >>> part.tolist(), upper.tolist()
-    ([0, 0, 0, 1, 1], [50, 400])
+    ([0, 1, 0, 3, 2], [7, 50, 52, 400])
     >>> round(float(jaccard_floor(0.8, np.array([100.0]), 400.0)[0]), 4)
     0.1905
 """
