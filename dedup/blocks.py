@@ -175,7 +175,7 @@ class _Batch:
     names: list[Document]  # the batch's documents without their texts (ids and locations)
 
 
-def _batches(
+def block_batches(
     documents: Sequence[DocumentLike] | Callable[[], Iterable[DocumentLike]],
     unit: str,
     min_words: int,
@@ -358,7 +358,7 @@ def find_repeated_blocks(
     counted = Counts(part.distinct, ids, part.skipped, unique.renamed, part.blocks)
     repeated = counted.distinct.repeated()
     positions = BlockPositions(repeated, counted.distinct.hashes if near is not None else repeated, near is not None)
-    firsts = positions.collect(_batches(documents, unit, min_words, workers), progress)
+    firsts = positions.collect(block_batches(documents, unit, min_words, workers), progress)
     if near is not None:
         found = find_duplicates(
             ((str(h), text) for h, text in firsts), threshold=near, shingle="char:5", keep="first", workers=workers
@@ -419,7 +419,7 @@ def count_blocks(
 
     distinct = DistinctCounts()
     n_blocks = 0
-    for batch in _batches(documents, unit, min_words, workers, note):
+    for batch in block_batches(documents, unit, min_words, workers, note):
         on_names(batch.names)
         distinct.add(batch.hashes[batch.keep])
         n_blocks += int(batch.keep.sum())

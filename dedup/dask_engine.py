@@ -55,7 +55,9 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import dataclasses
 import itertools
 import json
 import os
@@ -69,6 +71,21 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup._scratch import scratch_folder
+from dedup.blocks import (
+    BlockPositions,
+    BlocksConfig,
+    BlocksResult,
+    Counts,
+    DistinctCounts,
+    HashRows,
+    block_batches,
+    count_blocks,
+    first_texts,
+    group_blocks,
+    keyed_rows,
+    keyed_texts,
+    near_labels,
+)
 from dedup.cluster import Cluster, connected_components, group_clusters
 from dedup.config import ScanConfig
 from dedup.document import Document, DocumentLike, Renamed, Skipped, UniqueIds, as_document, check_documents
@@ -83,7 +100,7 @@ from dedup.stages import as_batch, sketch_units
 if TYPE_CHECKING:
     from distributed import Client, Future
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "find_duplicates", "scan_files"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "blocks_files", "find_duplicates", "scan_files"]
 
 FORMAT = "dedup-dask-partition"
 FORMAT_VERSION = 1
@@ -265,11 +282,17 @@ _Source = _FileSource | _RangeSource | _ItemsSource
 
 def _sketch_partition(index: int, source: _Source, config: ScanConfig, folder: str) -> _PartitionMeta:
     """Task: read, sketch and write one partition."""
+    meta = _sketch_items(index, source.items(), config, folder)
+    return dataclasses.replace(meta, size=_source_size(source))
+
+
+def _sketch_items(index: int, items: Iterable[Document | Skipped], config: ScanConfig, folder: str) -> _PartitionMeta:
+    """Sketch documents into the partition folder ``index`` of ``folder``."""
     writer = _Writer()
     skips: list[tuple[Skipped, int]] = []
     docs: list[Document] = []
     read = 0
-    for item in source.items():
+    for item in items:
         if isinstance(item, Skipped):
             skips.append((item, read))
             continue
@@ -281,13 +304,7 @@ def _sketch_partition(index: int, source: _Source, config: ScanConfig, folder: s
     if docs:
         writer.add(docs, config)
     count, shingles = writer.write(_partition_folder(folder, index), config)
-    size = 0
-    if isinstance(source, _RangeSource):
-        size = source.end - source.start
-    elif isinstance(source, _FileSource) and not source.file.duplicate:
-        with contextlib.suppress(OSError):
-            size = source.file.path.stat().st_size
-    return _PartitionMeta(index, count, read, shingles, writer.char_fallback, tuple(skips), size)
+    return _PartitionMeta(index, count, read, shingles, writer.char_fallback, tuple(skips))
 
 
 def _partition_folder(folder: str, index: int) -> str:
@@ -875,3 +892,261 @@ def find_duplicates(
         raise UsageError(f"partition_size must be at least 1, got {partition_size}", option="partition_size")
     sources = _item_partitions(documents, partition_size)
     return _run(sources, resolved, scheduler, n_workers, progress, None, on_stage, None)
+
+
+# ---------------------------------------------------------------- blocks
+
+
+@dataclass(frozen=True)
+class _BlockCounts:
+    """What a counting task sends back: its partition's distinct blocks
+    (sorted uint64 hashes, int64 counts), documents (ids and locations, in
+    order), skips, blocks of ``min_words`` words, and bytes read."""
+
+    hashes: npt.NDArray[np.uint64]
+    counts: npt.NDArray[np.int64]
+    names: tuple[Document, ...]
+    skipped: tuple[Skipped, ...]
+    blocks: int
+    size: int
+
+
+def _count_partition(source: _Source, options: BlocksConfig) -> _BlockCounts:
+    """Task: pass 1 of :mod:`dedup.blocks` over one partition."""
+    names: list[Document] = []
+    counted = count_blocks(source.items, options.unit, options.min_words, 1, names.extend)
+    return _BlockCounts(
+        counted.distinct.hashes,
+        counted.distinct.counts,
+        tuple(names),
+        tuple(counted.skipped),
+        counted.blocks,
+        _source_size(source),
+    )
+
+
+@dataclass(frozen=True)
+class _BlockRows:
+    """What a positions task sends back: its rows (:data:`dedup.blocks.HashRows`),
+    the first texts of the repeated blocks it owns, and, for ``near``, the
+    metadata of the sketch partition of the blocks it owns."""
+
+    rows: HashRows
+    texts: dict[int, str]
+    sketch: _PartitionMeta | None
+
+
+def _positions_partition(
+    index: int,
+    source: _Source,
+    options: BlocksConfig,
+    repeated: npt.NDArray[np.uint64],
+    owned: npt.NDArray[np.uint64],
+    folder: str,
+) -> _BlockRows:
+    """Task: pass 2 of :mod:`dedup.blocks` over one partition; with ``near``,
+    the blocks this partition holds first are sketched, as documents whose
+    ids are their hashes, into the near scan's partition ``index``."""
+    positions = BlockPositions(repeated, owned, options.near is not None)
+    firsts = positions.collect(block_batches(source.items, options.unit, options.min_words, 1), None)
+    sketch = None
+    if options.near is not None:
+        items = (Document(str(h), text) for h, text in firsts)
+        sketch = _sketch_items(index, items, _near_config(options.near), folder)
+    else:
+        for _ in firsts:
+            pass
+    return _BlockRows(positions.rows(), positions.texts, sketch)
+
+
+def _near_config(near: float) -> ScanConfig:
+    """The scan :func:`dedup.blocks.find_repeated_blocks` runs over distinct blocks."""
+    return ScanConfig(threshold=near, shingle="char:5", keep="first", workers=1)
+
+
+def _texts_partition(source: _Source, unit: str, where: dict[tuple[int, int], int]) -> dict[int, str]:
+    """Task: the texts as written of blocks at ``(document, line)`` of a partition."""
+    return first_texts(source.items, unit, where)
+
+
+def _source_size(source: _Source) -> int:
+    """Bytes a partition reads (progress), 0 when unknown."""
+    if isinstance(source, _RangeSource):
+        return source.end - source.start
+    if isinstance(source, _FileSource) and not source.file.duplicate:
+        with contextlib.suppress(OSError):
+            return source.file.path.stat().st_size
+    return 0
+
+
+@dataclass
+class _BlocksRun:
+    """The client's state of one blocks call."""
+
+    client: Client
+    options: BlocksConfig
+    folder: str
+    sources: list[_FileSource | _RangeSource]
+    progress: Callable[[str, int], None] | None
+    on_read: Callable[[int], None] | None
+
+
+def _count_all(run: _BlocksRun) -> tuple[Counts, list[int]]:
+    """Pass 1 on the workers; the counts merged, the documents named in input
+    order; and the documents before each partition."""
+    distinct = DistinctCounts()
+    unique = UniqueIds()
+    ids: list[str] = []
+    skipped: list[Skipped] = []
+    blocks = 0
+    offsets = [0]
+    futures = [run.client.submit(_count_partition, s, run.options, pure=False) for s in run.sources]
+    # In partition order: ids and skips are named in input order.
+    for index, future in enumerate(futures):
+        part: _BlockCounts = future.result()
+        future.release()
+        distinct.add_counted(part.hashes, part.counts, index)
+        ids.extend(d.id for d in unique.assign(list(part.names)))
+        skipped.extend(part.skipped)
+        blocks += part.blocks
+        offsets.append(offsets[-1] + len(part.names))
+        if run.on_read is not None and part.size:
+            run.on_read(part.size)
+        if run.progress is not None:
+            run.progress("counting", offsets[-1])
+    distinct.merge()
+    return Counts(distinct, ids, skipped, unique.renamed, blocks), offsets
+
+
+def _owned_by_partition(distinct: DistinctCounts, partitions: int, near: bool) -> list[npt.NDArray[np.uint64]]:
+    """Sorted hashes of the blocks each partition holds first (repeated ones only without ``near``)."""
+    chosen = np.ones(len(distinct.hashes), dtype=bool) if near else distinct.counts > 1
+    hashes, origin = distinct.hashes[chosen], distinct.origin[chosen]
+    # Stable: hashes stay sorted inside each partition's run.
+    order = np.argsort(origin, kind="stable")
+    cuts = np.searchsorted(origin[order], np.arange(partitions + 1))
+    return [hashes[order[a:b]] for a, b in itertools.pairwise(cuts.tolist())]
+
+
+def _positions_all(run: _BlocksRun, counted: Counts) -> tuple[list[HashRows], dict[int, str], list[_PartitionMeta]]:
+    """Pass 2 on the workers: rows and texts in partition order, and the
+    near scan's sketch partitions."""
+    near = run.options.near is not None
+    owned = _owned_by_partition(counted.distinct, len(run.sources), near)
+    repeated = run.client.scatter(counted.distinct.repeated(), broadcast=True, hash=False)
+    futures = [
+        run.client.submit(
+            _positions_partition, i, s, run.options, repeated, owned[i], os.path.join(run.folder, "near"), pure=False
+        )
+        for i, s in enumerate(run.sources)
+    ]
+    parts: list[HashRows] = []
+    texts: dict[int, str] = {}
+    metas: list[_PartitionMeta] = []
+    for future in futures:
+        part: _BlockRows = future.result()
+        future.release()
+        parts.append(part.rows)
+        texts.update(part.texts)
+        if part.sketch is not None:
+            metas.append(part.sketch)
+        if run.progress is not None:
+            run.progress("grouping", len(parts))
+    return parts, texts, metas
+
+
+def _near_all(run: _BlocksRun, near: float, metas: list[_PartitionMeta]) -> Sequence[Cluster]:
+    """The near scan's candidates, verification and clusters over the
+    sketch partitions the positions tasks wrote."""
+    scan = _Run(run.client, _near_config(near), os.path.join(run.folder, "near"), metas)
+    counts = np.array([m.count for m in metas], dtype=np.int64)
+    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    layout = _Layout(tuple(_partition_folder(scan.folder, i) for i in range(len(metas))), offsets)
+    _assign_ids(scan, layout)
+    return _match(scan, layout).clusters
+
+
+def _fetch_texts(run: _BlocksRun, offsets: list[int]) -> Callable[[dict[tuple[int, int], int]], dict[int, str]]:
+    """Texts as written of blocks at ``(document, line)``, read by the partitions holding them."""
+
+    def fetch(where: dict[tuple[int, int], int]) -> dict[int, str]:
+        by_partition: dict[int, dict[tuple[int, int], int]] = {}
+        for (doc, line), key in where.items():
+            index = bisect.bisect_right(offsets, doc) - 1
+            by_partition.setdefault(index, {})[(doc - offsets[index], line)] = key
+        futures = [
+            run.client.submit(_texts_partition, run.sources[i], run.options.unit, wanted, pure=False)
+            for i, wanted in by_partition.items()
+        ]
+        texts: dict[int, str] = {}
+        for part in run.client.gather(futures):
+            texts.update(part)
+        return texts
+
+    return fetch
+
+
+def blocks_files(
+    paths: Sequence[str | os.PathLike[str]] | InputSet,
+    config: BlocksConfig | None = None,
+    *,
+    scheduler: str | Client | None = None,
+    n_workers: int | None = None,
+    text_field: str = "text",
+    id_field: str = "id",
+    partition_bytes: int = _PARTITION_BYTES,
+    progress: Callable[[str, int], None] | None = None,
+    on_read: Callable[[int], None] | None = None,
+    on_dashboard: Callable[[str], None] | None = None,
+) -> BlocksResult:
+    """:func:`dedup.blocks.find_repeated_blocks` over files, on a Dask cluster.
+
+    The result is the local function's over :func:`dedup.io.read_documents`
+    of the same paths, to the byte. Its phases run over the partitions of
+    :func:`scan_files`: pass 1 counts each partition's distinct blocks (the
+    client merges the counts and names the documents); pass 2 records each
+    partition's repeated blocks and, with ``near``, sketches the distinct
+    blocks it holds first; the near scan runs as :func:`scan_files` does.
+
+    Args:
+        paths: Files or folders, or what :func:`dedup.io.collect_inputs`
+            found. Workers must see them at the same paths.
+        config: The options (``workers`` does not apply: each task runs one
+            kernel thread).
+        scheduler: As for :func:`scan_files`.
+        n_workers: As for :func:`scan_files`.
+        text_field: Field holding the text (JSONL, CSV, Parquet).
+        id_field: Field holding the id.
+        partition_bytes: As for :func:`scan_files`.
+        progress: Called with ``("counting" | "grouping", done)``: documents
+            counted, then partitions grouped.
+        on_read: Called with the bytes of each partition counted.
+        on_dashboard: Called with the Dask dashboard's address.
+
+    Returns:
+        The groups, with counts, skipped inputs and renamed ids.
+
+    Raises:
+        InputError: a path does not exist.
+        UsageError: an option is out of range, or dask is not installed.
+    """
+    options = config or BlocksConfig()
+    options.validate()
+    if partition_bytes < 1:
+        raise UsageError(f"partition_bytes must be at least 1, got {partition_bytes}", option="partition_bytes")
+    inputs = paths if isinstance(paths, InputSet) else collect_inputs(paths)
+    with _connect(scheduler, n_workers, on_dashboard) as client, scratch_folder("dedup-dask-") as folder:
+        sources = _plan(client, inputs, text_field, id_field, partition_bytes)
+        run = _BlocksRun(client, options, folder, sources, progress, on_read)
+        counted, offsets = _count_all(run)
+        parts, hash_texts, metas = _positions_all(run, counted)
+        rows = keyed_rows(counted.distinct, parts, offsets[:-1])
+        texts = keyed_texts(counted.distinct, hash_texts)
+        if options.near is not None:
+            labels, similarity = near_labels(_near_all(run, options.near, metas), counted.distinct)
+        else:
+            labels, similarity = np.arange(len(counted.distinct.hashes), dtype=np.int64), {}
+        return group_blocks(
+            counted, rows, texts, labels, similarity, _fetch_texts(run, offsets), options.boilerplate_documents
+        )

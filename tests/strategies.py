@@ -317,3 +317,16 @@ def containment_corpora(draw: st.DrawFn) -> list[str]:
         elif kind == "halves":
             docs.extend([" ".join(story[:cut]), " ".join(story[cut:])])
     return draw(st.permutations(docs))
+
+
+@st.composite
+def block_corpora(draw: st.DrawFn) -> list[tuple[str, str]]:
+    """``(id, text)`` documents whose lines and paragraphs repeat exactly and
+    nearly (lines of a small pool, and edited copies of them), with ids that
+    repeat."""
+    pool = draw(_block_pool)
+    edited = [draw(near_duplicate(line, max_edits=1)) for line in pool]
+    line = st.one_of(st.sampled_from(pool), st.sampled_from(edited), st.just(""))
+    texts = ["\n".join(draw(st.lists(line, max_size=8))) for _ in range(draw(st.integers(1, 8)))]
+    ids = draw(st.lists(st.sampled_from(["a", "b", "a#2", "1"]), min_size=len(texts), max_size=len(texts)))
+    return list(zip(ids, texts, strict=True))

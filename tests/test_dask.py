@@ -15,12 +15,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dedup.blocks import BlocksConfig, BlocksResult, find_repeated_blocks
 from dedup.config import ScanConfig
 from dedup.document import Skipped
 from dedup.io import read_documents
 from dedup.pipeline import ScanResult, find_duplicates
-from dedup.report import write_clusters_jsonl, write_pairs_jsonl, write_skipped_jsonl
-from tests.strategies import news_texts, scan_corpora
+from dedup.report import format_groups_jsonl, write_clusters_jsonl, write_pairs_jsonl, write_skipped_jsonl
+from tests.strategies import block_corpora, news_texts, scan_corpora
 
 distributed = pytest.importorskip("distributed")
 dask_engine = pytest.importorskip("dedup.dask_engine")
@@ -161,3 +162,44 @@ def test_partition_sizes_refused() -> None:
         dask_engine.find_duplicates(["a"], partition_size=0, scheduler="inline")
     with pytest.raises(ValueError, match="partition_bytes"):
         dask_engine.scan_files([__file__], partition_bytes=0, scheduler="inline")
+
+
+def _block_outputs(result: BlocksResult) -> tuple[str, ...]:
+    """Everything `dedup blocks` writes, and what --strip removes."""
+    skipped = io.StringIO()
+    write_skipped_jsonl(skipped, result.skipped)
+    notes = "\n".join(r.describe() for r in result.renamed)
+    spans = repr((sorted(result.repeats.items()), sorted(result.boilerplate_spans.items())))
+    counts = repr((result.documents, result.blocks, result.boilerplate_min_documents))
+    return format_groups_jsonl(result.groups), skipped.getvalue(), notes, spans, counts
+
+
+@settings(max_examples=25)
+@given(
+    corpus=block_corpora(),
+    partition_bytes=st.integers(1, 300),
+    unit=st.sampled_from(["line", "paragraph"]),
+    near=st.sampled_from([None, 0.3]),
+)
+def test_blocks_same_output_for_any_partitioning(
+    client: object,
+    tmp_path_factory: pytest.TempPathFactory,
+    corpus: list[tuple[str, str]],
+    partition_bytes: int,
+    unit: str,
+    near: float | None,
+) -> None:
+    """Exact and near groups of blocks over a JSONL dump in hypothesis-chosen
+    byte ranges, and a text file: the local engine's, to the byte."""
+    folder = tmp_path_factory.mktemp("blocks")
+    lines = [json.dumps({"id": i, "text": t}, ensure_ascii=False) for i, t in corpus]
+    lines.insert(1, "not json")
+    (folder / "dump.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / "z.txt").write_text(corpus[0][1], encoding="utf-8")
+    paths = [str(folder)]
+    config = BlocksConfig(unit=unit, min_words=4, near=near, boilerplate_documents=2)
+    local = find_repeated_blocks(
+        lambda: read_documents(paths), unit=unit, near=near, boilerplate_documents=2, workers=1
+    )
+    dask = dask_engine.blocks_files(paths, config, scheduler=client, partition_bytes=partition_bytes)
+    assert _block_outputs(dask) == _block_outputs(local)
