@@ -40,7 +40,7 @@ from rich.table import Table
 from dedup import __version__
 from dedup.bench import BenchReport, plot_report, run_bench
 from dedup.blocks import BlocksConfig, BlocksResult, find_repeated_blocks
-from dedup.dask_engine import scan_files
+from dedup.dask_engine import blocks_files, scan_files
 from dedup.document import Document, Renamed, Skipped, printable
 from dedup.errors import EXIT_DUPLICATES, EXIT_FATAL, EXIT_USAGE, DedupError, UsageError, exit_code
 from dedup.generate import write_dump
@@ -679,6 +679,21 @@ def blocks(
     workers: Annotated[
         int | None, typer.Option(metavar="N", help="Threads [default: all cores].", rich_help_panel=PERFORMANCE)
     ] = None,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            help="dask: on a Dask cluster (--workers processes, or --scheduler).", rich_help_panel=PERFORMANCE
+        ),
+    ] = Engine.local,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ADDRESS", help="A running Dask scheduler (tcp://host:8786).", rich_help_panel=PERFORMANCE
+        ),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="The Dask dashboard's address.", rich_help_panel=OUTPUT)
+    ] = False,
 ) -> None:
     """Find repeated lines or paragraphs inside files and across files.
 
@@ -688,7 +703,10 @@ def blocks(
     """
     started = time.perf_counter()
     with _errors_as_exits():
-        BlocksConfig(unit.value, min_words, near, boilerplate_documents, workers).validate()
+        options = BlocksConfig(unit.value, min_words, near, boilerplate_documents, workers)
+        options.validate()
+        if scheduler is not None and engine is not Engine.dask:
+            raise UsageError("--scheduler needs --engine dask")
         if strip_boilerplate and strip is None:
             raise UsageError("--strip-boilerplate needs --strip FOLDER")
         if strip == "":
@@ -714,15 +732,29 @@ def blocks(
             def advance(stage: str, done: int) -> None:
                 bar.on_documents(done)
 
-            result = find_repeated_blocks(
-                documents,
-                unit=unit.value,
-                min_words=min_words,
-                near=near,
-                boilerplate_documents=boilerplate_documents,
-                workers=workers,
-                progress=advance,
-            )
+            if engine is Engine.dask:
+                bar.stage("counting", restart=True)
+                result = blocks_files(
+                    inputs,
+                    options,
+                    scheduler=scheduler,
+                    n_workers=workers,
+                    text_field=text_field,
+                    id_field=id_field,
+                    progress=lambda stage, done: bar.stage(stage) if stage == "grouping" else bar.on_documents(done),
+                    on_read=bar.on_read,
+                    on_dashboard=(lambda link: typer.echo(f"dask: dashboard at {link}", err=True)) if verbose else None,
+                )
+            else:
+                result = find_repeated_blocks(
+                    documents,
+                    unit=unit.value,
+                    min_words=min_words,
+                    near=near,
+                    boilerplate_documents=boilerplate_documents,
+                    workers=workers,
+                    progress=advance,
+                )
         _report_skips(result.skipped, result.renamed)
         if strip_dir is not None:
             # Copies first: files are what --strip asked for, and a report

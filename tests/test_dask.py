@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -203,3 +204,84 @@ def test_blocks_same_output_for_any_partitioning(
     )
     dask = dask_engine.blocks_files(paths, config, scheduler=client, partition_bytes=partition_bytes)
     assert _block_outputs(dask) == _block_outputs(local)
+
+
+class _KillOnce(distributed.WorkerPlugin):  # type: ignore[misc]  # distributed's classes are untyped
+    """Kills its worker's process (SIGKILL, no goodbye) the first time any
+    worker starts a task of ``prefix``; ``marker`` records that it happened."""
+
+    def __init__(self, prefix: str, marker: str) -> None:
+        self.prefix = prefix
+        self.marker = marker
+
+    def transition(self, key: object, start: str, finish: str, **kwargs: object) -> None:
+        name = key[0] if isinstance(key, tuple) else key
+        if finish == "executing" and str(name).startswith(self.prefix):
+            try:
+                fd = os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                return
+            os.close(fd)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+@pytest.mark.parametrize("prefix", ["_sketch_partition", "_reduce_key_range"])
+def test_a_worker_killed_mid_scan_changes_nothing(tmp_path: Path, prefix: str) -> None:
+    """A worker process of a LocalCluster killed when a task begins: the
+    task is re-run on a new worker and the output is the local engine's."""
+    story = "Mỹ và Taliban nối lại đàm phán hòa bình tại thủ đô Doha của Qatar hôm nay, theo nguồn tin"
+    texts = [story, story.upper(), "Chuyện khác hẳn về thời tiết Hà Nội hôm nay nhé", story + " thêm"] * 20
+    lines = [json.dumps({"id": f"d{i}", "text": t}, ensure_ascii=False) for i, t in enumerate(texts)]
+    (tmp_path / "dump.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    paths = [str(tmp_path / "dump.jsonl")]
+    config = ScanConfig(threshold=0.5, num_perm=32, workers=1)
+    local = find_duplicates(read_documents(paths), config)
+    marker = str(tmp_path / "killed")
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as c,
+    ):
+        c.register_plugin(_KillOnce(prefix, marker))
+        dask = dask_engine.scan_files(paths, config, scheduler=c, partition_bytes=500)
+    assert os.path.exists(marker)
+    assert _outputs(dask) == _outputs(local)
+
+
+def test_cli_blocks_engine_dask_with_worker_processes(tmp_path: Path) -> None:
+    """`dedup blocks --near --strip --engine dask` on two worker processes
+    writes what the local engine writes, copies included."""
+    lines = [
+        "Mời quý độc giả theo dõi VOV.VN trên",
+        "Mời quý độc giả theo dõi VOV.VN trên mạng",
+        "Một dòng riêng ở đây",
+    ]
+    (tmp_path / "in").mkdir()
+    for i in range(3):
+        (tmp_path / "in" / f"{i}.txt").write_text("\n".join([lines[i % 2], lines[2], lines[0]]), encoding="utf-8")
+    outputs = []
+    for engine in ("local", "dask"):
+        out, copies = tmp_path / f"{engine}.jsonl", tmp_path / f"{engine}-copies"
+        options = ["--near", "0.7", "--strip", str(copies), "--format", "jsonl", "-o", str(out)]
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "dedup",
+                "blocks",
+                str(tmp_path / "in"),
+                *options,
+                "--engine",
+                engine,
+                "--workers",
+                "2",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        stripped = sorted((p.name, p.read_bytes()) for p in copies.iterdir())
+        outputs.append((out.read_bytes(), stripped, done.stderr.rsplit("(", 1)[0]))
+    assert outputs[0] == outputs[1]
+    assert b'"kind": "near"' in outputs[0][0]
