@@ -53,12 +53,13 @@ def deferred_signals() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def scratch_folder(prefix: str = "dedup-") -> Iterator[str]:
-    """A new temporary folder, removed on return, on error and on interrupt."""
+def scratch_folder(prefix: str = "dedup-", parent: str | None = None) -> Iterator[str]:
+    """A new temporary folder (in ``parent``, default the system's temporary
+    folder), removed on return, on error and on interrupt."""
     folder = None
     try:
         with deferred_signals():
-            folder = tempfile.mkdtemp(prefix=prefix)
+            folder = tempfile.mkdtemp(prefix=prefix, dir=parent)
         yield folder
     finally:
         if folder is not None:

@@ -112,6 +112,29 @@ _PARTITION_BYTES = 32 << 20
 _PAIRS_PER_TASK = 16384
 _PAIRS_PER_READ = 2048
 _PAIRS_PER_REDUCER = 8 << 20
+_PIECE_BYTES = 128 << 20
+"""Sketch bytes a task holds before it writes them out as a piece of its partition."""
+
+
+@dataclass(frozen=True)
+class _Budget:
+    """What one task may hold: partitions' bytes (a JSONL byte range is read
+    whole, then decoded: about 3x its size), sketch bytes before a piece is
+    written, band entries a reducer merges (about 48 bytes each)."""
+
+    partition_bytes: int = _PARTITION_BYTES
+    piece_bytes: int = _PIECE_BYTES
+    reducer_entries: int = _PAIRS_PER_REDUCER
+
+
+def _budget(memory: int, threads: int, partition_bytes: int | None) -> _Budget:
+    """Share ``memory`` (bytes; 0: the defaults) among ``threads`` task slots."""
+    if memory == 0:
+        return _Budget(partition_bytes or _PARTITION_BYTES)
+    task = max(1, memory // max(1, threads))
+    return _Budget(partition_bytes or max(64 << 10, task // 8), max(1, task // 4), max(4096, task // 64))
+
+
 """Band entries (a document in a band) a reducer takes, roughly: 12 bytes each."""
 
 
@@ -163,12 +186,21 @@ class _PartitionMeta:
     the number of the partition's documents read before it."""
 
     index: int
-    count: int
-    documents: int
+    pieces: tuple[tuple[int, int], ...]  # per piece folder: (documents kept, documents read)
     shingles: int
     char_fallback: int
     skips: tuple[tuple[Skipped, int], ...]
     size: int = 0
+
+    @property
+    def count(self) -> int:
+        """Documents kept (with words)."""
+        return sum(kept for kept, _ in self.pieces)
+
+    @property
+    def documents(self) -> int:
+        """Documents read."""
+        return sum(read for _, read in self.pieces)
 
 
 def _encode(strings: Sequence[str]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
@@ -197,6 +229,7 @@ class _Writer:
         self.ids: list[str] = []
         self.locations: list[str] = []
         self.char_fallback = 0
+        self.held = 0  # bytes of the arrays and strings above
 
     def add(self, docs: list[Document], config: ScanConfig) -> None:
         spec = config.validate()
@@ -216,6 +249,8 @@ class _Writer:
         # None and "" mean the same to UniqueIds: no location to fall back on.
         self.locations.extend(d.location or "" for d in docs)
         self.char_fallback += int(np.count_nonzero(batch.by_chars))
+        arrays = (batch.values, batch.signatures, batch.keys, batch.lengths)
+        self.held += sum(a.nbytes for a in arrays) + 17 * len(docs) + sum(len(d.id) for d in docs)
 
     def write(self, folder: str, config: ScanConfig) -> tuple[int, int]:
         """Write the partition folder (whole, or not at all); return
@@ -280,18 +315,34 @@ class _Writer:
 _Source = _FileSource | _RangeSource | _ItemsSource
 
 
-def _sketch_partition(index: int, source: _Source, config: ScanConfig, folder: str) -> _PartitionMeta:
+def _sketch_partition(
+    index: int, source: _Source, config: ScanConfig, folder: str, piece_bytes: int = _PIECE_BYTES
+) -> _PartitionMeta:
     """Task: read, sketch and write one partition."""
-    meta = _sketch_items(index, source.items(), config, folder)
+    meta = _sketch_items(index, source.items(), config, folder, piece_bytes)
     return dataclasses.replace(meta, size=_source_size(source))
 
 
-def _sketch_items(index: int, items: Iterable[Document | Skipped], config: ScanConfig, folder: str) -> _PartitionMeta:
-    """Sketch documents into the partition folder ``index`` of ``folder``."""
+def _sketch_items(
+    index: int, items: Iterable[Document | Skipped], config: ScanConfig, folder: str, piece_bytes: int = _PIECE_BYTES
+) -> _PartitionMeta:
+    """Sketch documents into the partition ``index`` of ``folder``: one
+    piece folder each time the sketches held reach ``piece_bytes`` (so a
+    task's memory does not grow with a file read whole), and one at the end."""
     writer = _Writer()
+    pieces: list[tuple[int, int]] = []
     skips: list[tuple[Skipped, int]] = []
     docs: list[Document] = []
-    read = 0
+    read = shingles = char_fallback = 0
+
+    def flush() -> None:
+        nonlocal writer, shingles, char_fallback
+        count, more = writer.write(_partition_folder(folder, index, len(pieces)), config)
+        pieces.append((count, len(writer.ids)))
+        shingles += more
+        char_fallback += writer.char_fallback
+        writer = _Writer()
+
     for item in items:
         if isinstance(item, Skipped):
             skips.append((item, read))
@@ -301,14 +352,26 @@ def _sketch_items(index: int, items: Iterable[Document | Skipped], config: ScanC
         if len(docs) >= config.batch_size:
             writer.add(docs, config)
             docs = []
+            if writer.held >= piece_bytes:
+                flush()
     if docs:
         writer.add(docs, config)
-    count, shingles = writer.write(_partition_folder(folder, index), config)
-    return _PartitionMeta(index, count, read, shingles, writer.char_fallback, tuple(skips))
+    if writer.ids or not pieces:
+        flush()
+    return _PartitionMeta(index, tuple(pieces), shingles, char_fallback, tuple(skips))
 
 
-def _partition_folder(folder: str, index: int) -> str:
-    return os.path.join(folder, f"part-{index:06d}")
+def _partition_folder(folder: str, index: int, piece: int) -> str:
+    return os.path.join(folder, f"part-{index:06d}-{piece:04d}")
+
+
+def _layout(folder: str, metas: Sequence[_PartitionMeta]) -> _Layout:
+    """The piece folders of the partitions, in order, and their numbering."""
+    folders = tuple(_partition_folder(folder, m.index, p) for m in metas for p in range(len(m.pieces)))
+    counts = np.array([kept for m in metas for kept, _ in m.pieces], dtype=np.int64)
+    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return _Layout(folders, offsets)
 
 
 class _Partition:
@@ -462,10 +525,11 @@ def _reduce_key_range(
     return np.unique(np.concatenate(distinct)), collisions, capped
 
 
-def _key_ranges(entries: int) -> list[tuple[int, int | None]]:
+def _key_ranges(entries: int, per_reducer: int) -> list[tuple[int, int | None]]:
     """Equal ranges of the 64-bit key space (band keys are hashes, so about
-    equal work), enough for ``entries`` band entries in all."""
-    count = max(1, -(-entries // _PAIRS_PER_REDUCER))
+    equal work), enough for ``entries`` band entries in all, ``per_reducer``
+    for each."""
+    count = max(1, -(-entries // per_reducer))
     bounds = [(1 << 64) * r // count for r in range(count)]
     return [(b, bounds[r + 1] if r + 1 < count else None) for r, b in enumerate(bounds)]
 
@@ -525,6 +589,7 @@ class _Run:
     config: ScanConfig
     folder: str
     metas: list[_PartitionMeta] = field(default_factory=list)
+    budget: _Budget = field(default_factory=_Budget)
     renamed: list[Renamed] = field(default_factory=list)
     new_ids: dict[int, str] = field(default_factory=dict)  # global kept number -> its unique id
     skipped: list[Skipped] = field(default_factory=list)
@@ -577,7 +642,8 @@ def _submit_and_collect(
     for index, source in enumerate(sources):
         # Documents read here travel once, as data, not inside the task graph.
         data = run.client.scatter(source, hash=False) if isinstance(source, _ItemsSource) else source
-        futures.append(run.client.submit(_sketch_partition, index, data, run.config, run.folder, pure=False))
+        piece = run.budget.piece_bytes
+        futures.append(run.client.submit(_sketch_partition, index, data, run.config, run.folder, piece, pure=False))
         pending.add(futures[-1])
         in_flight += 1
         while in_flight >= limit:
@@ -592,12 +658,13 @@ def _assign_ids(run: _Run, layout: _Layout) -> list[Skipped]:
     them; return the documents without words (skipped with their final id)."""
     ids = UniqueIds()
     empty: list[tuple[int, Skipped]] = []
-    before = 0  # documents read in earlier partitions
-    for index, meta in enumerate(run.metas):
-        if meta.documents == 0:
+    before = 0  # documents read in earlier pieces
+    pieces = [read for m in run.metas for _, read in m.pieces]
+    for index, documents in enumerate(pieces):
+        if documents == 0:
             continue
         part = _Partition(layout.folders[index])
-        every = np.arange(meta.documents, dtype=np.int64)
+        every = np.arange(documents, dtype=np.int64)
         own = _decode(part["ids"], np.asarray(part["id_offsets"]), every)
         where = _decode(part["locations"], np.asarray(part["location_offsets"]), every)
         docs = [Document(i, "", loc or None) for i, loc in zip(own, where, strict=True)]
@@ -609,7 +676,7 @@ def _assign_ids(run: _Run, layout: _Layout) -> list[Skipped]:
                 empty.append((before + k, Skipped(new.id, None, "no words after normalization")))
             elif new.id != old.id:
                 run.new_ids[int(number[k])] = new.id
-        before += meta.documents
+        before += documents
     run.renamed = ids.renamed
     return _order_skips(run, empty)
 
@@ -635,7 +702,7 @@ def _candidates(run: _Run, layout: _Layout, num_bands: int) -> tuple[npt.NDArray
     """All candidate pairs as sorted distinct codes, with the LSH counts."""
     futures = [
         run.client.submit(_reduce_key_range, layout, num_bands, lo, hi, MAX_BUCKET, pure=False)
-        for lo, hi in _key_ranges(layout.total * num_bands)
+        for lo, hi in _key_ranges(layout.total * num_bands, run.budget.reducer_entries)
     ]
     results = run.client.gather(futures)
     codes = np.unique(np.concatenate([r[0] for r in results])) if results else np.zeros(0, dtype=np.int64)
@@ -754,26 +821,46 @@ def _connect(
         yield client
 
 
+@dataclass(frozen=True)
+class _Cluster:
+    """Where a call runs: the scheduler, the LocalCluster's size, the shared
+    scratch folder (None: the system's temporary folder), and callbacks."""
+
+    scheduler: str | Client | None
+    n_workers: int | None
+    scratch: str | None
+    on_dashboard: Callable[[str], None] | None = None
+
+
+@contextlib.contextmanager
+def _session(where: _Cluster, memory: int, partition_bytes: int | None) -> Iterator[tuple[Client, str, _Budget]]:
+    """A client, a scratch folder every worker sees, and each task's budget."""
+    if where.scratch is not None and not os.path.isdir(where.scratch):
+        raise UsageError(f"scratch folder {where.scratch!r} is not a folder", option="scratch")
+    with (
+        _connect(where.scheduler, where.n_workers, where.on_dashboard) as client,
+        scratch_folder("dedup-dask-", where.scratch) as folder,
+    ):
+        threads = sum(client.nthreads().values())
+        yield client, folder, _budget(memory, threads, partition_bytes)
+
+
 def _run(
-    sources: Iterable[_Source] | Callable[[Client], Iterable[_Source]],
+    sources: Iterable[_Source] | Callable[[Client, _Budget], Iterable[_Source]],
     config: ScanConfig,
-    scheduler: str | Client | None,
-    n_workers: int | None,
+    where: _Cluster,
+    partition_bytes: int | None,
     progress: Callable[[int], None] | None,
     on_read: Callable[[int], None] | None,
     on_stage: Callable[[str], None] | None,
-    on_dashboard: Callable[[str], None] | None,
 ) -> ScanResult:
     config.validate()
     if config.measure != "jaccard":  # issue 14: containment runs on the local engine only
         raise UsageError(f"measure {config.measure} is not supported by the Dask engine", option="measure")
-    with _connect(scheduler, n_workers, on_dashboard) as client, scratch_folder("dedup-dask-") as folder:
-        run = _Run(client, config, folder)
-        _sketch_all(run, sources(client) if callable(sources) else sources, progress, on_read)
-        counts = np.array([m.count for m in run.metas], dtype=np.int64)
-        offsets = np.zeros(len(counts) + 1, dtype=np.int64)
-        np.cumsum(counts, out=offsets[1:])
-        layout = _Layout(tuple(_partition_folder(folder, i) for i in range(len(run.metas))), offsets)
+    with _session(where, config.memory, partition_bytes) as (client, folder, budget):
+        run = _Run(client, config, folder, budget=budget)
+        _sketch_all(run, sources(client, budget) if callable(sources) else sources, progress, on_read)
+        layout = _layout(folder, run.metas)
         if on_stage is not None:
             on_stage("matching")
         run.skipped = _assign_ids(run, layout)
@@ -794,7 +881,8 @@ def scan_files(
     n_workers: int | None = None,
     text_field: str = "text",
     id_field: str = "id",
-    partition_bytes: int = _PARTITION_BYTES,
+    partition_bytes: int | None = None,
+    scratch: str | None = None,
     progress: Callable[[int], None] | None = None,
     on_read: Callable[[int], None] | None = None,
     on_stage: Callable[[str], None] | None = None,
@@ -810,8 +898,10 @@ def scan_files(
         paths: Files or folders, or what :func:`dedup.io.collect_inputs`
             found. Workers must see them at the same paths.
         config: Scan options (or keywords, as for the local engine).
-            ``memory`` and ``workers`` do not apply: each task holds one
-            partition, and runs one kernel thread.
+            ``memory`` is shared by the cluster's worker threads: it sizes
+            the partitions, the pieces a task writes and the reducers' key
+            ranges (see the module's docstring); ``workers`` does not apply
+            (each task runs one kernel thread).
         scheduler: A scheduler's address (``tcp://host:8786``), a
             ``distributed.Client``, ``"inline"`` (a cluster inside this
             process), or None: a LocalCluster of ``n_workers`` processes.
@@ -819,7 +909,11 @@ def scan_files(
         text_field: Field holding the text (JSONL, CSV, Parquet).
         id_field: Field holding the id.
         partition_bytes: Uncompressed JSONL files larger than this are read
-            in parts of about this size (split at line starts).
+            in parts of about this size (split at line starts); default:
+            from ``memory``, else 32 MiB.
+        scratch: A folder every worker and the client see at this path,
+            for the partitions' sketches (default: the system's temporary
+            folder, ``TMPDIR``: right for a LocalCluster).
         progress: Called with the number of items read after each part.
         on_read: Called with the bytes of each file read (progress).
         on_stage: Called with ``"matching"`` once every file is sketched.
@@ -831,18 +925,24 @@ def scan_files(
 
     Raises:
         InputError: a path does not exist.
-        UsageError: an option is out of range, or dask is not installed.
+        UsageError: an option is out of range, ``scratch`` is not a folder,
+            or dask is not installed.
     """
     resolved = _options(config, options)
     resolved.validate()
-    if partition_bytes < 1:
-        raise UsageError(f"partition_bytes must be at least 1, got {partition_bytes}", option="partition_bytes")
+    _check_partition_bytes(partition_bytes)
     inputs = paths if isinstance(paths, InputSet) else collect_inputs(paths)
 
-    def sources(client: Client) -> list[_FileSource | _RangeSource]:
-        return _plan(client, inputs, text_field, id_field, partition_bytes)
+    def sources(client: Client, budget: _Budget) -> list[_FileSource | _RangeSource]:
+        return _plan(client, inputs, text_field, id_field, budget.partition_bytes)
 
-    return _run(sources, resolved, scheduler, n_workers, progress, on_read, on_stage, on_dashboard)
+    where = _Cluster(scheduler, n_workers, scratch, on_dashboard)
+    return _run(sources, resolved, where, partition_bytes, progress, on_read, on_stage)
+
+
+def _check_partition_bytes(partition_bytes: int | None) -> None:
+    if partition_bytes is not None and partition_bytes < 1:
+        raise UsageError(f"partition_bytes must be at least 1, got {partition_bytes}", option="partition_bytes")
 
 
 def _item_partitions(documents: Iterable[DocumentLike], size: int) -> Iterator[_ItemsSource]:
@@ -891,7 +991,7 @@ def find_duplicates(
     if partition_size < 1:
         raise UsageError(f"partition_size must be at least 1, got {partition_size}", option="partition_size")
     sources = _item_partitions(documents, partition_size)
-    return _run(sources, resolved, scheduler, n_workers, progress, None, on_stage, None)
+    return _run(sources, resolved, _Cluster(scheduler, n_workers, None), None, progress, None, on_stage)
 
 
 # ---------------------------------------------------------------- blocks
@@ -1059,10 +1159,7 @@ def _near_all(run: _BlocksRun, near: float, metas: list[_PartitionMeta]) -> Sequ
     """The near scan's candidates, verification and clusters over the
     sketch partitions the positions tasks wrote."""
     scan = _Run(run.client, _near_config(near), os.path.join(run.folder, "near"), metas)
-    counts = np.array([m.count for m in metas], dtype=np.int64)
-    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    layout = _Layout(tuple(_partition_folder(scan.folder, i) for i in range(len(metas))), offsets)
+    layout = _layout(scan.folder, metas)
     _assign_ids(scan, layout)
     return _match(scan, layout).clusters
 
@@ -1095,7 +1192,8 @@ def blocks_files(
     n_workers: int | None = None,
     text_field: str = "text",
     id_field: str = "id",
-    partition_bytes: int = _PARTITION_BYTES,
+    partition_bytes: int | None = None,
+    scratch: str | None = None,
     progress: Callable[[str, int], None] | None = None,
     on_read: Callable[[int], None] | None = None,
     on_dashboard: Callable[[str], None] | None = None,
@@ -1118,7 +1216,8 @@ def blocks_files(
         n_workers: As for :func:`scan_files`.
         text_field: Field holding the text (JSONL, CSV, Parquet).
         id_field: Field holding the id.
-        partition_bytes: As for :func:`scan_files`.
+        partition_bytes: As for :func:`scan_files` (without ``memory``: 32 MiB).
+        scratch: As for :func:`scan_files` (with ``near``, the blocks' sketches).
         progress: Called with ``("counting" | "grouping", done)``: documents
             counted, then partitions grouped.
         on_read: Called with the bytes of each partition counted.
@@ -1133,11 +1232,11 @@ def blocks_files(
     """
     options = config or BlocksConfig()
     options.validate()
-    if partition_bytes < 1:
-        raise UsageError(f"partition_bytes must be at least 1, got {partition_bytes}", option="partition_bytes")
+    _check_partition_bytes(partition_bytes)
     inputs = paths if isinstance(paths, InputSet) else collect_inputs(paths)
-    with _connect(scheduler, n_workers, on_dashboard) as client, scratch_folder("dedup-dask-") as folder:
-        sources = _plan(client, inputs, text_field, id_field, partition_bytes)
+    where = _Cluster(scheduler, n_workers, scratch, on_dashboard)
+    with _session(where, 0, partition_bytes) as (client, folder, budget):
+        sources = _plan(client, inputs, text_field, id_field, budget.partition_bytes)
         run = _BlocksRun(client, options, folder, sources, progress, on_read)
         counted, offsets = _count_all(run)
         parts, hash_texts, metas = _positions_all(run, counted)

@@ -32,7 +32,7 @@ dask_engine = pytest.importorskip("dedup.dask_engine")
 def client() -> Iterator[object]:
     """One in-process cluster of two workers for the module (start-up once)."""
     with (
-        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster,
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster,
         distributed.Client(cluster) as c,
     ):
         yield c
@@ -100,6 +100,7 @@ def _write_corpus(folder: Path, corpus: list[tuple[str, str]], seed_texts: list[
     seed_texts=st.lists(news_texts, min_size=1, max_size=4),
     partition_bytes=st.integers(1, 400),
     batch_size=st.integers(1, 8),
+    memory=st.sampled_from([0, 1, 1 << 14]),
 )
 def test_files_same_output_for_any_partitioning(
     client: object,
@@ -108,13 +109,15 @@ def test_files_same_output_for_any_partitioning(
     seed_texts: list[str],
     partition_bytes: int,
     batch_size: int,
+    memory: int,
 ) -> None:
     """Files read by the workers, a JSONL dump in hypothesis-chosen byte
-    ranges: ids, renamings, skips and clusters as the local engine's."""
+    ranges, a file read whole written in pieces as small as one batch
+    (``memory``): ids, renamings, skips and clusters as the local engine's."""
     folder = tmp_path_factory.mktemp("corpus")
     _write_corpus(folder, corpus, [*seed_texts, seed_texts[0]])
     paths = [str(folder / "d"), str(folder / "d" / "001.txt")]
-    config = ScanConfig(threshold=0.5, num_perm=32, batch_size=batch_size, workers=1)
+    config = ScanConfig(threshold=0.5, num_perm=32, batch_size=batch_size, workers=1, memory=memory)
     local = find_duplicates(read_documents(paths), config)
     dask = dask_engine.scan_files(paths, config, scheduler=client, partition_bytes=partition_bytes)
     assert _outputs(dask) == _outputs(local)
@@ -238,7 +241,7 @@ def test_a_worker_killed_mid_scan_changes_nothing(tmp_path: Path, prefix: str) -
     local = find_duplicates(read_documents(paths), config)
     marker = str(tmp_path / "killed")
     with (
-        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
         distributed.Client(cluster) as c,
     ):
         c.register_plugin(_KillOnce(prefix, marker))
