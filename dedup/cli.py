@@ -457,6 +457,14 @@ def scan(
             metavar="ADDRESS", help="A running Dask scheduler (tcp://host:8786).", rich_help_panel=PERFORMANCE
         ),
     ] = None,
+    scratch: Annotated[
+        str | None,
+        typer.Option(
+            metavar="FOLDER",
+            help="With --engine dask: a folder every worker sees [default: TMPDIR].",
+            rich_help_panel=PERFORMANCE,
+        ),
+    ] = None,
 ) -> None:
     """Find clusters of near-duplicate documents under PATH...
 
@@ -479,8 +487,8 @@ def scan(
             measure=measure.value,
         )
         config.validate()
-        if scheduler is not None and engine is not Engine.dask:
-            raise UsageError("--scheduler needs --engine dask")
+        if engine is not Engine.dask and (scheduler is not None or scratch is not None):
+            raise UsageError(f"{'--scheduler' if scheduler is not None else '--scratch'} needs --engine dask")
         _check_format(output_format, output)
         inputs = collect_inputs(paths)
         check_outputs([("--output", output or "-"), ("--errors", errors)], inputs.files)
@@ -492,6 +500,7 @@ def scan(
                     config,
                     scheduler=scheduler,
                     n_workers=workers,
+                    scratch=scratch,
                     text_field=text_field,
                     id_field=id_field,
                     progress=bar.on_documents,
@@ -691,6 +700,14 @@ def blocks(
             metavar="ADDRESS", help="A running Dask scheduler (tcp://host:8786).", rich_help_panel=PERFORMANCE
         ),
     ] = None,
+    scratch: Annotated[
+        str | None,
+        typer.Option(
+            metavar="FOLDER",
+            help="With --engine dask: a folder every worker sees [default: TMPDIR].",
+            rich_help_panel=PERFORMANCE,
+        ),
+    ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="The Dask dashboard's address.", rich_help_panel=OUTPUT)
     ] = False,
@@ -705,8 +722,8 @@ def blocks(
     with _errors_as_exits():
         options = BlocksConfig(unit.value, min_words, near, boilerplate_documents, workers)
         options.validate()
-        if scheduler is not None and engine is not Engine.dask:
-            raise UsageError("--scheduler needs --engine dask")
+        if engine is not Engine.dask and (scheduler is not None or scratch is not None):
+            raise UsageError(f"{'--scheduler' if scheduler is not None else '--scratch'} needs --engine dask")
         if strip_boilerplate and strip is None:
             raise UsageError("--strip-boilerplate needs --strip FOLDER")
         if strip == "":
@@ -739,6 +756,7 @@ def blocks(
                     options,
                     scheduler=scheduler,
                     n_workers=workers,
+                    scratch=scratch,
                     text_field=text_field,
                     id_field=id_field,
                     progress=lambda stage, done: bar.stage(stage) if stage == "grouping" else bar.on_documents(done),

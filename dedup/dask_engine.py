@@ -590,6 +590,7 @@ class _Run:
     folder: str
     metas: list[_PartitionMeta] = field(default_factory=list)
     budget: _Budget = field(default_factory=_Budget)
+    on_stage: Callable[[str], None] | None = None
     renamed: list[Renamed] = field(default_factory=list)
     new_ids: dict[int, str] = field(default_factory=dict)  # global kept number -> its unique id
     skipped: list[Skipped] = field(default_factory=list)
@@ -755,12 +756,16 @@ def _match(run: _Run, layout: _Layout) -> ScanResult:
     steps over partitions."""
     config = run.config
     num_bands, rows_per_band = choose_bands(config.threshold, config.num_perm)
+    stage = run.on_stage or (lambda name: None)
+    stage("candidates")
     codes, collisions, capped = _candidates(run, layout, num_bands)
     n = max(layout.total, 1)
     left, right = codes // n, codes % n
+    stage("verifying")
     similarity, estimates = _verify(run, layout, left, right)
     ok = similarity >= config.threshold
     left, right, similarity, estimates = left[ok], right[ok], similarity[ok], estimates[ok]
+    stage("clustering")
 
     lengths = _lengths(layout) if config.keep == "longest" else None
     clusters: list[Cluster] = group_clusters(connected_components(layout.total, left, right), config.keep, lengths)
@@ -858,11 +863,11 @@ def _run(
     if config.measure != "jaccard":  # issue 14: containment runs on the local engine only
         raise UsageError(f"measure {config.measure} is not supported by the Dask engine", option="measure")
     with _session(where, config.memory, partition_bytes) as (client, folder, budget):
-        run = _Run(client, config, folder, budget=budget)
+        run = _Run(client, config, folder, budget=budget, on_stage=on_stage)
         _sketch_all(run, sources(client, budget) if callable(sources) else sources, progress, on_read)
         layout = _layout(folder, run.metas)
         if on_stage is not None:
-            on_stage("matching")
+            on_stage("naming")
         run.skipped = _assign_ids(run, layout)
         return _match(run, layout)
 
@@ -916,7 +921,8 @@ def scan_files(
             folder, ``TMPDIR``: right for a LocalCluster).
         progress: Called with the number of items read after each part.
         on_read: Called with the bytes of each file read (progress).
-        on_stage: Called with ``"matching"`` once every file is sketched.
+        on_stage: Called with ``"naming"`` once every file is sketched,
+            then ``"candidates"``, ``"verifying"`` and ``"clustering"``.
         on_dashboard: Called with the Dask dashboard's address.
         **options: Fields of :class:`ScanConfig`.
 
@@ -978,7 +984,7 @@ def find_duplicates(
         n_workers: As for :func:`scan_files`.
         partition_size: Items (documents and skips) per partition.
         progress: Called with the number of items done after each partition.
-        on_stage: Called with ``"matching"`` once every document is sketched.
+        on_stage: As for :func:`scan_files`.
         **options: Fields of :class:`ScanConfig`.
 
     Raises:
