@@ -40,7 +40,7 @@ from rich.table import Table
 from dedup import __version__
 from dedup.bench import BenchReport, plot_report, run_bench
 from dedup.blocks import BlocksConfig, BlocksResult, find_repeated_blocks
-from dedup.dask_engine import blocks_files, scan_files
+from dedup.dask_engine import blocks_files, collect_inputs_any, scan_files
 from dedup.document import Document, Renamed, Skipped, printable
 from dedup.errors import EXIT_DUPLICATES, EXIT_FATAL, EXIT_USAGE, DedupError, UsageError, exit_code
 from dedup.generate import write_dump
@@ -490,7 +490,8 @@ def scan(
         if engine is not Engine.dask and (scheduler is not None or scratch is not None):
             raise UsageError(f"{'--scheduler' if scheduler is not None else '--scratch'} needs --engine dask")
         _check_format(output_format, output)
-        inputs = collect_inputs(paths)
+        # The dask engine also takes fsspec URLs (s3://bucket/dump/).
+        inputs = (collect_inputs_any if engine is Engine.dask else collect_inputs)(paths)
         check_outputs([("--output", output or "-"), ("--errors", errors)], inputs.files)
         _report_inputs(inputs, quiet)
         with _Progress(not quiet and sys.stderr.isatty(), "reading", inputs.total_bytes) as bar:
@@ -731,7 +732,8 @@ def blocks(
         # Resolved: making bl/sub/../clean must not create bl/sub.
         strip_dir = None if strip is None else os.path.realpath(strip)
         _check_format(output_format, output)
-        inputs = collect_inputs(paths, exclude=[strip_dir] if strip_dir else [])
+        collect = collect_inputs_any if engine is Engine.dask else collect_inputs
+        inputs = collect(paths, exclude=[strip_dir] if strip_dir else [])
         check_outputs([("--output", output or "-")], inputs.files)
         if strip is not None and strip_dir is not None:
             check_output_folder("--strip", strip, inputs.files)

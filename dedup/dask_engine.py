@@ -1,49 +1,78 @@
-"""Scans on a Dask cluster (``--engine dask``): the scan's stages as tasks over partitions.
+"""Scans and repeated blocks on a Dask cluster (``--engine dask``): the stages as tasks over partitions.
 
 The same stages as the local engine (:mod:`dedup.pipeline`), cut where a
 cluster needs them cut:
 
-1. **Sketch** (one task per partition: an input file, or a slice of an
-   iterable of documents). The task reads its documents with the local
-   readers, sketches them with the compiled kernel
-   (:func:`dedup.stages.sketch_units`, :func:`dedup.stages.as_batch`) and
-   writes a *partition folder* in the scan's scratch folder: numpy ``.npy``
-   files (read with ``allow_pickle=False``) and a ``manifest.json`` naming the
-   format and its version. Only counts and skips travel back to the client.
+1. **Sketch** (one task per partition). A *partition* is an input file, or a
+   line-aligned byte range of an uncompressed JSONL file larger than the
+   partition size (``partition_bytes``: 32 MiB, or from ``memory``), or a
+   slice of an iterable of documents the client reads
+   (:func:`find_duplicates`). A compressed file (``.gz``, ``.zst``: its
+   stream cannot be entered in the middle), a CSV file and a Parquet file
+   are each one partition, read by one task from start to end; Parquet row
+   groups are not split yet (that needs a row-group reader in
+   :mod:`dedup.io`, so the ids ``FILE:ROW`` stay the local reader's). The
+   task reads its documents with the local readers, sketches them with the
+   compiled kernel (:func:`dedup.stages.sketch_units`,
+   :func:`dedup.stages.as_batch`) and writes *piece folders* in the scan's
+   scratch folder, one each time the sketches it holds reach the piece size,
+   so a task's memory is bounded by the budget whatever the file's size:
+   numpy ``.npy`` files (read with ``allow_pickle=False``) and a
+   ``manifest.json`` naming the format and its version. Only counts and
+   skips travel back to the client.
 2. **Ids** (client). :class:`dedup.document.UniqueIds` runs over the
-   partitions' ids in partition order: the stream the local engine sees, so
-   renamings are identical. Only the renamed ids stay in memory.
-3. **Candidates** (one task per key range). Each partition stores every
-   band's keys sorted (stable), with each key's document; a reducer takes
-   one range of the 64-bit key space from every band of every partition,
-   merges them (partition order, so inside a key documents are in input
-   order) and pairs each bucket by :func:`dedup.lsh.pairs_in_buckets`. A
-   bucket lies in one key range, so the pairs, the star rule of large
-   buckets and the counts are those of
-   :func:`dedup.lsh.pairs_from_band_columns`. The client merges the
-   reducers' distinct pairs.
+   pieces' ids in order: the stream the local engine sees, so renamings are
+   identical. Only the renamed ids stay in memory.
+3. **Candidates** (one task per key range). Each piece stores every band's
+   keys sorted (stable), with each key's document; a reducer takes one range
+   of the 64-bit key space from every band of every piece, merges them
+   (piece order, so inside a key documents are in input order) and pairs
+   each bucket by :func:`dedup.lsh.pairs_in_buckets`. A bucket lies in one
+   key range, so the pairs, the star rule of large buckets and the counts
+   are those of :func:`dedup.lsh.pairs_from_band_columns`. The client
+   merges the reducers' distinct pairs.
 4. **Verify** (one task per chunk of pairs, sorted by first document):
    exact Jaccard and the MinHash estimate, from shingles and signatures read
-   out of the partition files.
+   out of the piece files.
 5. **Clusters** (client): connected components, keep policy, each member's
    similarity to the kept document (verified as in step 4), ids.
 
+Repeated blocks (:func:`blocks_files`) run the phases of
+:mod:`dedup.blocks` over the same partitions: pass 1 counts each
+partition's distinct blocks (the client merges the counts, remembers the
+first partition holding each block and names the documents); pass 2
+records each partition's repeated blocks and, with ``near``, sketches the
+distinct blocks it holds first; the near scan is steps 2-5 above.
+
 The output is byte-identical to the local engine's for any partitioning and
 any number of workers (tests hold it). A worker that dies mid-task is
-replaced and its task re-run by Dask: tasks are pure, and a partition folder
+replaced and its task re-run by Dask: tasks are pure, and a piece folder
 appears whole (renamed into place) or not at all.
 
-Memory: a sketch task holds one partition's sketches (bounded by the
-partition's size); a reducer one band of one key range at a time; a verify
-task one chunk of pairs. The client holds the candidate pairs, the verified
-pairs and the union-find labels (8 bytes a document); beyond that, the
-components would run distributed too (label propagation over the verified
-pairs shuffled by document, or a distributed union-find as in NeMo Curator),
-which this module does not do yet.
+Memory: ``memory`` (``--memory``) is the budget of the whole cluster, shared
+by its worker threads: each task gets ``memory / threads``, an eighth of
+which sizes a JSONL byte range (read whole, then decoded), a quarter the
+sketches held before a piece is written, a 64th the band entries a reducer
+merges (48 bytes each); 0 keeps the defaults (32 MiB ranges, 128 MiB pieces,
+8M entries a reducer). A verify task holds one chunk of pairs. The client
+holds the candidate pairs (8 bytes each), the verified pairs and the
+union-find labels (8 bytes a document); beyond that, the components would
+run distributed too (label propagation over the verified pairs shuffled by
+document, or a distributed union-find as in NeMo Curator), which this module
+does not do yet.
+
+Paths: local paths, which every worker must see at the same path (a shared
+folder on a cluster), or fsspec URLs (``s3://bucket/dump/``, ``memory://``,
+``file://``; the protocol's package, e.g. ``s3fs``, installed on the client
+and the workers), listed by :func:`collect_inputs_any` as a folder is
+locally. A worker copies a remote file (or its byte range) to a local
+temporary file by streaming, then reads it with the local readers; a file a
+worker cannot read is reported as skipped, as locally.
 
 The scratch folder must be visible to the client and every worker at the
-same path: the default temporary folder works for a LocalCluster; for
-machines of a cluster, set ``TMPDIR`` to a shared folder.
+same path: the default temporary folder (``TMPDIR``) works for a
+LocalCluster; for machines of a cluster, pass ``scratch`` (``--scratch``)
+or set ``TMPDIR`` to a shared folder.
 
 Example:
     >>> from dedup.config import ScanConfig
@@ -62,9 +91,11 @@ import itertools
 import json
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -89,8 +120,15 @@ from dedup.blocks import (
 from dedup.cluster import Cluster, connected_components, group_clusters
 from dedup.config import ScanConfig
 from dedup.document import Document, DocumentLike, Renamed, Skipped, UniqueIds, as_document, check_documents
-from dedup.errors import UsageError
-from dedup.io import InputFile, InputSet, collect_inputs, read_documents, read_jsonl_range
+from dedup.errors import InputError, UsageError
+from dedup.io import (
+    InputFile,
+    InputSet,
+    _classify,  # a file's kind by its name, as collect_inputs decides it
+    collect_inputs,
+    read_documents,
+    read_jsonl_range,
+)
 from dedup.lsh import MAX_BUCKET, choose_bands, pairs_in_buckets
 from dedup.normalize import encode_texts
 from dedup.pipeline import ScanResult, ScanStats, kept_and_members, name_results
@@ -100,7 +138,16 @@ from dedup.stages import as_batch, sketch_units
 if TYPE_CHECKING:
     from distributed import Client, Future
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "blocks_files", "find_duplicates", "scan_files"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "RemoteFile",
+    "blocks_files",
+    "collect_inputs_any",
+    "find_duplicates",
+    "is_url",
+    "scan_files",
+]
 
 FORMAT = "dedup-dask-partition"
 FORMAT_VERSION = 1
@@ -142,6 +189,110 @@ def _budget(memory: int, threads: int, partition_bytes: int | None) -> _Budget:
 
 
 @dataclass(frozen=True)
+class RemoteFile(InputFile):
+    """An input file behind an fsspec URL (``s3://bucket/dump/a.jsonl``,
+    ``memory://...``, ``file://...``); ``path`` holds the URL only for
+    display, ``url`` is what workers open."""
+
+    url: str = ""
+
+
+def is_url(path: str | os.PathLike[str]) -> bool:
+    """Whether a PATH argument is an fsspec URL (``protocol://...``)."""
+    return "://" in os.fspath(path)
+
+
+def collect_inputs_any(
+    paths: Sequence[str | os.PathLike[str]], *, exclude: Sequence[str | os.PathLike[str]] = ()
+) -> InputSet:
+    """:func:`dedup.io.collect_inputs`, where a PATH may also be an fsspec
+    URL of a file or a folder (listed with fsspec: files in sorted order of
+    their relative path, hidden ones skipped, as locally).
+
+    Raises:
+        InputError: a path or URL is empty or does not exist.
+        UsageError: a URL's protocol needs a package that is not installed.
+    """
+    local = [(i, p) for i, p in enumerate(paths) if not is_url(p)]
+    found = collect_inputs([p for _, p in local], exclude=exclude) if local else InputSet([], [])
+    files = [dataclasses.replace(f, argument=local[f.argument][0]) for f in found.files]
+    unsupported = list(found.unsupported)
+    for argument, path in enumerate(paths):
+        if is_url(path):
+            remote, others = _list_url(os.fspath(path), argument)
+            files.extend(remote)
+            unsupported.extend(others)
+    files.sort(key=lambda f: f.argument)  # stable: each argument's files keep their order
+    return InputSet(files, unsupported)
+
+
+def _list_url(url: str, argument: int) -> tuple[list[InputFile], list[str]]:
+    """The files under a URL (or the URL's file), and names no reader takes."""
+    import fsspec
+
+    try:
+        fs, root = fsspec.core.url_to_fs(url)
+        exists, folder = fs.exists(root), fs.isdir(root)
+    except ImportError as err:
+        raise UsageError(f"{url}: reading this URL needs a package: {err}", option="paths") from None
+    except (OSError, ValueError) as err:
+        raise InputError(f"{url}: cannot list: {err}") from None
+    if not exists:
+        raise InputError(f"{url}: no such file or directory")
+    if not folder:
+        given = _classify(url.rsplit("/", 1)[-1]) or ("text", None)
+        return [RemoteFile(Path(url), url, given[0], given[1], "", argument, url=url)], []
+    base = root.rstrip("/") + "/"
+    files: list[InputFile] = []
+    unsupported: list[str] = []
+    for name in fs.find(root):
+        rel = name[len(base) :] if name.startswith(base) else name.rsplit("/", 1)[-1]
+        if any(part.startswith(".") for part in rel.split("/")):
+            continue
+        kind = _classify(rel)
+        if kind is None:
+            unsupported.append(rel)
+        else:
+            remote = fs.unstrip_protocol(name)
+            files.append(RemoteFile(Path(url, rel), rel, kind[0], kind[1], url, argument, url=remote))
+    files.sort(key=lambda f: f.name)
+    return files, unsupported
+
+
+def _address(file: InputFile) -> str:
+    """What fsspec opens for a file: its URL, or its local path."""
+    return file.url if isinstance(file, RemoteFile) else str(file.path)
+
+
+def _remote_items(
+    file: RemoteFile, span: tuple[int, int] | None, read: Callable[[InputFile], Iterator[Document | Skipped]]
+) -> Iterator[Document | Skipped]:
+    """A remote file (or a byte range of it) copied to a local temporary
+    file by streaming, then read as a local file: the readers stay the local
+    engine's. A file the worker cannot read is skipped, as locally."""
+    import fsspec
+
+    handle, local = tempfile.mkstemp(prefix="dedup-remote-")
+    try:
+        try:
+            with os.fdopen(handle, "wb") as out, fsspec.open(file.url, "rb") as src:
+                if span is None:
+                    shutil.copyfileobj(src, out, 1 << 22)
+                else:
+                    src.seek(span[0])
+                    left = span[1] - span[0]
+                    while left > 0 and (chunk := src.read(min(left, 1 << 22))):
+                        out.write(chunk)
+                        left -= len(chunk)
+        except (OSError, ValueError) as err:  # fsspec's backends raise OSErrors (FileNotFoundError...)
+            yield Skipped(file.qualified, None, f"cannot read: {err}")
+            return
+        yield from read(dataclasses.replace(file, path=Path(local)))
+    finally:
+        os.unlink(local)
+
+
+@dataclass(frozen=True)
 class _FileSource:
     """A partition that is one input file, read on the worker."""
 
@@ -150,7 +301,12 @@ class _FileSource:
     id_field: str
 
     def items(self) -> Iterator[Document | Skipped]:
-        return read_documents(InputSet([self.file], []), text_field=self.text_field, id_field=self.id_field)
+        if isinstance(self.file, RemoteFile):
+            return _remote_items(self.file, None, self._read)
+        return self._read(self.file)
+
+    def _read(self, file: InputFile) -> Iterator[Document | Skipped]:
+        return read_documents(InputSet([file], []), text_field=self.text_field, id_field=self.id_field)
 
 
 @dataclass(frozen=True)
@@ -165,8 +321,16 @@ class _RangeSource:
     id_field: str
 
     def items(self) -> Iterator[Document | Skipped]:
+        if isinstance(self.file, RemoteFile):
+            return _remote_items(self.file, (self.start, self.end), self._read_copy)
         return read_jsonl_range(
             self.file, self.start, self.end, self.first_line, text_field=self.text_field, id_field=self.id_field
+        )
+
+    def _read_copy(self, copy: InputFile) -> Iterator[Document | Skipped]:
+        """The range copied alone to a local file."""
+        return read_jsonl_range(
+            copy, 0, self.end - self.start, self.first_line, text_field=self.text_field, id_field=self.id_field
         )
 
 
@@ -419,9 +583,11 @@ class _Layout:
 
 
 def _count_lines(path: str, start: int, end: int) -> int:
-    """Task: newlines in a file's byte range."""
+    """Task: newlines in a file's byte range (a local path or an fsspec URL)."""
+    import fsspec
+
     count = 0
-    with open(path, "rb") as handle:
+    with fsspec.open(path, "rb") as handle:
         handle.seek(start)
         left = end - start
         while left > 0:
@@ -439,12 +605,20 @@ def _line_starts(file: InputFile, part_bytes: int) -> list[int] | None:
     read whole (small, compressed, another kind, or not a readable file)."""
     if file.kind != "jsonl" or file.compression is not None or file.duplicate or file.problem is not None:
         return None
+    import fsspec
+
     try:
-        size = file.path.stat().st_size
-        if size <= part_bytes or not file.path.is_file():
+        if isinstance(file, RemoteFile):
+            fs, where = fsspec.core.url_to_fs(file.url)
+            size = int(fs.size(where))
+        else:
+            size = file.path.stat().st_size
+            if not file.path.is_file():
+                return None
+        if size <= part_bytes:
             return None
         bounds = [0]
-        with open(file.path, "rb") as handle:
+        with fsspec.open(_address(file), "rb") as handle:
             for target in range(part_bytes, size, part_bytes):
                 if target <= bounds[-1]:
                     continue
@@ -472,7 +646,7 @@ def _plan(
     splits = {i: _line_starts(f, part_bytes) for i, f in enumerate(inputs.files)}
     counts = {
         i: client.gather(
-            [client.submit(_count_lines, str(inputs.files[i].path), a, b) for a, b in itertools.pairwise(s)]
+            [client.submit(_count_lines, _address(inputs.files[i]), a, b) for a, b in itertools.pairwise(s)]
         )
         for i, s in splits.items()
         if s is not None
@@ -937,7 +1111,7 @@ def scan_files(
     resolved = _options(config, options)
     resolved.validate()
     _check_partition_bytes(partition_bytes)
-    inputs = paths if isinstance(paths, InputSet) else collect_inputs(paths)
+    inputs = paths if isinstance(paths, InputSet) else collect_inputs_any(paths)
 
     def sources(client: Client, budget: _Budget) -> list[_FileSource | _RangeSource]:
         return _plan(client, inputs, text_field, id_field, budget.partition_bytes)
@@ -1239,7 +1413,7 @@ def blocks_files(
     options = config or BlocksConfig()
     options.validate()
     _check_partition_bytes(partition_bytes)
-    inputs = paths if isinstance(paths, InputSet) else collect_inputs(paths)
+    inputs = paths if isinstance(paths, InputSet) else collect_inputs_any(paths)
     where = _Cluster(scheduler, n_workers, scratch, on_dashboard)
     with _session(where, 0, partition_bytes) as (client, folder, budget):
         sources = _plan(client, inputs, text_field, id_field, budget.partition_bytes)

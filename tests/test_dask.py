@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from dedup.blocks import BlocksConfig, BlocksResult, find_repeated_blocks
 from dedup.config import ScanConfig
 from dedup.document import Skipped
+from dedup.errors import InputError
 from dedup.io import read_documents
 from dedup.pipeline import ScanResult, find_duplicates
 from dedup.report import format_groups_jsonl, write_clusters_jsonl, write_pairs_jsonl, write_skipped_jsonl
@@ -288,3 +289,56 @@ def test_cli_blocks_engine_dask_with_worker_processes(tmp_path: Path) -> None:
         outputs.append((out.read_bytes(), stripped, done.stderr.rsplit("(", 1)[0]))
     assert outputs[0] == outputs[1]
     assert b'"kind": "near"' in outputs[0][0]
+
+
+def test_fsspec_urls_as_paths(client: object, tmp_path: Path) -> None:
+    """A folder behind a ``memory://`` URL (read by the in-process workers,
+    a JSONL file in byte ranges) and a ``file://`` URL of a local folder give
+    the clusters a local folder of the same files gives; hidden files and
+    unknown extensions are treated as locally."""
+    fsspec = pytest.importorskip("fsspec")
+    story = "Mỹ và Taliban nối lại đàm phán hòa bình tại thủ đô Doha của Qatar hôm nay, theo nguồn tin"
+    texts = [story, story.upper(), "Chuyện khác hẳn về thời tiết Hà Nội hôm nay nhé", story + " thêm"] * 5
+    files = {
+        "a/dump.jsonl": "\n".join(
+            json.dumps({"id": f"d{i}", "text": t}, ensure_ascii=False) for i, t in enumerate(texts)
+        ),
+        "b.txt": story,
+        "notes.xyz": "not read",
+        ".hidden.txt": story,
+    }
+    local = tmp_path / "dump"
+    memory = fsspec.filesystem("memory")
+    for name, text in files.items():
+        (local / name).parent.mkdir(parents=True, exist_ok=True)
+        (local / name).write_text(text, encoding="utf-8")
+        memory.pipe(f"/dedup-test/dump/{name}", text.encode())
+    config = ScanConfig(threshold=0.5, num_perm=32, workers=1)
+    expected = find_duplicates(read_documents([str(local)]), config)
+    for url in ("memory://dedup-test/dump/", local.as_uri()):
+        inputs = dask_engine.collect_inputs_any([url])
+        assert inputs.unsupported == ["notes.xyz"]
+        result = dask_engine.scan_files(inputs, config, scheduler=client, partition_bytes=300)
+        assert _outputs(result)[:2] == _outputs(expected)[:2]
+    # A file gone between listing and reading: skipped by its worker, as locally.
+    inputs = dask_engine.collect_inputs_any(["memory://dedup-test/dump/"])
+    memory.rm("/dedup-test/dump/b.txt")
+    result = dask_engine.scan_files(inputs, config, scheduler=client)
+    assert [s.path for s in result.skipped if s.reason.startswith("cannot read")] == ["memory://dedup-test/dump/b.txt"]
+    with pytest.raises(InputError, match="no such file"):
+        dask_engine.collect_inputs_any(["memory://dedup-test/nothing/"])
+    memory.rm("/dedup-test", recursive=True)
+
+
+def test_scratch_folder_is_used_and_left_empty(client: object, tmp_path: Path) -> None:
+    scratch = tmp_path / "shared"
+    scratch.mkdir()
+    seen: list[str] = []
+    result = dask_engine.scan_files(
+        [__file__], scheduler=client, scratch=str(scratch), on_stage=lambda _: seen.extend(os.listdir(scratch))
+    )
+    assert result.documents == 1
+    assert seen and all(name.startswith("dedup-dask-") for name in seen)
+    assert not os.listdir(scratch)
+    with pytest.raises(ValueError, match="scratch"):
+        dask_engine.scan_files([__file__], scheduler="inline", scratch=str(tmp_path / "missing"))
