@@ -170,8 +170,12 @@ shared folder on a cluster).
 
 Projection for 100M documents on 16 machines x 16 cores (256 worker threads), from these figures:
 {projected}
-The stages after the sketch took {rest:.1f} s here, mostly on the client (naming, merging candidate codes,
-connected components): at 100M documents that client work is the limit, see the assumptions.
+- client stages (naming, merging candidate codes, connected components and labels: {rest:.1f} s here,
+  linear in documents): ~{rest * 100_000_000 / docs / 60:,.0f} min at 100M documents on one client core.
+  That, not the workers, bounds the run: distributing the naming pass and the components is the next step.
+
+The sketch stage includes starting the LocalCluster and planning the partitions. The machine is shared
+(2 cores, other jobs running): single runs swing by +-40%; quote the ratio with that in mind.
 """
 
 

@@ -40,7 +40,7 @@ from rich.table import Table
 from dedup import __version__
 from dedup.bench import BenchReport, plot_report, run_bench
 from dedup.blocks import BlocksConfig, BlocksResult, find_repeated_blocks
-from dedup.dask_engine import blocks_files, collect_inputs_any, scan_files
+from dedup.dask_engine import RemoteFile, blocks_files, collect_inputs_any, scan_files
 from dedup.document import Document, Renamed, Skipped, printable
 from dedup.errors import EXIT_DUPLICATES, EXIT_FATAL, EXIT_USAGE, DedupError, UsageError, exit_code
 from dedup.generate import write_dump
@@ -735,6 +735,8 @@ def blocks(
         collect = collect_inputs_any if engine is Engine.dask else collect_inputs
         inputs = collect(paths, exclude=[strip_dir] if strip_dir else [])
         check_outputs([("--output", output or "-")], inputs.files)
+        if strip is not None and any(isinstance(f, RemoteFile) for f in inputs.files):
+            raise UsageError("--strip writes copies of local files only, not of URLs")
         if strip is not None and strip_dir is not None:
             check_output_folder("--strip", strip, inputs.files)
             _refuse_output_among_copies(output, strip, plan_cleaned_copies(inputs, strip_dir, arguments=paths))
