@@ -95,7 +95,7 @@ def _write_corpus(folder: Path, corpus: list[tuple[str, str]], seed_texts: list[
     os.symlink(folder / "d" / "000.txt", folder / "d" / "link.txt")
 
 
-@settings(max_examples=20)
+@settings(max_examples=12)
 @given(
     corpus=scan_corpora(),
     seed_texts=st.lists(news_texts, min_size=1, max_size=4),
@@ -212,27 +212,29 @@ def test_blocks_same_output_for_any_partitioning(
 
 class _KillOnce(distributed.WorkerPlugin):  # type: ignore[misc]  # distributed's classes are untyped
     """Kills its worker's process (SIGKILL, no goodbye) the first time any
-    worker starts a task of ``prefix``; ``marker`` records that it happened."""
+    worker starts a task of each prefix; a marker file per prefix in
+    ``folder`` records that it happened."""
 
-    def __init__(self, prefix: str, marker: str) -> None:
-        self.prefix = prefix
-        self.marker = marker
+    def __init__(self, prefixes: list[str], folder: str) -> None:
+        self.prefixes = prefixes
+        self.folder = folder
 
     def transition(self, key: object, start: str, finish: str, **kwargs: object) -> None:
-        name = key[0] if isinstance(key, tuple) else key
-        if finish == "executing" and str(name).startswith(self.prefix):
-            try:
-                fd = os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                return
-            os.close(fd)
-            os.kill(os.getpid(), signal.SIGKILL)
+        name = str(key[0] if isinstance(key, tuple) else key)
+        for prefix in self.prefixes:
+            if finish == "executing" and name.startswith(prefix):
+                try:
+                    fd = os.open(os.path.join(self.folder, prefix), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                except FileExistsError:
+                    return
+                os.close(fd)
+                os.kill(os.getpid(), signal.SIGKILL)
 
 
-@pytest.mark.parametrize("prefix", ["_sketch_partition", "_reduce_key_range"])
-def test_a_worker_killed_mid_scan_changes_nothing(tmp_path: Path, prefix: str) -> None:
-    """A worker process of a LocalCluster killed when a task begins: the
-    task is re-run on a new worker and the output is the local engine's."""
+def test_a_worker_killed_mid_scan_changes_nothing(tmp_path: Path) -> None:
+    """A worker process of a LocalCluster killed when a sketch task begins,
+    and another when a reducer begins: each task is re-run on a new worker
+    and the output is the local engine's."""
     story = "Mỹ và Taliban nối lại đàm phán hòa bình tại thủ đô Doha của Qatar hôm nay, theo nguồn tin"
     texts = [story, story.upper(), "Chuyện khác hẳn về thời tiết Hà Nội hôm nay nhé", story + " thêm"] * 20
     lines = [json.dumps({"id": f"d{i}", "text": t}, ensure_ascii=False) for i, t in enumerate(texts)]
@@ -240,14 +242,15 @@ def test_a_worker_killed_mid_scan_changes_nothing(tmp_path: Path, prefix: str) -
     paths = [str(tmp_path / "dump.jsonl")]
     config = ScanConfig(threshold=0.5, num_perm=32, workers=1)
     local = find_duplicates(read_documents(paths), config)
-    marker = str(tmp_path / "killed")
+    prefixes = ["_sketch_partition", "_reduce_key_range"]
+    (tmp_path / "killed").mkdir()
     with (
         distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
         distributed.Client(cluster) as c,
     ):
-        c.register_plugin(_KillOnce(prefix, marker))
+        c.register_plugin(_KillOnce(prefixes, str(tmp_path / "killed")))
         dask = dask_engine.scan_files(paths, config, scheduler=c, partition_bytes=500)
-    assert os.path.exists(marker)
+    assert sorted(os.listdir(tmp_path / "killed")) == sorted(prefixes)
     assert _outputs(dask) == _outputs(local)
 
 
