@@ -14,11 +14,24 @@ from dedup.cluster import KEEP_POLICIES
 from dedup.errors import UsageError
 from dedup.shingle import ShingleSpec, parse_shingle_spec
 
-__all__ = ["MEASURES", "ScanConfig"]
+__all__ = ["HTML_TEXT", "MEASURES", "ScanConfig", "check_html_text"]
 
 MEASURES = ("jaccard", "containment")
 """What a scan measures: Jaccard similarity of the shingle sets, or the
 containment of the smaller set in the larger (``|A & B| / |A|``)."""
+
+HTML_TEXT = ("main", "all")
+"""What text of an HTML page is its document: the main content, or all visible text."""
+
+
+def check_html_text(html_text: str) -> None:
+    """Check the ``html_text`` option (of a scan, or of reading inputs).
+
+    Raises:
+        UsageError: it is neither ``"main"`` nor ``"all"``.
+    """
+    if html_text not in HTML_TEXT:
+        raise UsageError(f"html_text must be 'main' or 'all', got {html_text!r}", option="html_text")
 
 
 @dataclass(frozen=True)
@@ -35,6 +48,13 @@ class ScanConfig:
     always verified exactly and its clusters keep the container, so ``keep``
     must stay ``"first"`` (its default) and ``verify`` True.
 
+    ``ignore_boilerplate`` removes blocks (lines) found in at least
+    ``boilerplate_documents`` documents (default: 3 or 0.5% of them,
+    whichever is more; the rule of ``dedup blocks``) from every document
+    before it is shingled: it needs the documents twice, so it is done by
+    :func:`dedup.blocks.find_duplicates_without_boilerplate`. ``html_text``
+    is what text of an HTML page (a file or a WARC record) is read.
+
     Raises:
         ValueError: from ``validate()`` when an option is out of range.
     """
@@ -50,6 +70,9 @@ class ScanConfig:
     batch_size: int = 512
     memory: int = 0
     measure: str = "jaccard"
+    ignore_boilerplate: bool = False
+    boilerplate_documents: int | None = None
+    html_text: str = "main"
 
     def validate(self) -> ShingleSpec:
         """Check every option; return the parsed shingle spec.
@@ -81,6 +104,12 @@ class ScanConfig:
             )
         if self.memory < 0:
             raise UsageError(f"memory must not be negative, got {self.memory}", option="memory")
+        if self.boilerplate_documents is not None and self.boilerplate_documents < 1:
+            raise UsageError(
+                f"boilerplate_documents must be at least 1, got {self.boilerplate_documents}",
+                option="boilerplate_documents",
+            )
+        check_html_text(self.html_text)
         try:
             return parse_shingle_spec(self.shingle)
         except ValueError as err:

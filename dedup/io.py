@@ -5,7 +5,9 @@ files in code-point order of their relative path). ``.txt`` and ``.md`` hold
 one document per file (UTF-8, UTF-16 with a BOM, or a legacy encoding that
 charset-normalizer identifies, such as cp1258 or cp1252); ``.jsonl`` and
 ``.ndjson`` one per line; ``.csv`` one per row (header names the fields);
-``.parquet`` one per row (needs pyarrow). All but Parquet may be compressed
+``.parquet`` one per row (needs pyarrow); ``.html``/``.htm`` one page per
+file and ``.warc`` one page per HTML response record (:mod:`dedup.web`,
+needs the ``web`` extra). All but Parquet may be compressed
 (``.gz``, ``.zst``); a cut archive yields every document before the cut. A
 file given directly with another extension is read as one text document.
 Only regular files are opened (never a FIFO or a device).
@@ -36,6 +38,8 @@ from typing import IO, Any
 import orjson
 import zstandard
 
+from dedup import web
+from dedup.config import check_html_text
 from dedup.document import Document, Skipped
 from dedup.errors import InputError
 from dedup.output import open_output
@@ -55,6 +59,9 @@ TEXT_SUFFIXES = (".txt", ".md")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 CSV_SUFFIXES = (".csv",)
 PARQUET_SUFFIXES = (".parquet",)
+HTML_SUFFIXES = (".html", ".htm")
+WARC_SUFFIXES = (".warc",)
+WEB_KINDS = ("html", "warc")
 COMPRESSION_SUFFIXES = (".gz", ".zst")
 
 
@@ -66,7 +73,8 @@ class InputFile:
         path: Where the file is.
         name: The name its documents carry (relative path under its PATH
             argument, POSIX separators; a file given directly: as given).
-        kind: ``"text"``, ``"jsonl"``, ``"csv"`` or ``"parquet"``.
+        kind: ``"text"``, ``"jsonl"``, ``"csv"``, ``"parquet"``, ``"html"``
+            or ``"warc"``.
         compression: None, ``"gz"`` or ``"zst"``.
         root: The PATH argument it was found under, as given.
         argument: Index of that PATH argument (0-based, in the order given).
@@ -136,6 +144,10 @@ def _classify(name: str) -> tuple[str, str | None] | None:
         return "parquet", None
     if lower.endswith(TEXT_SUFFIXES):
         return "text", compression
+    if lower.endswith(HTML_SUFFIXES):
+        return "html", compression
+    if lower.endswith(WARC_SUFFIXES):
+        return "warc", compression
     return None
 
 
@@ -532,6 +544,71 @@ def _read_parquet_file(
         yield Skipped(file.name, None, f"unreadable Parquet: {err}")
 
 
+class _ChunkStream:
+    """The decompressed bytes of a file as a binary stream (what the WARC
+    reader takes); a truncated or corrupt archive ends the stream early and
+    sets ``truncated`` (:class:`dedup.web.ByteStream`)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self.chunks = chunks
+        self.buffer = bytearray()
+        self.truncated = False
+        self.done = False
+        self.position = 0
+
+    def _fill(self, size: int) -> None:
+        while not self.done and (size < 0 or len(self.buffer) < size):
+            try:
+                self.buffer += next(self.chunks)
+            except StopIteration:
+                self.done = True
+            except _TruncatedError:
+                self.done = self.truncated = True
+
+    def read(self, size: int = -1) -> bytes:
+        self._fill(size)
+        if size < 0 or size >= len(self.buffer):
+            out, self.buffer = bytes(self.buffer), bytearray()
+        else:
+            out = bytes(self.buffer[:size])
+            del self.buffer[:size]
+        self.position += len(out)
+        return out
+
+    def tell(self) -> int:
+        """Bytes read so far (fastwarc asks where a record starts)."""
+        return self.position
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        """Only where the stream is: a stream of decompressed chunks cannot move.
+
+        Raises:
+            OSError: asked to move.
+        """
+        if (offset, whence) not in ((0, os.SEEK_CUR), (self.position, os.SEEK_SET)):
+            raise OSError("a decompressed stream cannot seek")
+        return self.position
+
+    def close(self) -> None:
+        """Stop reading the file (the chunk generator closes it)."""
+        close = getattr(self.chunks, "close", None)
+        if close is not None:
+            close()
+
+
+def _read_web_file(file: InputFile, html_text: str, on_read: _OnRead) -> Iterator[Document | Skipped]:
+    """An HTML page (one document) or a WARC archive (one per HTML response)."""
+    if file.kind == "warc":
+        yield from web.warc_documents(file.name, _ChunkStream(_chunks(file, on_read)), html_text)
+        return
+    try:
+        data = b"".join(_chunks(file, on_read))
+    except _TruncatedError:
+        yield Skipped(file.name, None, "compressed file is truncated or corrupt")
+        return
+    yield web.html_document(file.name, data, html_text)
+
+
 _READERS: dict[str, Callable[[InputFile, str, str, _OnRead], Iterator[Document | Skipped]]] = {
     "text": lambda file, text_field, id_field, on_read: _read_text_file(file, on_read),
     "jsonl": _read_jsonl_file,
@@ -541,7 +618,7 @@ _READERS: dict[str, Callable[[InputFile, str, str, _OnRead], Iterator[Document |
 
 
 def _read_file(
-    file: InputFile, text_field: str, id_field: str, on_read: _OnRead = None
+    file: InputFile, text_field: str, id_field: str, on_read: _OnRead = None, html_text: str = "main"
 ) -> Iterator[Document | Skipped]:
     if file.duplicate:
         yield Skipped(file.qualified, None, "duplicate input")
@@ -559,7 +636,10 @@ def _read_file(
         yield Skipped(file.name, None, "not a regular file")
         return
     try:
-        yield from _READERS[file.kind](file, text_field, id_field, on_read)
+        if file.kind in WEB_KINDS:
+            yield from _read_web_file(file, html_text, on_read)
+        else:
+            yield from _READERS[file.kind](file, text_field, id_field, on_read)
     except OSError as err:
         yield Skipped(file.name, None, f"cannot read: {err.strerror or err}")
 
@@ -571,6 +651,7 @@ def read_documents(
     id_field: str = "id",
     on_file: Callable[[InputFile], None] | None = None,
     on_read: Callable[[int], None] | None = None,
+    html_text: str = "main",
 ) -> Iterator[Document | Skipped]:
     """Yield every document under ``paths``, in input order.
 
@@ -581,6 +662,8 @@ def read_documents(
         on_file: Called with each file before it is read (for progress).
         on_read: Called with the number of bytes just read from disk (for
             progress against :attr:`InputSet.total_bytes`).
+        html_text: Of an HTML page (a file or a WARC record), its ``"main"``
+            content or ``"all"`` its visible text.
 
     Yields:
         A Document for each readable document, a Skipped for every other
@@ -588,10 +671,16 @@ def read_documents(
         read; :class:`dedup.document.UniqueIds` makes them unique.
 
     Raises:
-        InputError: a path does not exist (raised before anything is yielded).
+        InputError: a path does not exist, or there are HTML or WARC files
+            and the ``web`` extra is not installed (raised before anything
+            is yielded).
+        UsageError: ``html_text`` is neither ``"main"`` nor ``"all"``.
     """
+    check_html_text(html_text)
     inputs = paths if isinstance(paths, InputSet) else collect_inputs(paths)
-    return _read_all(inputs, text_field, id_field, on_file, on_read)
+    if any(f.kind in WEB_KINDS and not f.duplicate for f in inputs.files):
+        web.require_web()
+    return _read_all(inputs, text_field, id_field, on_file, on_read, html_text)
 
 
 def _location(file: InputFile, location: str | None) -> str:
@@ -606,11 +695,12 @@ def _read_all(
     id_field: str,
     on_file: Callable[[InputFile], None] | None,
     on_read: Callable[[int], None] | None,
+    html_text: str,
 ) -> Iterator[Document | Skipped]:
     for file in inputs.files:
         if on_file is not None:
             on_file(file)
-        for item in _read_file(file, text_field, id_field, on_read):
+        for item in _read_file(file, text_field, id_field, on_read, html_text):
             yield _qualified(file, item)
 
 

@@ -1,0 +1,233 @@
+"""Web inputs: HTML pages and WARC archives, read as documents.
+
+A page's text is what a reader sees of it, extracted by resiliparse:
+``main`` (the default) keeps the main content (the article, with what its
+template puts inside it: related-news titles, a subscription line), ``all``
+every visible text (menus, footers too). Paragraphs and other block elements
+become lines, so ``dedup blocks`` and ``--ignore-boilerplate`` see a page's
+template lines as blocks.
+
+A WARC archive (read by fastwarc) holds records; each HTTP ``response``
+record with a 2xx status and an HTML body is a document whose id is its
+``WARC-Target-URI`` (its location ``FILE:RECORD``, the record's 1-based
+position in the file, is the id it gets when the URI is already taken).
+Other response records are reported as skipped with the reason (``not HTML
+(image/png)``, ``HTTP status 404``, ``no text extracted``); records of other
+types (``warcinfo``, ``request``, ``metadata``, ``revisit``) hold no page and
+are not documents. A record cut short (a truncated file) is never a document:
+every complete record before the cut is, and the file is reported.
+
+resiliparse (which brings fastwarc) is the optional ``web`` extra; reading
+such inputs without it is an :class:`~dedup.errors.InputError` naming it.
+
+Example:
+    >>> page = b"<html><body><article><h1>Tin mới</h1><p>Mưa lớn ở Hà Nội chiều nay.</p></article></body></html>"
+    >>> html_document("a.html", page, "main")
+    Document(id='a.html', text='Tin mới\\n\\nMưa lớn ở Hà Nội chiều nay.')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Protocol
+
+from dedup.document import Document, Skipped
+from dedup.errors import InputError
+
+if TYPE_CHECKING:
+    from fastwarc.warc import WarcRecord
+
+__all__ = ["ByteStream", "html_document", "require_web", "warc_documents"]
+
+EXTRA = "pip install 'dedup[web]'"
+
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+# Bytes looked at to recognise HTML that comes without a content type.
+_SNIFF = 1024
+
+
+class ByteStream(Protocol):
+    """A binary stream :func:`warc_documents` reads from.
+
+    ``truncated`` is true once the stream has ended early (a compressed file
+    cut short or corrupt): what ``read`` returned up to then is all there is.
+    """
+
+    truncated: bool
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes (all that is left when negative); ``b""`` at the end."""
+        ...
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        """Where the stream is (``seek(0, 1)``); it need not move otherwise."""
+        ...
+
+    def tell(self) -> int:
+        """Bytes read so far."""
+        ...
+
+    def close(self) -> None:
+        """Let go of the source."""
+        ...
+
+
+def require_web() -> None:
+    """Check that the ``web`` extra is installed.
+
+    Raises:
+        InputError: resiliparse or fastwarc cannot be imported; the message
+            names the extra to install.
+    """
+    try:
+        import fastwarc.warc  # noqa: F401  # imported to see that it is there
+        import resiliparse.extract.html2text  # noqa: F401
+    except ImportError as err:
+        raise InputError(f"reading .html and .warc inputs needs resiliparse and fastwarc: {EXTRA} ({err})") from None
+
+
+def _decode(data: bytes, charset: str | None) -> str:
+    """A page's text: UTF-8 when its bytes are (almost every page, whatever
+    its headers claim), else the charset the server declared, else the one
+    the page's ``<meta>`` names or uchardet finds."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    from resiliparse.parse.encoding import bytes_to_str, detect_encoding
+
+    encoding = charset or detect_encoding(data, from_html_meta=True) or "utf-8"
+    # bytes_to_str falls back to UTF-8 then cp1252, and never fails.
+    return bytes_to_str(data, encoding)
+
+
+def _extract(data: bytes, html_text: str, charset: str | None = None) -> str | None:
+    """The text of a page, or None when the HTML cannot be parsed."""
+    from resiliparse.extract.html2text import extract_plain_text
+
+    try:
+        text = extract_plain_text(
+            _decode(data, charset),
+            preserve_formatting=True,
+            main_content=html_text == "main",
+            # An image's alternative text and a list's bullets are not text a reader sees.
+            list_bullets=False,
+            alt_texts=False,
+        )
+    except Exception:  # noqa: BLE001  # resiliparse's parser errors share no base class but Exception
+        return None
+    return text.strip()
+
+
+def _document(
+    doc_id: str, name: str, line: int | None, data: bytes, html_text: str, charset: str | None
+) -> Document | Skipped:
+    text = _extract(data, html_text, charset)
+    if text is None:
+        return Skipped(name, line, "unparsable HTML")
+    if not text:
+        return Skipped(name, line, f"no text extracted (--html-text {html_text})")
+    return Document(doc_id, text, None if line is None else f"{name}:{line}")
+
+
+def html_document(name: str, data: bytes, html_text: str = "main") -> Document | Skipped:
+    """A document from the bytes of one HTML page (id ``name``).
+
+    Args:
+        name: The file's name, as ids carry it.
+        data: The page, encoded as it was served.
+        html_text: ``"main"`` content or ``"all"`` visible text.
+
+    Returns:
+        The page's text, or a Skipped when nothing is extracted.
+
+    Raises:
+        InputError: the ``web`` extra is not installed.
+    """
+    require_web()
+    if b"\x00" in data[:_SNIFF] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return Skipped(name, None, "binary content (NUL bytes)")
+    return _document(name, name, None, data, html_text, None)
+
+
+def _looks_like_html(data: bytes) -> bool:
+    head = data[:_SNIFF].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head
+
+
+def _payload_problem(record: WarcRecord, body: bytes) -> str | None:
+    """Why a complete response record is not a page, or None."""
+    status = record.http_headers.status_code if record.http_headers is not None else None
+    if status is not None and not 200 <= status < 300:
+        return f"HTTP status {status}"
+    content_type = record.http_content_type
+    if content_type is None:
+        return None if _looks_like_html(body) else "not HTML (no content type)"
+    if content_type.lower() not in _HTML_TYPES:
+        return f"not HTML ({content_type})"
+    return None
+
+
+def warc_documents(name: str, stream: ByteStream, html_text: str = "main") -> Iterator[Document | Skipped]:
+    """The documents of a WARC archive, in record order.
+
+    Args:
+        name: The file's name, as ids carry it.
+        stream: The archive's bytes, decompressed.
+        html_text: ``"main"`` content or ``"all"`` visible text.
+
+    Yields:
+        A Document for each HTML response record, a Skipped for each other
+        response record (``FILE:RECORD``), for a record cut short in an
+        uncompressed file, and for the file when ``stream`` ends truncated or
+        the archive cannot be parsed.
+
+    Raises:
+        InputError: the ``web`` extra is not installed (raised on the first
+            ``next``).
+    """
+    require_web()
+    from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+    number = 0  # records seen, complete or not
+    complete = 0  # the last record read whole
+    # stream_detect off: the caller has decompressed it (and knows a cut gzip from a whole one).
+    records = ArchiveIterator(stream, record_types=WarcRecordType.any_type, parse_http=True, stream_detect=False)
+    try:
+        for record in records:
+            number += 1
+            item, whole = _record_item(name, number, record, html_text)
+            if not whole:
+                if not stream.truncated:
+                    yield Skipped(name, number, "record is cut short (the file ends inside it)")
+                break
+            complete = number
+            if item is not None:
+                yield item
+    except OSError as err:
+        yield Skipped(name, None, f"malformed WARC after record {complete}: {err}")
+        return
+    if stream.truncated:
+        yield Skipped(name, None, f"compressed file is truncated or corrupt after record {complete}")
+    elif number == 0:
+        yield Skipped(name, None, "not a WARC file (no record found)")
+
+
+def _record_item(name: str, number: int, record: WarcRecord, html_text: str) -> tuple[Document | Skipped | None, bool]:
+    """``(item, whole)``: the document or skip a record gives (None for a
+    record type that holds no page), and whether the record is complete."""
+    from fastwarc.warc import WarcRecordType
+
+    declared = record.headers.get("Content-Length")
+    if declared is None or record.headers.get("WARC-Type") is None:
+        return None, False  # the file ends inside the record's header
+    if record.record_type != WarcRecordType.response:
+        return None, record.reader.consume() == record.content_length
+    body = record.reader.read()
+    if len(body) < record.content_length:
+        return None, False
+    problem = _payload_problem(record, body)
+    if problem is not None:
+        return Skipped(name, number, problem), True
+    uri = (record.headers.get("WARC-Target-URI") or "").strip()
+    return _document(uri or f"{name}:{number}", name, number, body, html_text, record.http_charset), True
