@@ -10,6 +10,11 @@ hash each); with ``near``, blocks whose character 5-gram Jaccard similarity
 is at least ``near`` join one group too (MinHash + LSH + exact verification,
 the scan pipeline run over the distinct blocks).
 
+:func:`find_boilerplate` is the first pass alone: the blocks found in many
+documents, which :meth:`Boilerplate.clean` removes from documents as they
+stream by (``dedup scan --ignore-boilerplate``:
+:func:`find_duplicates_without_boilerplate`).
+
 Documents are read twice: the first pass counts every distinct block (8 bytes
 of hash and 8 of count per distinct block, never the texts); the second keeps
 positions (32 bytes per occurrence) of repeated blocks only, fetches the text
@@ -28,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -38,10 +44,11 @@ import numpy.typing as npt
 from dedup._kernels import hash_kernel
 from dedup._threads import MAX_WORKERS, resolve_workers
 from dedup.cluster import Cluster
+from dedup.config import ScanConfig
 from dedup.document import Document, DocumentLike, Renamed, Skipped, UniqueIds, as_document, check_documents
 from dedup.errors import UsageError
 from dedup.normalize import normalize_batch
-from dedup.pipeline import find_duplicates
+from dedup.pipeline import ScanResult, find_duplicates
 
 __all__ = [
     "Block",
@@ -49,6 +56,10 @@ __all__ = [
     "BlockOccurrence",
     "BlocksConfig",
     "BlocksResult",
+    "Boilerplate",
+    "boilerplate_min_documents",
+    "find_boilerplate",
+    "find_duplicates_without_boilerplate",
     "find_repeated_blocks",
     "split_blocks",
 ]
@@ -218,27 +229,39 @@ def block_batches(
 
 
 class DistinctCounts:
-    """Sorted distinct block hashes, their counts and the first partition
-    holding each (uint64, int64, int64 arrays of shape ``(distinct,)``),
-    merged lazily: memory is O(distinct blocks), each batch's distinct hashes
+    """Sorted distinct block hashes, their counts, the documents holding
+    each and the first partition holding each (uint64, int64, int64, int64
+    arrays of shape ``(distinct,)``), merged lazily: memory is O(distinct blocks), each batch's distinct hashes
     wait in a list until they outnumber the merged ones. One engine reads one
     partition (0); the Dask engine adds each partition's counts."""
 
     def __init__(self) -> None:
         self.hashes = np.zeros(0, dtype=np.uint64)
         self.counts = np.zeros(0, dtype=np.int64)
+        self.documents = np.zeros(0, dtype=np.int64)
         self.origin = np.zeros(0, dtype=np.int64)
-        self.pending: list[tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], int]] = []
+        self.pending: list[tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.int64], int]] = []
         self.pending_size = 0
 
-    def add(self, hashes: npt.NDArray[np.uint64], partition: int = 0) -> None:
-        """Count the blocks of these hashes (any order, repeats allowed)."""
+    def add(self, hashes: npt.NDArray[np.uint64], owner: npt.NDArray[np.int64], partition: int = 0) -> None:
+        """Count the blocks of these hashes (any order, repeats allowed);
+        ``owner[i]`` is block i's document (a document's blocks all come in
+        one call, so per-call document counts add up)."""
         unique, counts = np.unique(hashes, return_counts=True)
-        self.add_counted(unique, counts.astype(np.int64), partition)
+        self.add_counted(unique, counts.astype(np.int64), partition, _documents_per_hash(unique, hashes, owner))
 
-    def add_counted(self, unique: npt.NDArray[np.uint64], counts: npt.NDArray[np.int64], partition: int = 0) -> None:
-        """Add distinct hashes with their counts, found in ``partition``."""
-        self.pending.append((unique, counts, partition))
+    def add_counted(
+        self,
+        unique: npt.NDArray[np.uint64],
+        counts: npt.NDArray[np.int64],
+        partition: int = 0,
+        documents: npt.NDArray[np.int64] | None = None,
+    ) -> None:
+        """Add distinct hashes with their counts, found in ``partition``, and
+        the documents holding each (None: not counted, zeros; only
+        :func:`find_boilerplate` reads them)."""
+        spans = np.zeros(len(unique), dtype=np.int64) if documents is None else documents
+        self.pending.append((unique, counts, spans, partition))
         self.pending_size += len(unique)
         if self.pending_size > max(len(self.hashes), 1 << 20):
             self.merge()
@@ -246,19 +269,27 @@ class DistinctCounts:
     def merge(self) -> None:
         if not self.pending:
             return
-        all_hashes = np.concatenate([self.hashes, *[h for h, _, _ in self.pending]])
-        all_counts = np.concatenate([self.counts, *[c for _, c, _ in self.pending]])
-        origins = [np.full(len(h), p, dtype=np.int64) for h, _, p in self.pending]
+        all_hashes = np.concatenate([self.hashes, *[h for h, _, _, _ in self.pending]])
+        all_counts = np.concatenate([self.counts, *[c for _, c, _, _ in self.pending]])
+        all_documents = np.concatenate([self.documents, *[d for _, _, d, _ in self.pending]])
+        origins = [np.full(len(h), p, dtype=np.int64) for h, _, _, p in self.pending]
         all_origins = np.concatenate([self.origin, *origins])
         self.pending, self.pending_size = [], 0
         if not len(all_hashes):
             return  # no block reached min_words: nothing to merge
         order = np.argsort(all_hashes, kind="stable")
         all_hashes, all_counts, all_origins = all_hashes[order], all_counts[order], all_origins[order]
+        all_documents = all_documents[order]
         starts = np.flatnonzero(np.concatenate(([True], all_hashes[1:] != all_hashes[:-1])))
         self.hashes = all_hashes[starts]
         self.counts = np.add.reduceat(all_counts, starts) if len(starts) else all_counts[:0]
+        self.documents = np.add.reduceat(all_documents, starts) if len(starts) else all_documents[:0]
         self.origin = np.minimum.reduceat(all_origins, starts) if len(starts) else all_origins[:0]
+
+    def in_documents(self, minimum: int) -> npt.NDArray[np.uint64]:
+        """Sorted hashes of blocks found in at least ``minimum`` documents."""
+        found: npt.NDArray[np.uint64] = self.hashes[self.documents >= minimum]
+        return found
 
     def repeated(self) -> npt.NDArray[np.uint64]:
         """Sorted hashes of blocks that occur more than once."""
@@ -272,6 +303,18 @@ class DistinctCounts:
     def keys(self, hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
         """Distinct index of each (counted) hash."""
         return np.searchsorted(self.hashes, hashes).astype(np.int64)
+
+
+def _documents_per_hash(
+    unique: npt.NDArray[np.uint64], hashes: npt.NDArray[np.uint64], owner: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """For each of the sorted ``unique`` hashes, how many distinct owners its
+    occurrences in ``hashes`` have (int64, shape ``(len(unique),)``)."""
+    spans = np.zeros(len(unique), dtype=np.int64)
+    if len(hashes):
+        pairs = np.unique(np.stack([hashes, owner.astype(np.uint64)]), axis=1)
+        np.add.at(spans, np.searchsorted(unique, pairs[0]), 1)
+    return spans
 
 
 @dataclass(frozen=True)
@@ -421,7 +464,7 @@ def count_blocks(
     n_blocks = 0
     for batch in block_batches(documents, unit, min_words, workers, note):
         on_names(batch.names)
-        distinct.add(batch.hashes[batch.keep])
+        distinct.add(batch.hashes[batch.keep], batch.owner[batch.keep])
         n_blocks += int(batch.keep.sum())
         if progress is not None:
             progress("counting", batch.first_document + batch.documents)
@@ -597,12 +640,25 @@ def group_blocks(
     missing = {where: key for where, key in missing.items() if key not in texts}
     if missing:
         texts = {**texts, **fetch_texts(missing)}
-    threshold_docs = boilerplate_documents or max(3, math.ceil(0.005 * len(counted.ids)))
+    threshold_docs = boilerplate_min_documents(len(counted.ids), boilerplate_documents)
     result = BlocksResult(
         [], len(counted.ids), counted.blocks, counted.skipped, threshold_docs, renamed=counted.renamed
     )
     _fill_groups(result, heads, rows, texts, similarity, counted.ids)
+    mark_boilerplate(result, heads, rows)
     return result
+
+
+def boilerplate_min_documents(documents: int, boilerplate_documents: int | None = None) -> int:
+    """How many documents a block must occur in to be boilerplate: the
+    option when given, else 3 or 0.5% of the documents, whichever is more
+    (the one rule of :func:`find_repeated_blocks` and :func:`find_boilerplate`).
+
+    Example:
+        >>> boilerplate_min_documents(100), boilerplate_min_documents(10_000), boilerplate_min_documents(10, 2)
+        (3, 50, 2)
+    """
+    return boilerplate_documents or max(3, math.ceil(0.005 * documents))
 
 
 def _group_rows(key: npt.NDArray[np.int64], labels: npt.NDArray[np.int64]) -> list[tuple[int, npt.NDArray[np.int64]]]:
@@ -622,8 +678,8 @@ def _fill_groups(
     similarity: dict[int, float],
     ids: list[str],
 ) -> None:
-    """Build the groups, the spans to strip and the boilerplate spans."""
-    groups: list[tuple[int, BlockGroup]] = []
+    """Build the groups (in order of their head rows) and the spans to strip."""
+    groups: list[BlockGroup] = []
     for head, members in heads:
         head_key = int(rows.key[head])
         kind = "exact" if len(np.unique(rows.key[members])) == 1 else "near"
@@ -632,20 +688,26 @@ def _fill_groups(
             k = int(rows.key[row])
             sim = 1.0 if k == head_key else similarity[k]
             occurrences.append(BlockOccurrence(ids[int(rows.doc[row])], int(rows.line[row]), int(rows.end[row]), sim))
-        n_group_docs = len(np.unique(rows.doc[members]))
-        group = BlockGroup(
-            kind, texts[head_key], occurrences, n_group_docs, n_group_docs >= result.boilerplate_min_documents
-        )
-        groups.append((head, group))
+        groups.append(BlockGroup(kind, texts[head_key], occurrences, len(np.unique(rows.doc[members]))))
         for row in members[1:].tolist():
             result.repeats.setdefault(int(rows.doc[row]), []).append((int(rows.line[row]), int(rows.end[row])))
+    result.groups = groups
+
+
+def mark_boilerplate(result: BlocksResult, heads: list[tuple[int, npt.NDArray[np.int64]]], rows: _Rows) -> None:
+    """The phase after grouping: mark the groups found in at least
+    ``result.boilerplate_min_documents`` documents (for exact blocks, what
+    :func:`find_boilerplate` finds from the counts alone), note their spans,
+    and list them first, then by first occurrence."""
+    for group, (_, members) in zip(result.groups, heads, strict=True):
+        group.boilerplate = group.documents >= result.boilerplate_min_documents
         if group.boilerplate:
             for row in members.tolist():
                 spans = result.boilerplate_spans.setdefault(int(rows.doc[row]), [])
                 spans.append((int(rows.line[row]), int(rows.end[row])))
-    # Boilerplate first, then by first occurrence (rows are in input order).
-    groups.sort(key=lambda item: (not item[1].boilerplate, item[0]))
-    result.groups = [g for _, g in groups]
+    # Head rows are in input order.
+    order = sorted(range(len(heads)), key=lambda i: (not result.groups[i].boilerplate, heads[i][0]))
+    result.groups = [result.groups[i] for i in order]
 
 
 def first_texts(
@@ -666,3 +728,164 @@ def first_texts(
                 texts[key] = block.text
         index += 1
     return texts
+
+
+@dataclass
+class Boilerplate:
+    """Blocks found in at least ``min_documents`` documents (exact after
+    normalization), and how many :meth:`clean` removed.
+
+    Attributes:
+        hashes: Sorted 64-bit hashes of the normalized boilerplate blocks
+            (uint64, shape ``(n_boilerplate,)``): 8 bytes each, never the texts.
+        min_documents: Documents a block must occur in to be boilerplate.
+        documents: Documents read to find them.
+        unit: ``"line"`` or ``"paragraph"``.
+        min_words: Shorter blocks are never boilerplate (and never removed).
+        workers: Threads for the compiled kernels.
+        removed: Block occurrences :meth:`clean` removed so far.
+        changed: Documents :meth:`clean` changed so far.
+    """
+
+    hashes: npt.NDArray[np.uint64]
+    min_documents: int
+    documents: int
+    unit: str = "line"
+    min_words: int = 4
+    workers: int | None = None
+    removed: int = 0
+    changed: int = 0
+
+    def clean(self, documents: Iterable[DocumentLike]) -> Iterator[Document | Skipped]:
+        """The documents with their boilerplate blocks removed, in order
+        (skips passed through), batch by batch: memory is one batch.
+
+        A cleaned text is its remaining blocks as written, one per line
+        (blank lines between paragraphs); shingles do not see the difference.
+        """
+        skipped: list[Skipped] = []
+        for batch in block_batches(lambda: documents, self.unit, self.min_words, self.workers, _collect_skips(skipped)):
+            yield from skipped
+            skipped.clear()
+            yield from self._clean_batch(batch)
+        yield from skipped
+
+    def _clean_batch(self, batch: _Batch) -> Iterator[Document]:
+        hit = np.zeros(len(batch.hashes), dtype=bool)
+        if len(self.hashes) and len(batch.hashes):
+            where = np.minimum(np.searchsorted(self.hashes, batch.hashes), len(self.hashes) - 1)
+            hit = batch.keep & (self.hashes[where] == batch.hashes)
+        self.removed += int(hit.sum())
+        self.changed += len(np.unique(batch.owner[hit]))
+        cuts = np.searchsorted(batch.owner, np.arange(batch.documents + 1))
+        joiner = "\n" if self.unit == "line" else "\n\n"
+        for number, name in enumerate(batch.names):
+            start, end = int(cuts[number]), int(cuts[number + 1])
+            kept = [batch.blocks[i].text for i in range(start, end) if not hit[i]]
+            yield Document(name.id, joiner.join(kept), name.location)
+
+
+def _collect_skips(into: list[Skipped]) -> Callable[[Document | Skipped], None]:
+    def note(item: Document | Skipped) -> None:
+        if isinstance(item, Skipped):
+            into.append(item)
+
+    return note
+
+
+def find_boilerplate(
+    documents: Sequence[DocumentLike] | Callable[[], Iterable[DocumentLike]],
+    *,
+    unit: str = "line",
+    min_words: int = 4,
+    boilerplate_documents: int | None = None,
+    workers: int | None = None,
+    progress: Callable[[str, int], None] | None = None,
+) -> Boilerplate:
+    """The blocks :func:`find_repeated_blocks` marks as boilerplate (exact
+    repeats; its first pass alone: one read of the documents, memory
+    O(distinct blocks), 24 bytes each).
+
+    Args:
+        documents: As for :func:`find_repeated_blocks` (read once here).
+        unit: ``"line"`` or ``"paragraph"``.
+        min_words: Blocks with fewer words after normalization are ignored.
+        boilerplate_documents: A block in at least this many documents is
+            boilerplate (default: 3 documents or 0.5% of them, whichever is more).
+        workers: Threads for the compiled kernels.
+        progress: Called with ``("counting", documents done)``.
+
+    Returns:
+        The boilerplate blocks, ready to :meth:`~Boilerplate.clean` documents.
+
+    Raises:
+        UsageError: an option is out of range (as for :func:`find_repeated_blocks`).
+    """
+    BlocksConfig(unit, min_words, None, boilerplate_documents, workers).validate()
+    check_documents(documents)
+    read = 0
+
+    def count(names: list[Document]) -> None:
+        nonlocal read
+        read += len(names)
+
+    counted = count_blocks(documents, unit, min_words, workers, count, progress)
+    threshold = boilerplate_min_documents(read, boilerplate_documents)
+    return Boilerplate(counted.distinct.in_documents(threshold), threshold, read, unit, min_words, workers)
+
+
+def find_duplicates_without_boilerplate(
+    documents: Sequence[DocumentLike] | Callable[[], Iterable[DocumentLike]],
+    config: ScanConfig | None = None,
+    *,
+    progress: Callable[[int], None] | None = None,
+    on_stage: Callable[[str], None] | None = None,
+    **options: object,
+) -> ScanResult:
+    """:func:`dedup.pipeline.find_duplicates` on the documents with their
+    boilerplate lines removed (``scan --ignore-boilerplate``): a first pass
+    finds the lines in at least ``config.boilerplate_documents`` documents
+    (:func:`find_boilerplate`), the second removes them from each document
+    as it streams to the scan. Similarities are those of the cleaned texts.
+
+    Args:
+        documents: A sequence, or a function returning a fresh iterable of
+            the documents each call (read twice).
+        config: Scan options (``ignore_boilerplate`` is implied).
+        progress: Called with ``documents done`` in each pass.
+        on_stage: Called with ``"scanning"`` when the second pass starts,
+            then as by the scan (``"matching"``).
+        **options: Fields of :class:`~dedup.config.ScanConfig`.
+
+    Returns:
+        The scan's result; ``stats.boilerplate_blocks`` and
+        ``stats.boilerplate_removed`` say what was removed.
+
+    Raises:
+        UsageError: an option is out of range.
+        TypeError: ``documents`` is a single string.
+    """
+    if config is None:
+        config = ScanConfig(**options)  # type: ignore[arg-type]  # checked by validate()
+    elif options:
+        config = ScanConfig(**{**config.__dict__, **options})
+    config.validate()
+    check_documents(documents)
+    boilerplate = find_boilerplate(
+        documents,
+        boilerplate_documents=config.boilerplate_documents,
+        workers=config.workers,
+        progress=None if progress is None else (lambda _stage, done: progress(done)),
+    )
+    if on_stage is not None:
+        on_stage("scanning")
+    fresh = documents() if callable(documents) else documents
+    cleaned = boilerplate.clean(as_document(item, position) for position, item in enumerate(fresh))
+    result = find_duplicates(
+        cleaned, dataclasses.replace(config, ignore_boilerplate=False), progress=progress, on_stage=on_stage
+    )
+    result.stats.boilerplate_blocks = len(boilerplate.hashes)
+    result.stats.boilerplate_removed = boilerplate.removed
+    result.stats.boilerplate_documents = boilerplate.changed
+    result.stats.boilerplate_min_documents = boilerplate.min_documents
+    return result

@@ -39,7 +39,7 @@ from rich.table import Table
 
 from dedup import __version__
 from dedup.bench import BenchReport, plot_report, run_bench
-from dedup.blocks import BlocksConfig, BlocksResult, find_repeated_blocks
+from dedup.blocks import BlocksConfig, BlocksResult, find_duplicates_without_boilerplate, find_repeated_blocks
 from dedup.dask_engine import RemoteFile, blocks_files, collect_inputs_any, scan_files
 from dedup.document import Document, Renamed, Skipped, printable
 from dedup.errors import EXIT_DUPLICATES, EXIT_FATAL, EXIT_USAGE, DedupError, UsageError, exit_code
@@ -117,7 +117,7 @@ Paths = Annotated[
     list[str],
     typer.Argument(
         metavar="PATH",
-        help="Files or folders: .txt .md .jsonl .ndjson .csv .parquet, optionally .gz/.zst.",
+        help="Files or folders: .txt .md .jsonl .ndjson .csv .parquet .html .htm .warc, optionally .gz/.zst.",
         show_default=False,
     ),
 ]
@@ -164,6 +164,13 @@ class Measure(enum.StrEnum):
 
     jaccard = "jaccard"
     containment = "containment"
+
+
+class HtmlText(enum.StrEnum):
+    """What text of an HTML page is read."""
+
+    main = "main"
+    all = "all"
 
 
 class KeepPolicy(enum.StrEnum):
@@ -410,6 +417,27 @@ def scan(
     num_perm: Annotated[int, typer.Option(metavar="N", help="MinHash permutations.", rich_help_panel=MATCHING)] = 128,
     seed: Annotated[int, typer.Option(metavar="N", help="Seed of the permutations.", rich_help_panel=MATCHING)] = 1,
     verify: Annotated[bool, typer.Option(help="Verify candidates exactly.", rich_help_panel=MATCHING)] = True,
+    ignore_boilerplate: Annotated[
+        bool,
+        typer.Option(
+            "--ignore-boilerplate",
+            help="First remove lines found in many documents (page templates); similarities are of the rest.",
+            rich_help_panel=MATCHING,
+        ),
+    ] = False,
+    boilerplate_documents: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            help="With --ignore-boilerplate: a line in this many documents is boilerplate "
+            "[default: max(3, 0.5% of them)].",
+            rich_help_panel=MATCHING,
+        ),
+    ] = None,
+    html_text: Annotated[
+        HtmlText,
+        typer.Option(help="Of HTML pages (.html, .warc): main content or all visible text.", rich_help_panel=INPUT),
+    ] = HtmlText.main,
     output_format: Annotated[
         OutputFormat, typer.Option("--format", help=FormatHelp, rich_help_panel=OUTPUT)
     ] = OutputFormat.table,
@@ -485,10 +513,14 @@ def scan(
             workers=workers,
             batch_size=batch_size,
             measure=measure.value,
+            ignore_boilerplate=ignore_boilerplate,
+            boilerplate_documents=boilerplate_documents,
+            html_text=html_text.value,
         )
         config.validate()
         if engine is not Engine.dask and (scheduler is not None or scratch is not None):
             raise UsageError(f"{'--scheduler' if scheduler is not None else '--scratch'} needs --engine dask")
+        _check_web_options(config, engine)
         _check_format(output_format, output)
         # The dask engine also takes fsspec URLs (s3://bucket/dump/).
         inputs = (collect_inputs_any if engine is Engine.dask else collect_inputs)(paths)
@@ -509,8 +541,12 @@ def scan(
                     on_stage=bar.stage,
                     on_dashboard=(lambda link: typer.echo(f"dask: dashboard at {link}", err=True)) if verbose else None,
                 )
+            elif ignore_boilerplate:
+                result = _scan_without_boilerplate(inputs, config, text_field, id_field, bar)
             else:
-                documents = read_documents(inputs, text_field=text_field, id_field=id_field, on_read=bar.on_read)
+                documents = read_documents(
+                    inputs, text_field=text_field, id_field=id_field, on_read=bar.on_read, html_text=config.html_text
+                )
                 result = find_duplicates(documents, config, progress=bar.on_documents, on_stage=bar.stage)
         _report_skips(result.skipped, result.renamed)
         with open_output(output) as out:
@@ -523,8 +559,8 @@ def scan(
     if not quiet:
         typer.echo(
             f"dedup: {_plural(result.documents, 'document')} read, {_skipped_summary(result.skipped)}, "
-            f"{_plural(len(result.clusters), 'cluster')}, {_plural(result.duplicates, 'duplicate')} "
-            f"({time.perf_counter() - started:.1f} s)",
+            f"{_plural(len(result.clusters), 'cluster')}, {_plural(result.duplicates, 'duplicate')}"
+            f"{_boilerplate_summary(result) if ignore_boilerplate else ''} ({time.perf_counter() - started:.1f} s)",
             err=True,
         )
     if strict and result.skipped:
@@ -533,8 +569,51 @@ def scan(
         raise typer.Exit(EXIT_DUPLICATES)
 
 
+def _check_web_options(config: ScanConfig, engine: Engine) -> None:
+    """The Dask engine reads pages with the defaults, in one pass."""
+    if engine is not Engine.dask:
+        return
+    if config.ignore_boilerplate:
+        raise UsageError("--ignore-boilerplate is not supported by --engine dask (use --engine local)")
+    if config.html_text != HtmlText.main.value:
+        raise UsageError("--html-text all is not supported by --engine dask (use --engine local)")
+
+
+def _scan_without_boilerplate(
+    inputs: InputSet, config: ScanConfig, text_field: str, id_field: str, bar: _Progress
+) -> ScanResult:
+    """--ignore-boilerplate: one pass to find the boilerplate, one to scan."""
+    passes = 0
+
+    def documents() -> Iterator[Document | Skipped]:
+        nonlocal passes
+        passes += 1
+        bar.stage("finding boilerplate" if passes == 1 else "reading", restart=True)
+        return read_documents(
+            inputs, text_field=text_field, id_field=id_field, on_read=bar.on_read, html_text=config.html_text
+        )
+
+    def stage(name: str) -> None:
+        if name != "scanning":  # the second pass announces itself
+            bar.stage(name)
+
+    return find_duplicates_without_boilerplate(documents, config, progress=bar.on_documents, on_stage=stage)
+
+
+def _boilerplate_summary(result: ScanResult) -> str:
+    """``, similarities without boilerplate (340 lines removed)``."""
+    return f", similarities without boilerplate ({_plural(result.stats.boilerplate_removed, 'line')} removed)"
+
+
 def _verbose_scan(result: ScanResult, threshold: float) -> None:
     s = result.stats
+    if result.stats.boilerplate_min_documents:
+        typer.echo(
+            f"boilerplate: {_plural(s.boilerplate_blocks, 'distinct line')} in >= "
+            f"{_plural(s.boilerplate_min_documents, 'document')}; {s.boilerplate_removed:,} removed from "
+            f"{_plural(s.boilerplate_documents, 'document')} before shingling: similarities are of the cleaned texts",
+            err=True,
+        )
     capped = ""
     if s.capped_buckets:
         capped = f"; {s.capped_buckets:,} buckets over {MAX_BUCKET:,} documents paired star-wise"

@@ -29,6 +29,7 @@ from dedup.cluster import Cluster, connected_components, group_clusters
 from dedup.config import ScanConfig
 from dedup.document import Document, DocumentLike, Renamed, Skipped, UniqueIds, check_documents
 from dedup.ensemble import container_clusters
+from dedup.errors import UsageError
 from dedup.lsh import choose_bands
 from dedup.normalize import encode_texts
 from dedup.shingle import ShingleSpec, parse_shingle_spec
@@ -89,6 +90,14 @@ class ScanStats:
     partitions: int = 0
     """Size partitions of a containment scan (0 for Jaccard); its band
     shapes run from ``rows_per_band`` rows (the narrowest) up."""
+    boilerplate_blocks: int = 0
+    """With ``ignore_boilerplate``: distinct boilerplate blocks found."""
+    boilerplate_removed: int = 0
+    """With ``ignore_boilerplate``: block occurrences removed before shingling."""
+    boilerplate_documents: int = 0
+    """With ``ignore_boilerplate``: documents that lost a block."""
+    boilerplate_min_documents: int = 0
+    """With ``ignore_boilerplate``: documents a block had to occur in to be removed."""
 
 
 @dataclass
@@ -195,7 +204,9 @@ def find_duplicates(
         The clusters, verified pairs, counts and skipped inputs.
 
     Raises:
-        UsageError: an option is out of range (a ValueError).
+        UsageError: an option is out of range (a ValueError), or
+            ``ignore_boilerplate`` is set (it reads the documents twice:
+            :func:`dedup.blocks.find_duplicates_without_boilerplate` does).
         TypeError: an unknown option, ``documents`` is a single string, or
             an item is not a document.
     """
@@ -204,6 +215,11 @@ def find_duplicates(
     elif options:
         config = ScanConfig(**{**config.__dict__, **options})
     spec = config.validate()
+    if config.ignore_boilerplate:
+        raise UsageError(
+            "ignore_boilerplate reads the documents twice: use dedup.blocks.find_duplicates_without_boilerplate",
+            option="ignore_boilerplate",
+        )
     check_documents(documents)
     threads = resolve_workers(config.workers)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dedup-kernels") as pool:
