@@ -265,7 +265,16 @@ def collect_input_files(
 
 
 class _TruncatedError(Exception):
-    """A compressed input ends before its end-of-stream marker, or is corrupt."""
+    """A compressed input ends before its end-of-stream marker, or is corrupt.
+
+    Attributes:
+        mid_member: Some output came from the member (gzip) or frame (zstd)
+            that is cut: the bytes yielded do not end where one ended.
+    """
+
+    def __init__(self, message: str, mid_member: bool = True) -> None:
+        super().__init__(message)
+        self.mid_member = mid_member
 
 
 _CHUNK = 1 << 16
@@ -314,14 +323,16 @@ def _decompress(raw: _Counted, new: Callable[[], Any], error: type[Exception], n
     raise :class:`_TruncatedError` after the last good chunk if it is cut."""
     decompressor = new()
     started = False
+    produced = False  # output from the current member
     while data := raw.read(_CHUNK):
         started = True
         while data:
             try:
                 out = decompressor.decompress(data)
             except error as err:
-                raise _TruncatedError(f"corrupt {name} data") from err
+                raise _TruncatedError(f"corrupt {name} data", produced) from err
             if out:
+                produced = True
                 yield out
             data = b""
             if decompressor.eof:
@@ -329,8 +340,9 @@ def _decompress(raw: _Counted, new: Callable[[], Any], error: type[Exception], n
                 data = decompressor.unused_data
                 decompressor = new()
                 started = bool(data)
+                produced = False
     if started and not decompressor.eof:
-        raise _TruncatedError(f"{name} stream ends before its end marker")
+        raise _TruncatedError(f"{name} stream ends before its end marker", produced)
 
 
 def _decode(data: bytes) -> tuple[str | None, str]:
@@ -547,12 +559,14 @@ def _read_parquet_file(
 class _ChunkStream:
     """The decompressed bytes of a file as a binary stream (what the WARC
     reader takes); a truncated or corrupt archive ends the stream early and
-    sets ``truncated`` (:class:`dedup.web.ByteStream`)."""
+    sets ``truncated``, and ``mid_member`` when the bytes do not end where a
+    gzip member or zstd frame did (:class:`dedup.web.ByteStream`)."""
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
         self.chunks = chunks
         self.buffer = bytearray()
         self.truncated = False
+        self.mid_member = False
         self.done = False
         self.position = 0
 
@@ -562,8 +576,9 @@ class _ChunkStream:
                 self.buffer += next(self.chunks)
             except StopIteration:
                 self.done = True
-            except _TruncatedError:
+            except _TruncatedError as err:
                 self.done = self.truncated = True
+                self.mid_member = err.mid_member
 
     def read(self, size: int = -1) -> bytes:
         self._fill(size)

@@ -28,7 +28,10 @@ Example:
 
 from __future__ import annotations
 
+import codecs
+import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from dedup.document import Document, Skipped
@@ -51,9 +54,13 @@ class ByteStream(Protocol):
 
     ``truncated`` is true once the stream has ended early (a compressed file
     cut short or corrupt): what ``read`` returned up to then is all there is.
+    ``mid_member`` is true when those bytes do not end where a compressed
+    member ended (the last record is cut; crawlers compress each record as
+    its own gzip member).
     """
 
     truncated: bool
+    mid_member: bool
 
     def read(self, size: int = -1) -> bytes:
         """Up to ``size`` bytes (all that is left when negative); ``b""`` at the end."""
@@ -155,15 +162,109 @@ def _looks_like_html(data: bytes) -> bool:
     return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head
 
 
-def _payload_problem(record: WarcRecord, body: bytes) -> str | None:
-    """Why a complete response record is not a page, or None."""
-    status = record.http_headers.status_code if record.http_headers is not None else None
-    if status is not None and not 200 <= status < 300:
-        return f"HTTP status {status}"
-    content_type = record.http_content_type
+@dataclass(frozen=True)
+class _Response:
+    """An HTTP response as a WARC record keeps it: status, headers (names
+    lower-cased), and the body with its transfer and content codings undone."""
+
+    status: int | None
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def content_type(self) -> str | None:
+        value = self.headers.get("content-type", "").split(";")[0].strip().lower()
+        return value or None
+
+    @property
+    def charset(self) -> str | None:
+        """The declared charset, when Python knows it."""
+        for parameter in self.headers.get("content-type", "").split(";")[1:]:
+            key, _, value = parameter.partition("=")
+            if key.strip().lower() == "charset":
+                try:
+                    return codecs.lookup(value.strip().strip("\"'")).name
+                except LookupError:
+                    return None
+        return None
+
+
+def _parse_response(block: bytes) -> _Response | str:
+    """The HTTP response in a record's block, or why it cannot be read."""
+    end, gap = block.find(b"\r\n\r\n"), 4
+    if end < 0:
+        end, gap = block.find(b"\n\n"), 2
+    if end < 0:
+        return "no HTTP headers"
+    lines = block[:end].decode("latin-1").splitlines()
+    parts = lines[0].split() if lines else []
+    status = int(parts[1]) if len(parts) > 1 and parts[0].startswith("HTTP/") and parts[1].isdigit() else None
+    headers = {}
+    for line in lines[1:]:
+        key, colon, value = line.partition(":")
+        if colon:
+            headers[key.strip().lower()] = value.strip()
+    body = block[end + gap :]
+    try:
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            body = _dechunk(body)
+        body = _decode_content(body, headers.get("content-encoding", "").strip().lower())
+    except (ValueError, zlib.error, OSError) as err:
+        return f"undecodable HTTP body ({err})"
+    return _Response(status, headers, body)
+
+
+def _dechunk(data: bytes) -> bytes:
+    """A chunked transfer-coded body, joined.
+
+    Raises:
+        ValueError: a chunk size is not hexadecimal.
+    """
+    out, at = [], 0
+    while at < len(data):
+        line_end = data.find(b"\r\n", at)
+        if line_end < 0:
+            break
+        size = int(data[at:line_end].split(b";")[0].strip() or b"0", 16)
+        if size == 0:
+            break
+        out.append(data[line_end + 2 : line_end + 2 + size])
+        at = line_end + 2 + size + 2
+    return b"".join(out)
+
+
+def _decode_content(data: bytes, coding: str) -> bytes:
+    """Undo a content coding (gzip, deflate, br); others pass unchanged.
+
+    Raises:
+        zlib.error: corrupt gzip or deflate data.
+        OSError: corrupt brotli data.
+    """
+    if coding in ("gzip", "x-gzip"):
+        return zlib.decompress(data, wbits=47)
+    if coding == "deflate":
+        try:
+            return zlib.decompress(data)
+        except zlib.error:
+            return zlib.decompress(data, wbits=-15)  # raw deflate, as some servers send it
+    if coding == "br":
+        import brotli  # type: ignore[import-untyped]  # a dependency of fastwarc, without type information
+
+        try:
+            return bytes(brotli.decompress(data))
+        except brotli.error as err:
+            raise OSError(f"corrupt brotli data: {err}") from None
+    return data
+
+
+def _payload_problem(response: _Response) -> str | None:
+    """Why a complete response is not a page, or None."""
+    if response.status is not None and not 200 <= response.status < 300:
+        return f"HTTP status {response.status}"
+    content_type = response.content_type
     if content_type is None:
-        return None if _looks_like_html(body) else "not HTML (no content type)"
-    if content_type.lower() not in _HTML_TYPES:
+        return None if _looks_like_html(response.body) else "not HTML (no content type)"
+    if content_type not in _HTML_TYPES:
         return f"not HTML ({content_type})"
     return None
 
@@ -192,23 +293,39 @@ def warc_documents(name: str, stream: ByteStream, html_text: str = "main") -> It
     number = 0  # records seen, complete or not
     complete = 0  # the last record read whole
     # stream_detect off: the caller has decompressed it (and knows a cut gzip from a whole one).
-    records = ArchiveIterator(stream, record_types=WarcRecordType.any_type, parse_http=True, stream_detect=False)
+    # parse_http off: a record is whole when its block has the WARC Content-Length, HTTP headers included.
+    records = ArchiveIterator(stream, record_types=WarcRecordType.any_type, parse_http=False, stream_detect=False)
+    # Each record's item waits for the next record: when a compressed stream
+    # is cut inside a member, the record it was cut in can look whole (a
+    # Content-Length cut to its first digits), so it is never a document.
+    held: Document | Skipped | None = None
+    problem = None
+    cut_inside = False  # the loop stopped at a record cut short: the one before it is whole
     try:
         for record in records:
             number += 1
             item, whole = _record_item(name, number, record, html_text)
             if not whole:
-                if not stream.truncated:
-                    yield Skipped(name, number, "record is cut short (the file ends inside it)")
+                cut_inside = True
+                problem = Skipped(name, number, "record is cut short (the file ends inside it)")
                 break
-            complete = number
-            if item is not None:
-                yield item
+            if held is not None:
+                yield held
+            held, complete = item, number
     except OSError as err:
-        yield Skipped(name, None, f"malformed WARC after record {complete}: {err}")
-        return
+        cut_inside = True  # raised reading a record after the held one, which is whole
+        problem = Skipped(name, None, f"malformed WARC after record {complete}: {err}")
     if stream.truncated:
-        yield Skipped(name, None, f"compressed file is truncated or corrupt after record {complete}")
+        last_whole = cut_inside or not stream.mid_member
+        if last_whole and held is not None:
+            yield held
+        kept = complete if last_whole else complete - 1
+        yield Skipped(name, None, f"compressed file is truncated or corrupt after record {max(kept, 0)}")
+        return
+    if held is not None:
+        yield held
+    if problem is not None:
+        yield problem
     elif number == 0:
         yield Skipped(name, None, "not a WARC file (no record found)")
 
@@ -223,11 +340,12 @@ def _record_item(name: str, number: int, record: WarcRecord, html_text: str) -> 
         return None, False  # the file ends inside the record's header
     if record.record_type != WarcRecordType.response:
         return None, record.reader.consume() == record.content_length
-    body = record.reader.read()
-    if len(body) < record.content_length:
+    block = record.reader.read()
+    if len(block) < record.content_length:
         return None, False
-    problem = _payload_problem(record, body)
-    if problem is not None:
-        return Skipped(name, number, problem), True
+    response = _parse_response(block)
+    problem = response if isinstance(response, str) else _payload_problem(response)
+    if problem is not None or isinstance(response, str):
+        return Skipped(name, number, problem or "no HTTP response"), True
     uri = (record.headers.get("WARC-Target-URI") or "").strip()
-    return _document(uri or f"{name}:{number}", name, number, body, html_text, record.http_charset), True
+    return _document(uri or f"{name}:{number}", name, number, response.body, html_text, response.charset), True

@@ -175,11 +175,25 @@ def write_pages(folder: Path, pages: dict[str, str]) -> None:
 URL = "https://news.example/"
 
 
-def warc_record(uri: str, body: bytes, content_type: str = "text/html; charset=utf-8", status: str = "200 OK") -> bytes:
-    """One WARC response record (uncompressed), written by fastwarc."""
+def warc_record(
+    uri: str,
+    body: bytes,
+    content_type: str = "text/html; charset=utf-8",
+    status: str = "200 OK",
+    coded: bool = False,
+) -> bytes:
+    """One WARC response record (uncompressed), written by fastwarc;
+    ``coded``: the body sent gzip-compressed in chunks, as a server may."""
     from fastwarc.warc import WarcRecord, WarcRecordType
 
-    http = f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+    if coded:
+        payload = gzip.compress(body, mtime=0)
+        chunks = [payload[i : i + 100] for i in range(0, len(payload), 100)]
+        sent = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+        framing = "Content-Encoding: gzip\r\nTransfer-Encoding: chunked"
+    else:
+        sent, framing = body, f"Content-Length: {len(body)}"
+    http = f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n{framing}\r\n\r\n".encode() + sent
     record = WarcRecord()
     record.init_headers(WarcRecordType.response)
     record.headers["WARC-Target-URI"] = uri
