@@ -115,7 +115,8 @@ def main() -> None:
         for _ in range(options.rounds):
             for name, args in runs.items():
                 times[name].append(_timed(["scan", *args]))
-        sizes = {name: sum(Path(a).stat().st_size for a in args[:1] if Path(a).is_file()) for name, args in runs.items()}
+        # The .html files' size is the HTML's; every other input is one file.
+        sizes = {name: Path(args[0]).stat().st_size for name, args in runs.items() if name != ".html files"}
         sizes[".html files"] = html_bytes
         base = statistics.median(times["JSONL of the extracted texts (plain scan)"])
         print(f"{len(pages):,} pages, {html_bytes / 1e6:.1f} MB of HTML; median of {options.rounds} rounds\n")
