@@ -21,8 +21,8 @@ resiliparse (which brings fastwarc) is the optional ``web`` extra; reading
 such inputs without it is an :class:`~dedup.errors.InputError` naming it.
 
 Example:
-    >>> page = b"<html><body><article><h1>Tin mới</h1><p>Mưa lớn ở Hà Nội chiều nay.</p></article></body></html>"
-    >>> html_document("a.html", page, "main")
+    >>> page = "<html><body><article><h1>Tin mới</h1><p>Mưa lớn ở Hà Nội chiều nay.</p></article></body></html>"
+    >>> html_document("a.html", page.encode("utf-8"), "main")
     Document(id='a.html', text='Tin mới\\n\\nMưa lớn ở Hà Nội chiều nay.')
 """
 

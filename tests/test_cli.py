@@ -173,11 +173,11 @@ def test_singular_and_plural_in_summaries(tmp_path: Path) -> None:
 
 
 def test_unsupported_extensions_are_named(tmp_path: Path) -> None:
-    for name in ("a.html", "b.html", "c.pdf"):
+    for name in ("a.xml", "b.xml", "c.pdf"):
         (tmp_path / name).write_text("<p>tin</p>", encoding="utf-8")
     result = runner.invoke(app, ["scan", str(tmp_path)])
     assert result.exit_code == 0
-    assert "3 files with unsupported extensions not read: .html (2), .pdf" in result.stderr
+    assert "3 files with unsupported extensions not read: .pdf, .xml (2)" in result.stderr
     assert "0 documents read" in result.stderr
 
 
