@@ -117,7 +117,7 @@ Paths = Annotated[
     list[str],
     typer.Argument(
         metavar="PATH",
-        help="Files or folders: .txt .md .jsonl .ndjson .csv .parquet .html .htm .warc, optionally .gz/.zst.",
+        help="Files or folders: .txt .md .jsonl .ndjson .csv .parquet .html .warc, optionally .gz/.zst.",
         show_default=False,
     ),
 ]
@@ -421,7 +421,7 @@ def scan(
         bool,
         typer.Option(
             "--ignore-boilerplate",
-            help="First remove lines found in many documents (page templates); similarities are of the rest.",
+            help="Drop lines found in many documents first.",
             rich_help_panel=MATCHING,
         ),
     ] = False,
@@ -429,14 +429,13 @@ def scan(
         int | None,
         typer.Option(
             metavar="N",
-            help="With --ignore-boilerplate: a line in this many documents is boilerplate "
-            "[default: max(3, 0.5% of them)].",
+            help="Boilerplate: in N docs [default: 3 or 0.5%].",
             rich_help_panel=MATCHING,
         ),
     ] = None,
     html_text: Annotated[
         HtmlText,
-        typer.Option(help="Of HTML pages (.html, .warc): main content or all visible text.", rich_help_panel=INPUT),
+        typer.Option(help="HTML: main content or all text.", rich_help_panel=INPUT),
     ] = HtmlText.main,
     output_format: Annotated[
         OutputFormat, typer.Option("--format", help=FormatHelp, rich_help_panel=OUTPUT)
