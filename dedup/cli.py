@@ -495,8 +495,7 @@ def scan(
 ) -> None:
     """Find clusters of near-duplicate documents under PATH...
 
-    Each cluster names the document to keep and every member's exact Jaccard
-    similarity to it. Skipped inputs are listed on stderr with their reason.
+    Clusters name the document to keep; skipped inputs go to stderr, with why.
     """
     started = time.perf_counter()
     with _errors_as_exits():
