@@ -40,7 +40,7 @@ from rich.table import Table
 from dedup import __version__
 from dedup.bench import BenchReport, plot_report, run_bench
 from dedup.blocks import BlocksConfig, BlocksResult, find_duplicates_without_boilerplate, find_repeated_blocks
-from dedup.dask_engine import RemoteFile, blocks_files, collect_inputs_any, scan_files
+from dedup.dask_engine import RemoteFile, blocks_files, check_config, collect_inputs_any, scan_files
 from dedup.document import Document, Renamed, Skipped, printable
 from dedup.errors import EXIT_DUPLICATES, EXIT_FATAL, EXIT_USAGE, DedupError, UsageError, exit_code
 from dedup.generate import write_dump
@@ -518,7 +518,8 @@ def scan(
         config.validate()
         if engine is not Engine.dask and (scheduler is not None or scratch is not None):
             raise UsageError(f"{'--scheduler' if scheduler is not None else '--scratch'} needs --engine dask")
-        _check_web_options(config, engine)
+        if engine is Engine.dask:
+            check_config(config)
         _check_format(output_format, output)
         # The dask engine also takes fsspec URLs (s3://bucket/dump/).
         inputs = (collect_inputs_any if engine is Engine.dask else collect_inputs)(paths)
@@ -565,16 +566,6 @@ def scan(
         raise _fail(f"{_plural(len(result.skipped), 'input')} skipped (--strict)", EXIT_FATAL)
     if fail_on_duplicates and result.clusters:
         raise typer.Exit(EXIT_DUPLICATES)
-
-
-def _check_web_options(config: ScanConfig, engine: Engine) -> None:
-    """The Dask engine reads pages with the defaults, in one pass."""
-    if engine is not Engine.dask:
-        return
-    if config.ignore_boilerplate:
-        raise UsageError("--ignore-boilerplate is not supported by --engine dask (use --engine local)")
-    if config.html_text != HtmlText.main.value:
-        raise UsageError("--html-text all is not supported by --engine dask (use --engine local)")
 
 
 def _scan_without_boilerplate(

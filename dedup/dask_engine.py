@@ -299,6 +299,8 @@ class _FileSource:
     file: InputFile
     text_field: str
     id_field: str
+    # Pages and WARC archives are read whole (never split in byte ranges): only here.
+    html_text: str = "main"
 
     def items(self) -> Iterator[Document | Skipped]:
         if isinstance(self.file, RemoteFile):
@@ -306,7 +308,9 @@ class _FileSource:
         return self._read(self.file)
 
     def _read(self, file: InputFile) -> Iterator[Document | Skipped]:
-        return read_documents(InputSet([file], []), text_field=self.text_field, id_field=self.id_field)
+        return read_documents(
+            InputSet([file], []), text_field=self.text_field, id_field=self.id_field, html_text=self.html_text
+        )
 
 
 @dataclass(frozen=True)
@@ -639,7 +643,7 @@ def _line_starts(file: InputFile, part_bytes: int) -> list[int] | None:
 
 
 def _plan(
-    client: Client, inputs: InputSet, text_field: str, id_field: str, part_bytes: int
+    client: Client, inputs: InputSet, text_field: str, id_field: str, part_bytes: int, html_text: str = "main"
 ) -> list[_FileSource | _RangeSource]:
     """One partition per file, and large JSONL files in line-aligned byte
     ranges (their line numbers counted by tasks, in parallel)."""
@@ -655,7 +659,7 @@ def _plan(
     for i, file in enumerate(inputs.files):
         bounds = splits[i]
         if bounds is None:
-            sources.append(_FileSource(file, text_field, id_field))
+            sources.append(_FileSource(file, text_field, id_field, html_text))
             continue
         first = 1
         for (a, b), lines in zip(itertools.pairwise(bounds), counts[i], strict=True):
@@ -1033,9 +1037,7 @@ def _run(
     on_read: Callable[[int], None] | None,
     on_stage: Callable[[str], None] | None,
 ) -> ScanResult:
-    config.validate()
-    if config.measure != "jaccard":  # issue 14: containment runs on the local engine only
-        raise UsageError(f"measure {config.measure} is not supported by the Dask engine", option="measure")
+    check_config(config)
     with _session(where, config.memory, partition_bytes) as (client, folder, budget):
         run = _Run(client, config, folder, budget=budget, on_stage=on_stage)
         _sketch_all(run, sources(client, budget) if callable(sources) else sources, progress, on_read)
@@ -1109,15 +1111,38 @@ def scan_files(
             or dask is not installed.
     """
     resolved = _options(config, options)
-    resolved.validate()
+    check_config(resolved)
     _check_partition_bytes(partition_bytes)
     inputs = paths if isinstance(paths, InputSet) else collect_inputs_any(paths)
 
     def sources(client: Client, budget: _Budget) -> list[_FileSource | _RangeSource]:
-        return _plan(client, inputs, text_field, id_field, budget.partition_bytes)
+        return _plan(client, inputs, text_field, id_field, budget.partition_bytes, resolved.html_text)
 
     where = _Cluster(scheduler, n_workers, scratch, on_dashboard)
     return _run(sources, resolved, where, partition_bytes, progress, on_read, on_stage)
+
+
+def check_config(config: ScanConfig) -> None:
+    """Refuse, before any work, the scan options this engine does not run.
+
+    Raises:
+        UsageError: an option is out of range, or ``measure`` is not
+            ``jaccard``, or ``ignore_boilerplate`` is set (both run on the
+            local engine only).
+
+    Example:
+        >>> check_config(ScanConfig(measure="containment"))
+        Traceback (most recent call last):
+        ...
+        dedup.errors.UsageError: measure containment is not supported by the Dask engine (use the local engine)
+    """
+    config.validate()
+    if config.measure != "jaccard":
+        message = f"measure {config.measure} is not supported by the Dask engine (use the local engine)"
+        raise UsageError(message, option="measure")
+    if config.ignore_boilerplate:
+        message = "ignore_boilerplate is not supported by the Dask engine (use the local engine)"
+        raise UsageError(message, option="ignore_boilerplate")
 
 
 def _check_partition_bytes(partition_bytes: int | None) -> None:

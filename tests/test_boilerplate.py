@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from test_web_pages import URL, build_pages, stories, warc_bytes, write_pages
 
-from dedup import Document, ScanConfig, Skipped, find_duplicates, find_repeated_blocks, read_documents
+from dedup import Document, ScanConfig, Skipped, dask_engine, find_duplicates, find_repeated_blocks, read_documents
 from dedup.blocks import find_boilerplate, find_duplicates_without_boilerplate
 from dedup.errors import UsageError
 
@@ -154,8 +154,18 @@ def test_cli_boilerplate_documents_option(site: Path) -> None:
     assert run.returncode == 2 and "--boilerplate-documents must be at least 1" in run.stderr
 
 
-@pytest.mark.parametrize("option", [["--ignore-boilerplate"], ["--html-text", "all"]])
-def test_cli_dask_engine_refuses_the_web_options(site: Path, option: list[str]) -> None:
-    run = _dedup("scan", str(site), "--engine", "dask", *option)
+def test_dask_engine_refuses_ignore_boilerplate_before_any_work(site: Path) -> None:
+    run = _dedup("scan", str(site / "missing"), "--engine", "dask", "--ignore-boilerplate")
     assert run.returncode == 2
-    assert option[0] in run.stderr and "Traceback" not in run.stderr
+    assert "--ignore-boilerplate is not supported by the Dask engine" in run.stderr and "Traceback" not in run.stderr
+    with pytest.raises(UsageError, match=r"^ignore_boilerplate is not supported") as err:
+        dask_engine.find_duplicates(["a b c"], ignore_boilerplate=True, scheduler="inline")
+    assert err.value.option == "ignore_boilerplate"
+
+
+def test_dask_engine_reads_pages_as_the_local_engine_does(site: Path) -> None:
+    for text in ("main", "all"):
+        local = _dedup("scan", str(site), "--html-text", text, "--format", "jsonl")
+        dask = _dedup("scan", str(site), "--html-text", text, "--format", "jsonl", "--engine", "dask", "--workers", "1")
+        assert local.returncode == dask.returncode == 0, dask.stderr
+        assert local.stdout == dask.stdout and local.stdout
