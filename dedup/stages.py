@@ -39,7 +39,7 @@ from dedup.document import Document, DocumentLike, Skipped, UniqueIds, as_docume
 from dedup.ensemble import EnsembleStats, containment_candidates, containment_from_jaccard, orient
 from dedup.lsh import band_keys, choose_bands, pairs_from_band_columns
 from dedup.minhash import compute_signatures, permutations
-from dedup.normalize import encode_texts, kernel_tables, normalize_batch
+from dedup.normalize import encode_texts, kernel_tables, normalize_batch, renormalized, splice
 from dedup.shingle import SHINGLE_KINDS, ShingleSpec
 from dedup.similarity import exact_jaccard
 from dedup.store import SketchBatch, SketchStore, Store
@@ -118,41 +118,41 @@ def sketch_documents(
 
 
 def sketch_units(
-    units: npt.NDArray[np.uint16],
-    unit_starts: npt.NDArray[np.int64],
+    text: npt.NDArray[np.uint8],
+    text_starts: npt.NDArray[np.int64],
     spec: ShingleSpec,
     num_perm: int,
     seed: int,
     fold_accents: bool,
     workers: int | None,
 ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.uint32], npt.NDArray[np.uint8]]:
-    """The compiled part of sketching (runs without the GIL): ``(values,
-    starts, signatures, by_chars)`` of UTF-16 texts from
-    :func:`dedup.normalize.encode_texts`;
-    also returns the uint8 flags, shape ``(n,)``, of the documents shingled
-    by characters as the fallback of a word scan.
+    """The compiled part of sketching (runs without the GIL but for the
+    documents that need Python's NFC): ``(values, starts, signatures,
+    by_chars)`` of UTF-8 texts from :func:`dedup.normalize.encode_texts`
+    (uint8, with int64 offsets of shape ``(n + 1,)``); by_chars is the uint8
+    flags, shape ``(n,)``, of the documents shingled by characters as the
+    fallback of a word scan.
 
     Raises:
         MemoryError: a document's scratch memory could not be allocated.
     """
-    case, accent, tones = kernel_tables(fold_accents)
-    perms = permutations(num_perm, seed)
+    case, accent, stable, tones = kernel_tables(fold_accents)
+    a, b = permutations(num_perm, seed)
+    kind, threads = SHINGLE_KINDS[spec.kind], resolve_workers(workers)
     # One fused compiled pass; equal to normalize_batch -> shingle_batch ->
     # compute_signatures (a property test checks it) without their batch-wide
     # intermediate arrays.
-    return sketch_kernel(
-        units,
-        unit_starts,
-        case,
-        accent,
-        fold_accents,
-        tones,
-        SHINGLE_KINDS[spec.kind],
-        spec.n,
-        perms[0],
-        perms[1],
-        resolve_workers(workers),
+    values, starts, signatures, by_chars, needs = sketch_kernel(
+        text, text_starts, case, accent, stable, fold_accents, True, tones, kind, spec.n, a, b, threads
     )
+    rows = np.flatnonzero(needs)
+    if len(rows):
+        nfc, nfc_starts = renormalized(text, text_starts, rows)
+        sub_values, sub_starts, signatures[rows], by_chars[rows], _ = sketch_kernel(
+            nfc, nfc_starts, case, accent, stable, fold_accents, False, tones, kind, spec.n, a, b, threads
+        )
+        values, starts = splice(values, starts, rows, sub_values, sub_starts)
+    return values, starts, signatures, by_chars
 
 
 def as_batch(
