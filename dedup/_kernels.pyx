@@ -1063,6 +1063,13 @@ cdef int64_t _string(const uint8_t* p, int64_t i, int64_t m, uint8_t* out, int64
     escaped[0] = False
     while i < m:
         c = p[i]
+        if 0x20 <= c < 0x80 and c != 0x22 and c != 0x5C:
+            # Most bytes: printable ASCII, copied as they are.
+            if out != NULL:
+                out[pos] = c
+                pos += 1
+            i += 1
+            continue
         if c == 0x22:
             out_len[0] = pos
             return i + 1
