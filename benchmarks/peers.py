@@ -4,7 +4,8 @@
 
 Both do what the issue describes a user doing: NFC + casefold + punctuation
 folding with ``re``, word 5-gram strings, a MinHash per document
-(datasketch ``MinHash(num_perm=128).update_batch`` or rensa ``RMinHash``),
+(datasketch ``MinHash(num_perm=128).update_batch``, or rensa's bulk API:
+one digest matrix for all documents),
 LSH insert + query at threshold 0.8, union-find over the matches, and one
 JSON line per cluster. No exact verification (neither library offers one).
 """
@@ -71,19 +72,22 @@ def run_datasketch(path: str) -> tuple[list[str], list[tuple[int, int]]]:
 
 
 def run_rensa(path: str) -> tuple[list[str], list[tuple[int, int]]]:
+    """rensa's bulk API: one digest matrix for all documents
+    (``RMinHash.digest_matrix_from_token_sets``), ``RMinHashLSH.insert_matrix``,
+    then ``query_all`` (which takes RMinHash objects, from
+    ``RMinHash.from_token_sets``)."""
     from rensa import RMinHash, RMinHashLSH
 
     ids: list[str] = []
-    sketches = []
+    token_sets: list[list[str]] = []
     for doc_id, text in documents(path):
-        m = RMinHash(num_perm=NUM_PERM, seed=1)
-        m.update(shingles(text))
         ids.append(doc_id)
-        sketches.append(m)
+        token_sets.append(shingles(text))
+    matrix = RMinHash.digest_matrix_from_token_sets(token_sets, NUM_PERM, 1)
     lsh = RMinHashLSH(threshold=THRESHOLD, num_perm=NUM_PERM, num_bands=16)
-    for i, m in enumerate(sketches):
-        lsh.insert(i, m)
-    pairs = [(i, j) for i, m in enumerate(sketches) for j in lsh.query(m) if j > i]
+    lsh.insert_matrix(matrix)
+    found = lsh.query_all(RMinHash.from_token_sets(token_sets, NUM_PERM, 1))
+    pairs = [(i, j) for i, matches in enumerate(found) for j in matches if j > i]
     return ids, pairs
 
 

@@ -20,14 +20,16 @@ def check_indices(index: npt.NDArray[np.int64], n: int, name: str) -> None: ...
 def fail_allocation_for_tests(doc: int, site: int) -> None: ...
 def xxh64_buffer(buf: npt.NDArray[np.uint8], start: int, end: int) -> int: ...
 def normalize_kernel(
-    units: npt.NDArray[np.uint16],
+    text: npt.NDArray[np.uint8],
     starts: npt.NDArray[np.int64],
     case: npt.NDArray[np.uint32],
     accent: npt.NDArray[np.uint32],
+    stable: npt.NDArray[np.uint8],
     fold_accents: bool,
+    check_nfc: bool,
     tones: npt.NDArray[np.uint32],
     num_threads: int,
-) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]: ...
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.NDArray[np.uint8]]: ...
 def shingle_kernel(
     buf: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], kind: int, n: int, num_threads: int
 ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.uint8]]: ...
@@ -47,19 +49,49 @@ def jaccard_kernel(
 ) -> npt.NDArray[np.float64]: ...
 def union_find(n: int, left: npt.NDArray[np.int64], right: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]: ...
 def sketch_kernel(
-    units: npt.NDArray[np.uint16],
+    text: npt.NDArray[np.uint8],
     starts: npt.NDArray[np.int64],
     case: npt.NDArray[np.uint32],
     accent: npt.NDArray[np.uint32],
+    stable: npt.NDArray[np.uint8],
     fold_accents: bool,
+    check_nfc: bool,
     tones: npt.NDArray[np.uint32],
     kind: int,
     n: int,
     a: npt.NDArray[np.uint32],
     b: npt.NDArray[np.uint32],
     num_threads: int,
-) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.uint32], npt.NDArray[np.uint8]]: ...
+) -> tuple[
+    npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.uint32], npt.NDArray[np.uint8], npt.NDArray[np.uint8]
+]: ...
 def hash_kernel(
     buf: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], num_threads: int
 ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]: ...
 def start_threads(num_threads: int) -> int: ...
+
+LINE_BLANK: int
+LINE_OK: int
+LINE_PYTHON: int
+LINE_EMPTY: int
+ID_NONE: int
+ID_PLAIN: int
+ID_ESCAPED: int
+ID_TOKEN: int
+
+def jsonl_kernel(
+    data: npt.NDArray[np.uint8],
+    line_lo: npt.NDArray[np.int64],
+    line_hi: npt.NDArray[np.int64],
+    text_key: npt.NDArray[np.uint8],
+    id_key: npt.NDArray[np.uint8],
+    num_threads: int,
+) -> tuple[
+    npt.NDArray[np.uint8],
+    npt.NDArray[np.uint8],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.uint8],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+]: ...

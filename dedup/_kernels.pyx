@@ -14,9 +14,9 @@ those preconditions, for the wrappers to call.
 """
 
 from cython.parallel cimport prange
-from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc
-from libc.string cimport memcpy
+from libc.string cimport memcmp, memcpy
 
 import numpy as np
 
@@ -277,9 +277,46 @@ def xxh64_buffer(const uint8_t[::1] buf, int64_t start, int64_t end):
 
 
 # --------------------------------------------------------------------------
-# Normalization: UTF-16 code units in, UTF-8 bytes out.
+# Normalization: UTF-8 bytes in, UTF-8 bytes out.
+#
+# Input is UTF-8 as Python's "surrogatepass" writes it (a lone surrogate is a
+# 3-byte sequence). A lone surrogate is not a character and becomes a space;
+# a high surrogate followed by a low one is the code point they encode (what
+# UTF-16 would make of them). Any other invalid byte also becomes a space,
+# never a read past the document.
+#
+# NFC: with ``check_nfc``, a document holding a code point that is not
+# NFC-stable (see dedup/_unicode.py: every code point below U+0300 is) is
+# not normalized here: the kernel returns -1 and Python's unicodedata NFC
+# runs on it first. A document of stable code points only is already NFC.
 
 cdef uint32_t SPACE = 0x20
+cdef uint32_t INVALID = 0x110000
+
+
+cdef inline uint32_t _next_cp(const uint8_t* s, int64_t m, int64_t* pi) noexcept nogil:
+    """Decode the code point at ``s[pi[0]]`` (not ASCII) and advance past it;
+    INVALID (one byte consumed) for a byte that starts no valid sequence."""
+    cdef int64_t i = pi[0]
+    cdef uint32_t c = s[i], cp
+    if 0xC2 <= c < 0xE0:
+        if i + 1 < m and (s[i + 1] & 0xC0) == 0x80:
+            pi[0] = i + 2
+            return ((c & 0x1F) << 6) | (s[i + 1] & 0x3F)
+    elif 0xE0 <= c < 0xF0:
+        if i + 2 < m and (s[i + 1] & 0xC0) == 0x80 and (s[i + 2] & 0xC0) == 0x80:
+            cp = ((c & 0x0F) << 12) | ((s[i + 1] & 0x3F) << 6) | (s[i + 2] & 0x3F)
+            if cp >= 0x800:
+                pi[0] = i + 3
+                return cp
+    elif 0xF0 <= c < 0xF5:
+        if i + 3 < m and (s[i + 1] & 0xC0) == 0x80 and (s[i + 2] & 0xC0) == 0x80 and (s[i + 3] & 0xC0) == 0x80:
+            cp = ((c & 0x07) << 18) | ((s[i + 1] & 0x3F) << 12) | ((s[i + 2] & 0x3F) << 6) | (s[i + 3] & 0x3F)
+            if 0x10000 <= cp < 0x110000:
+                pi[0] = i + 4
+                return cp
+    pi[0] = i + 1
+    return INVALID
 
 
 cdef inline int64_t _utf8(uint32_t cp, uint8_t* out, int64_t pos) noexcept nogil:
@@ -319,41 +356,54 @@ cdef inline int64_t _end_word(
     return pos
 
 
-cdef int64_t _normalize_one(
-    const uint16_t* units,
-    int64_t n_units,
-    const uint32_t* case,
-    const uint32_t* accent,
-    bint fold_accents,
-    const uint32_t* tones,
-    int64_t n_tones,
-    uint8_t* out,
-) noexcept nogil:
-    """Normalize one document into out (room for 3 bytes per unit) in one
-    pass; return the number of bytes written."""
-    cdef int64_t i = 0, pos = 0, pos1 = 0, pos2 = 0, wordlen = 0
-    cdef uint32_t c, c1 = 0, c2 = 0, c3 = 0
+cdef struct Tables:
+    const uint32_t* case
+    const uint32_t* accent
+    const uint8_t* stable
+    const uint32_t* tones
+    int64_t n_tones
+    bint fold_accents
+    bint check_nfc
+
+
+cdef int64_t _normalize_one(const uint8_t* s, int64_t m, const Tables* t, uint8_t* out) noexcept nogil:
+    """Normalize one UTF-8 document into out (room for 3 bytes per input
+    byte) in one pass; return the number of bytes written, or -1 when
+    ``t.check_nfc`` and the document needs Python's NFC first."""
+    cdef int64_t i = 0, j, pos = 0, pos1 = 0, pos2 = 0, wordlen = 0
+    cdef uint32_t c, low, c1 = 0, c2 = 0, c3 = 0
     cdef bint pending = False
-    while i < n_units:
-        c = units[i]
-        i += 1
-        if 0xD800 <= c < 0xE000:
-            # A surrogate pair is one code point; a lone surrogate (possible
-            # only from surrogatepass input) is not a character.
-            if c < 0xDC00 and i < n_units and 0xDC00 <= units[i] < 0xE000:
-                c = 0x10000 + ((c - 0xD800) << 10) + (units[i] - 0xDC00)
-                i += 1
-            else:
+    while i < m:
+        c = s[i]
+        if c < 0x80:
+            i += 1
+        else:
+            c = _next_cp(s, m, &i)
+            if c == INVALID:
                 c = SPACE
-        c = case[c]
-        if fold_accents and c != SPACE:
-            c = accent[c]
+            elif c >= 0x300 and t.check_nfc and not t.stable[c]:
+                return -1
+            elif 0xD800 <= c < 0xE000:
+                # A lone surrogate is not a character; a high one followed
+                # by a low one is one code point, as UTF-16 reads them.
+                c = SPACE if c >= 0xDC00 else c
+                if c != SPACE:
+                    j = i
+                    low = _next_cp(s, m, &j) if i < m and s[i] >= 0x80 else 0
+                    if 0xDC00 <= low < 0xE000:
+                        c = 0x10000 + ((c - 0xD800) << 10) + (low - 0xDC00)
+                        i = j
+                    else:
+                        c = SPACE
+        c = t.case[c]
+        if t.fold_accents and c != SPACE:
+            c = t.accent[c]
             if c == 0:
                 continue
         if c == SPACE:
             if wordlen > 0:
-                if not fold_accents:
-                    pos = _end_word(c1, c2, c3, wordlen, pos2, pos, tones, n_tones, out)
+                if not t.fold_accents:
+                    pos = _end_word(c1, c2, c3, wordlen, pos2, pos, t.tones, t.n_tones, out)
                 pending = True
                 wordlen = 0
             continue
@@ -368,41 +418,69 @@ cdef int64_t _normalize_one(
         c2 = c1
         c1 = c
         wordlen += 1
-    if wordlen > 0 and not fold_accents:
-        pos = _end_word(c1, c2, c3, wordlen, pos2, pos, tones, n_tones, out)
+    if wordlen > 0 and not t.fold_accents:
+        pos = _end_word(c1, c2, c3, wordlen, pos2, pos, t.tones, t.n_tones, out)
     return pos
 
 
+cdef Tables _tables(
+    const uint32_t[::1] case,
+    const uint32_t[::1] accent,
+    const uint8_t[::1] stable,
+    const uint32_t[:, ::1] tones,
+    bint fold_accents,
+    bint check_nfc,
+):
+    cdef Tables t
+    t.case = &case[0]
+    t.accent = &accent[0]
+    t.stable = &stable[0]
+    t.tones = &tones[0, 0]
+    t.n_tones = tones.shape[0]
+    t.fold_accents = fold_accents
+    t.check_nfc = check_nfc
+    return t
+
+
 def normalize_kernel(
-    const uint16_t[::1] units,
+    const uint8_t[::1] text,
     const int64_t[::1] starts,
     const uint32_t[::1] case,
     const uint32_t[::1] accent,
+    const uint8_t[::1] stable,
     bint fold_accents,
+    bint check_nfc,
     const uint32_t[:, ::1] tones,
     int num_threads,
 ):
-    """Normalize a batch; return ``(utf8 bytes, offsets)`` as numpy arrays."""
+    """Normalize a batch of UTF-8 texts; return ``(utf8 bytes, offsets,
+    needs_nfc)`` as numpy arrays, needs_nfc (uint8) flagging the documents
+    left empty because they need Python's NFC first (only with check_nfc)."""
     cdef Py_ssize_t n_docs = starts.shape[0] - 1
     cdef Py_ssize_t d
-    cdef int64_t lo, hi, total = starts[n_docs]
-    # UTF-8 takes at most 3 bytes per UTF-16 unit (4 per surrogate pair), so
-    # document d writes into its own region [3 * starts[d], 3 * starts[d + 1]).
+    cdef int64_t lo, hi, got, total = starts[n_docs]
+    cdef Tables t = _tables(case, accent, stable, tones, fold_accents, check_nfc)
+    # Normalizing never writes more than 2 bytes per input byte (1 for ASCII,
+    # tested), so document d writes into its own region
+    # [3 * starts[d], 3 * starts[d + 1]).
     wide_arr = np.empty(max(3 * total, 1), dtype=np.uint8)
     lengths_arr = np.empty(n_docs, dtype=np.int64)
+    needs_arr = np.zeros(n_docs, dtype=np.uint8)
     cdef uint8_t[::1] wide = wide_arr
     cdef int64_t[::1] lengths = lengths_arr
-    cdef const uint16_t* unit_ptr = &units[0] if units.shape[0] > 0 else NULL
-    cdef int64_t n_tones = tones.shape[0]
+    cdef uint8_t[::1] needs = needs_arr
+    cdef const uint8_t* base = &text[0] if text.shape[0] > 0 else NULL
     for d in prange(n_docs, nogil=True, schedule="dynamic", chunksize=16, num_threads=num_threads):
         lo = starts[d]
         hi = starts[d + 1]
+        lengths[d] = 0
         if hi == lo:
-            lengths[d] = 0
             continue
-        lengths[d] = _normalize_one(
-            unit_ptr + lo, hi - lo, &case[0], &accent[0], fold_accents, &tones[0, 0], n_tones, &wide[3 * lo]
-        )
+        got = _normalize_one(base + lo, hi - lo, &t, &wide[3 * lo])
+        if got < 0:
+            needs[d] = 1
+        else:
+            lengths[d] = got
     offsets_arr = np.zeros(n_docs + 1, dtype=np.int64)
     np.cumsum(lengths_arr, out=offsets_arr[1:])
     packed_arr = np.empty(offsets_arr[n_docs], dtype=np.uint8)
@@ -411,7 +489,7 @@ def normalize_kernel(
     for d in prange(n_docs, nogil=True, schedule="static", num_threads=num_threads):
         if lengths[d] > 0:
             memcpy(&packed[offsets[d]], &wide[3 * starts[d]], lengths[d])
-    return packed_arr, offsets_arr
+    return packed_arr, offsets_arr, needs_arr
 
 
 # --------------------------------------------------------------------------
@@ -675,11 +753,13 @@ def signature_kernel(
 # normalize_kernel -> shingle_kernel -> signature_kernel (tested).
 
 def sketch_kernel(
-    const uint16_t[::1] units,
+    const uint8_t[::1] text,
     const int64_t[::1] starts,
     const uint32_t[::1] case,
     const uint32_t[::1] accent,
+    const uint8_t[::1] stable,
     bint fold_accents,
+    bint check_nfc,
     const uint32_t[:, ::1] tones,
     int kind,
     int n,
@@ -687,26 +767,30 @@ def sketch_kernel(
     const uint32_t[::1] b,
     int num_threads,
 ):
-    """``(values, value_starts, signatures, by_chars)`` for a batch of UTF-16
-    texts; by_chars (uint8) flags the documents of a word scan shingled by
-    code points (the fallback)."""
+    """``(values, value_starts, signatures, by_chars, needs_nfc)`` for a
+    batch of UTF-8 texts; by_chars (uint8) flags the documents of a word
+    scan shingled by code points (the fallback), needs_nfc (uint8) the
+    documents left empty because they need Python's NFC first (only with
+    check_nfc)."""
     cdef Py_ssize_t n_docs = starts.shape[0] - 1
     cdef Py_ssize_t num_perm = a.shape[0]
     cdef Py_ssize_t d
     cdef int64_t lo, hi, m, n_units, count
     cdef int doc_kind
-    cdef uint8_t* text
+    cdef uint8_t* normal
     cdef uint64_t* hashes
-    cdef const uint16_t* unit_ptr = &units[0] if units.shape[0] > 0 else NULL
-    cdef int64_t n_tones = tones.shape[0]
+    cdef const uint8_t* base = &text[0] if text.shape[0] > 0 else NULL
+    cdef Tables t = _tables(case, accent, stable, tones, fold_accents, check_nfc)
     signatures_arr = np.full((n_docs, num_perm), 0xFFFFFFFF, dtype=np.uint32)
     counts_arr = np.zeros(n_docs, dtype=np.int64)
     by_chars_arr = np.zeros(n_docs, dtype=np.uint8)
     status_arr = np.zeros(n_docs, dtype=np.uint8)
+    needs_arr = np.zeros(n_docs, dtype=np.uint8)
     cdef uint32_t[:, ::1] signatures = signatures_arr
     cdef int64_t[::1] counts = counts_arr
     cdef uint8_t[::1] by_chars = by_chars_arr
     cdef uint8_t[::1] status = status_arr
+    cdef uint8_t[::1] needs = needs_arr
     # Each document's distinct hashes wait in their own buffer until the
     # prefix sum of the counts says where they go.
     cdef uint64_t** held = <uint64_t**>calloc(max(n_docs, 1), sizeof(uint64_t*))
@@ -718,14 +802,18 @@ def sketch_kernel(
             hi = starts[d + 1]
             if hi == lo:
                 continue
-            text = <uint8_t*>_alloc(3 * (hi - lo), d, _SITE_TEXT)
-            if text == NULL:
+            normal = <uint8_t*>_alloc(3 * (hi - lo), d, _SITE_TEXT)
+            if normal == NULL:
                 status[d] = 1
                 continue
-            m = _normalize_one(unit_ptr + lo, hi - lo, &case[0], &accent[0], fold_accents, &tones[0, 0], n_tones, text)
-            doc_kind = _doc_kind(text, m, kind)
+            m = _normalize_one(base + lo, hi - lo, &t, normal)
+            if m < 0:
+                needs[d] = 1
+                free(normal)
+                continue
+            doc_kind = _doc_kind(normal, m, kind)
             by_chars[d] = doc_kind != kind
-            n_units = _count_units(text, m, doc_kind)
+            n_units = _count_units(normal, m, doc_kind)
             count = _shingle_count(n_units, n)
             if count > 0:
                 hashes = <uint64_t*>_alloc(count * sizeof(uint64_t), d, _SITE_HASHES)
@@ -735,20 +823,20 @@ def sketch_kernel(
                     status[d] = 1
                 else:
                     count = _shingle_one(
-                        text, m, doc_kind, n, n_units, CHAR_FALLBACK_TAG if by_chars[d] else 0, hashes, d
+                        normal, m, doc_kind, n, n_units, CHAR_FALLBACK_TAG if by_chars[d] else 0, hashes, d
                     )
                     if count < 0:
                         status[d] = 1
                     else:
                         _minhash_row(hashes, count, &a[0], &b[0], num_perm, &signatures[d, 0])
                         counts[d] = count
-            free(text)
+            free(normal)
         _raise_if_failed(status_arr)
         value_starts_arr = np.zeros(n_docs + 1, dtype=np.int64)
         np.cumsum(counts_arr, out=value_starts_arr[1:])
         values_arr = np.empty(value_starts_arr[n_docs], dtype=np.uint64)
         values_arr = _collect(held, counts, value_starts_arr, values_arr, num_threads)
-        return values_arr, value_starts_arr, signatures_arr, by_chars_arr
+        return values_arr, value_starts_arr, signatures_arr, by_chars_arr, needs_arr
     finally:
         for d in range(n_docs):
             free(held[d])
@@ -877,3 +965,433 @@ def start_threads(int num_threads):
     for i in prange(num_threads, nogil=True, schedule="static", chunksize=1, num_threads=num_threads):
         total += i
     return total
+
+
+# --------------------------------------------------------------------------
+# JSONL lines, parsed in compiled code. The fast path takes a line only when
+# it is sure of the result Python's parsers give: a JSON object with keys
+# written without escapes, the text field once and a string, the id field at
+# most once, every string strictly valid UTF-8 without lone surrogates,
+# nesting at most 64 deep. Every other line (and "-0" as an id, which Python
+# reads as the integer 0) is left to the Python reader: it decides the
+# skip or the document, so both paths give the same result.
+
+cdef enum:
+    _LINE_BLANK = 0
+    _LINE_OK = 1
+    _LINE_PYTHON = 2
+    _LINE_EMPTY = 3
+
+cdef enum:
+    _ID_NONE = 0
+    _ID_PLAIN = 1
+    _ID_ESCAPED = 2
+    _ID_TOKEN = 3
+
+LINE_BLANK = _LINE_BLANK
+LINE_OK = _LINE_OK
+LINE_PYTHON = _LINE_PYTHON
+LINE_EMPTY = _LINE_EMPTY
+ID_NONE = _ID_NONE
+ID_PLAIN = _ID_PLAIN
+ID_ESCAPED = _ID_ESCAPED
+ID_TOKEN = _ID_TOKEN
+
+cdef int _MAX_DEPTH = 64
+
+
+cdef inline bint _json_ws(uint8_t c) noexcept nogil:
+    return c == 0x20 or c == 0x09 or c == 0x0A or c == 0x0D
+
+
+cdef inline int64_t _skip_ws(const uint8_t* p, int64_t i, int64_t m) noexcept nogil:
+    while i < m and _json_ws(p[i]):
+        i += 1
+    return i
+
+
+cdef inline bint _cont(uint8_t c) noexcept nogil:
+    return (c & 0xC0) == 0x80
+
+
+cdef inline int _strict_utf8(const uint8_t* p, int64_t i, int64_t m) noexcept nogil:
+    """Length of the strictly valid (no overlong form, no surrogate, at most
+    U+10FFFF) multi-byte UTF-8 sequence at ``p[i]``, or 0."""
+    cdef uint8_t c = p[i]
+    if 0xC2 <= c <= 0xDF:
+        return 2 if i + 1 < m and _cont(p[i + 1]) else 0
+    if 0xE0 <= c <= 0xEF:
+        if i + 2 >= m or not _cont(p[i + 1]) or not _cont(p[i + 2]):
+            return 0
+        if (c == 0xE0 and p[i + 1] < 0xA0) or (c == 0xED and p[i + 1] >= 0xA0):
+            return 0
+        return 3
+    if 0xF0 <= c <= 0xF4:
+        if i + 3 >= m or not _cont(p[i + 1]) or not _cont(p[i + 2]) or not _cont(p[i + 3]):
+            return 0
+        if (c == 0xF0 and p[i + 1] < 0x90) or (c == 0xF4 and p[i + 1] >= 0x90):
+            return 0
+        return 4
+    return 0
+
+
+cdef inline int64_t _hex4(const uint8_t* p, int64_t i, int64_t m) noexcept nogil:
+    """The value of the 4 hex digits at ``p[i]``, or -1."""
+    cdef int64_t v = 0
+    cdef int k
+    cdef uint8_t c
+    if i + 4 > m:
+        return -1
+    for k in range(4):
+        c = p[i + k]
+        if 0x30 <= c <= 0x39:
+            v = v * 16 + (c - 0x30)
+        elif 0x61 <= (c | 0x20) <= 0x66:
+            v = v * 16 + ((c | 0x20) - 0x61 + 10)
+        else:
+            return -1
+    return v
+
+
+cdef int64_t _string(const uint8_t* p, int64_t i, int64_t m, uint8_t* out, int64_t* out_len, bint* escaped) noexcept nogil:
+    """Check the JSON string whose first byte (after the quote) is ``p[i]``;
+    with ``out``, write its value there as UTF-8 (never longer than the
+    string as written). Return the index after the closing quote, or -1."""
+    cdef int64_t pos = 0, v, w
+    cdef int k
+    cdef uint8_t c, e
+    escaped[0] = False
+    while i < m:
+        c = p[i]
+        if 0x20 <= c < 0x80 and c != 0x22 and c != 0x5C:
+            # Most bytes: printable ASCII, copied as they are.
+            if out != NULL:
+                out[pos] = c
+                pos += 1
+            i += 1
+            continue
+        if c == 0x22:
+            out_len[0] = pos
+            return i + 1
+        if c == 0x5C:
+            escaped[0] = True
+            if i + 1 >= m:
+                return -1
+            e = p[i + 1]
+            if e == 0x75:  # \uXXXX, a surrogate pair as two of them
+                v = _hex4(p, i + 2, m)
+                if v < 0 or 0xDC00 <= v < 0xE000:
+                    return -1
+                i += 6
+                if 0xD800 <= v < 0xDC00:
+                    if i + 1 >= m or p[i] != 0x5C or p[i + 1] != 0x75:
+                        return -1
+                    w = _hex4(p, i + 2, m)
+                    if not 0xDC00 <= w < 0xE000:
+                        return -1
+                    i += 6
+                    v = 0x10000 + ((v - 0xD800) << 10) + (w - 0xDC00)
+                if out != NULL:
+                    pos = _utf8(<uint32_t>v, out, pos)
+                continue
+            if e == 0x22 or e == 0x5C or e == 0x2F:
+                c = e
+            elif e == 0x62:
+                c = 0x08
+            elif e == 0x66:
+                c = 0x0C
+            elif e == 0x6E:
+                c = 0x0A
+            elif e == 0x72:
+                c = 0x0D
+            elif e == 0x74:
+                c = 0x09
+            else:
+                return -1
+            if out != NULL:
+                out[pos] = c
+                pos += 1
+            i += 2
+            continue
+        if c < 0x20:
+            return -1
+        if c < 0x80:
+            if out != NULL:
+                out[pos] = c
+                pos += 1
+            i += 1
+            continue
+        k = _strict_utf8(p, i, m)
+        if k == 0:
+            return -1
+        if out != NULL:
+            memcpy(out + pos, p + i, k)
+            pos += k
+        i += k
+    return -1
+
+
+cdef inline int64_t _digits(const uint8_t* p, int64_t i, int64_t m) noexcept nogil:
+    """The index after a run of at least one digit at ``p[i]``, or -1."""
+    cdef int64_t start = i
+    while i < m and 0x30 <= p[i] <= 0x39:
+        i += 1
+    return i if i > start else -1
+
+
+cdef int64_t _number(const uint8_t* p, int64_t i, int64_t m) noexcept nogil:
+    """The index after the JSON number at ``p[i]``, or -1."""
+    if p[i] == 0x2D:
+        i += 1
+    if i >= m:
+        return -1
+    if p[i] == 0x30:
+        i += 1
+    else:
+        i = _digits(p, i, m)
+        if i < 0:
+            return -1
+    if i < m and p[i] == 0x2E:
+        i = _digits(p, i + 1, m)
+        if i < 0:
+            return -1
+    if i < m and (p[i] == 0x65 or p[i] == 0x45):
+        i += 1
+        if i < m and (p[i] == 0x2B or p[i] == 0x2D):
+            i += 1
+        i = _digits(p, i, m)
+    return i
+
+
+cdef inline int64_t _literal(const uint8_t* p, int64_t i, int64_t m, const char* word, int64_t k) noexcept nogil:
+    cdef int64_t j
+    if i + k > m:
+        return -1
+    for j in range(k):
+        if p[i + j] != <uint8_t>word[j]:
+            return -1
+    return i + k
+
+
+cdef int64_t _value(const uint8_t* p, int64_t i, int64_t m, int depth) noexcept nogil:
+    """Check the JSON value at ``p[i]``; return the index after it, or -1."""
+    cdef int64_t length
+    cdef bint escaped
+    cdef uint8_t c, close
+    if i >= m:
+        return -1
+    c = p[i]
+    if c == 0x22:
+        return _string(p, i + 1, m, NULL, &length, &escaped)
+    if c == 0x2D or 0x30 <= c <= 0x39:
+        return _number(p, i, m)
+    if c == 0x74:
+        return _literal(p, i, m, b"true", 4)
+    if c == 0x66:
+        return _literal(p, i, m, b"false", 5)
+    if c == 0x6E:
+        return _literal(p, i, m, b"null", 4)
+    if c != 0x7B and c != 0x5B:
+        return -1
+    if depth >= _MAX_DEPTH:
+        return -1
+    close = 0x7D if c == 0x7B else 0x5D
+    i = _skip_ws(p, i + 1, m)
+    if i < m and p[i] == close:
+        return i + 1
+    while True:
+        if c == 0x7B:
+            if i >= m or p[i] != 0x22:
+                return -1
+            i = _string(p, i + 1, m, NULL, &length, &escaped)
+            if i < 0:
+                return -1
+            i = _skip_ws(p, i, m)
+            if i >= m or p[i] != 0x3A:
+                return -1
+            i = _skip_ws(p, i + 1, m)
+        i = _value(p, i, m, depth + 1)
+        if i < 0:
+            return -1
+        i = _skip_ws(p, i, m)
+        if i < m and p[i] == 0x2C:
+            i = _skip_ws(p, i + 1, m)
+            continue
+        if i < m and p[i] == close:
+            return i + 1
+        return -1
+
+
+cdef inline bint _py_space(uint32_t c) noexcept nogil:
+    """Python's str.isspace of one code point (tested on all of them)."""
+    if c < 0x80:
+        return c == 0x20 or 0x09 <= c <= 0x0D or 0x1C <= c <= 0x1F
+    return (
+        c == 0x85 or c == 0xA0 or c == 0x1680 or 0x2000 <= c <= 0x200A
+        or c == 0x2028 or c == 0x2029 or c == 0x202F or c == 0x205F or c == 0x3000
+    )
+
+
+cdef bint _blank_text(const uint8_t* s, int64_t m) noexcept nogil:
+    """Whether valid UTF-8 ``s`` is only whitespace (Python's str.strip)."""
+    cdef int64_t i = 0
+    cdef uint32_t c
+    while i < m:
+        c = s[i]
+        if c < 0x80:
+            i += 1
+        else:
+            c = _next_cp(s, m, &i)
+        if not _py_space(c):
+            return False
+    return True
+
+
+cdef inline bint _same(const uint8_t* p, int64_t lo, int64_t hi, const uint8_t* key, int64_t k) noexcept nogil:
+    return hi - lo == k and (k == 0 or memcmp(p + lo, key, k) == 0)
+
+
+cdef int _jsonl_line(
+    const uint8_t* p, int64_t m, const uint8_t* tkey, int64_t tk, const uint8_t* ikey, int64_t ik,
+    uint8_t* out, int64_t* text_len, uint8_t* id_kind, int64_t* id_lo, int64_t* id_hi,
+) noexcept nogil:
+    """Parse one line (without its newline); return a ``_LINE_*`` status."""
+    cdef int64_t i, ks, ke, vs, j
+    cdef bint escaped, is_text, is_id, seen_text = False, seen_id = False
+    cdef uint8_t c
+    i = 0
+    while i < m and (p[i] == 0x20 or 0x09 <= p[i] <= 0x0D):  # bytes.strip()
+        i += 1
+    if i == m:
+        return _LINE_BLANK
+    id_kind[0] = _ID_NONE
+    text_len[0] = 0
+    i = _skip_ws(p, 0, m)
+    if i >= m or p[i] != 0x7B:
+        return _LINE_PYTHON
+    i = _skip_ws(p, i + 1, m)
+    while True:
+        if i >= m or p[i] != 0x22:
+            return _LINE_PYTHON
+        ks = i + 1
+        i = _string(p, ks, m, NULL, &ke, &escaped)
+        if i < 0 or escaped:
+            return _LINE_PYTHON
+        ke = i - 1
+        i = _skip_ws(p, i, m)
+        if i >= m or p[i] != 0x3A:
+            return _LINE_PYTHON
+        i = _skip_ws(p, i + 1, m)
+        is_text = _same(p, ks, ke, tkey, tk)
+        is_id = _same(p, ks, ke, ikey, ik)
+        vs = i
+        if is_text:
+            if seen_text or i >= m or p[i] != 0x22:
+                return _LINE_PYTHON
+            seen_text = True
+            i = _string(p, i + 1, m, out, text_len, &escaped)
+        else:
+            i = _value(p, i, m, 1)
+        if i < 0:
+            return _LINE_PYTHON
+        if is_id:
+            if seen_id:
+                return _LINE_PYTHON
+            seen_id = True
+            c = p[vs]
+            if c == 0x22:
+                if i - vs > 2:
+                    id_kind[0] = _ID_PLAIN
+                    id_lo[0] = vs + 1
+                    id_hi[0] = i - 1
+                    for j in range(vs + 1, i - 1):
+                        if p[j] == 0x5C:
+                            id_kind[0] = _ID_ESCAPED
+                            id_lo[0] = vs
+                            id_hi[0] = i
+                            break
+            elif c == 0x2D or 0x30 <= c <= 0x39 or c == 0x74 or c == 0x66:
+                if i - vs == 2 and c == 0x2D and p[vs + 1] == 0x30:
+                    return _LINE_PYTHON  # -0: Python's integer 0
+                id_kind[0] = _ID_TOKEN
+                id_lo[0] = vs
+                id_hi[0] = i
+        i = _skip_ws(p, i, m)
+        if i < m and p[i] == 0x2C:
+            i = _skip_ws(p, i + 1, m)
+            continue
+        if i < m and p[i] == 0x7D:
+            i = _skip_ws(p, i + 1, m)
+            break
+        return _LINE_PYTHON
+    if i != m or not seen_text:
+        return _LINE_PYTHON
+    if _blank_text(out, text_len[0]):
+        text_len[0] = 0
+        return _LINE_EMPTY
+    return _LINE_OK
+
+
+def jsonl_kernel(
+    const uint8_t[::1] data,
+    const int64_t[::1] line_lo,
+    const int64_t[::1] line_hi,
+    const uint8_t[::1] text_key,
+    const uint8_t[::1] id_key,
+    int num_threads,
+):
+    """Parse the lines ``data[line_lo[k]:line_hi[k]]`` (ascending, not
+    overlapping): ``(status, text, text_offsets, lengths, id_kind, id_lo,
+    id_hi)``. status (uint8) is a ``LINE_*`` per line; text (uint8) the
+    UTF-8 texts of the ``LINE_OK`` lines back to back, line k owning
+    ``text[text_offsets[k]:text_offsets[k + 1]]`` (empty for other lines);
+    lengths (int64) their code points; id_kind (uint8) an ``ID_*`` and
+    ``data[id_lo:id_hi]`` the id as written (``ID_PLAIN``: the string's
+    bytes, ``ID_ESCAPED``: the string with its quotes, ``ID_TOKEN``: a number,
+    true or false)."""
+    cdef Py_ssize_t n = line_lo.shape[0]
+    cdef Py_ssize_t k
+    cdef int64_t i, count
+    cdef const uint8_t* base = &data[0] if data.shape[0] > 0 else NULL
+    cdef const uint8_t* tkey = &text_key[0] if text_key.shape[0] > 0 else NULL
+    cdef const uint8_t* ikey = &id_key[0] if id_key.shape[0] > 0 else NULL
+    cdef int64_t tk = text_key.shape[0], ik = id_key.shape[0]
+    status_arr = np.zeros(n, dtype=np.uint8)
+    kind_arr = np.zeros(n, dtype=np.uint8)
+    id_lo_arr = np.zeros(n, dtype=np.int64)
+    id_hi_arr = np.zeros(n, dtype=np.int64)
+    text_len_arr = np.zeros(n, dtype=np.int64)
+    lengths_arr = np.zeros(n, dtype=np.int64)
+    # A string's value is never longer than the string as written, so line
+    # k writes its text into its own region of wide.
+    wide_arr = np.empty(max(data.shape[0], 1), dtype=np.uint8)
+    cdef uint8_t[::1] status = status_arr
+    cdef uint8_t[::1] kind = kind_arr
+    cdef int64_t[::1] id_lo = id_lo_arr
+    cdef int64_t[::1] id_hi = id_hi_arr
+    cdef int64_t[::1] text_len = text_len_arr
+    cdef int64_t[::1] lengths = lengths_arr
+    cdef uint8_t[::1] wide = wide_arr
+    for k in prange(n, nogil=True, schedule="dynamic", chunksize=16, num_threads=num_threads):
+        status[k] = _jsonl_line(
+            base + line_lo[k], line_hi[k] - line_lo[k], tkey, tk, ikey, ik,
+            &wide[line_lo[k]], &text_len[k], &kind[k], &id_lo[k], &id_hi[k],
+        )
+        if status[k] != _LINE_OK:
+            text_len[k] = 0
+        else:
+            id_lo[k] = id_lo[k] + line_lo[k]
+            id_hi[k] = id_hi[k] + line_lo[k]
+            count = 0
+            for i in range(line_lo[k], line_lo[k] + text_len[k]):
+                count = count + ((wide[i] & 0xC0) != 0x80)
+            lengths[k] = count
+    offsets_arr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(text_len_arr, out=offsets_arr[1:])
+    text_arr = np.empty(offsets_arr[n], dtype=np.uint8)
+    cdef int64_t[::1] offsets = offsets_arr
+    cdef uint8_t[::1] text = text_arr
+    for k in prange(n, nogil=True, schedule="static", num_threads=num_threads):
+        if text_len[k] > 0:
+            memcpy(&text[offsets[k]], &wide[line_lo[k]], text_len[k])
+    return status_arr, text_arr, offsets_arr, lengths_arr, kind_arr, id_lo_arr, id_hi_arr

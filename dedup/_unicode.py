@@ -1,7 +1,7 @@
 """Per-code-point tables behind normalization, shipped as ``unicode_tables.npz``.
 
 Building them means asking :mod:`unicodedata` about all 1,114,112 code points
-(~1 s), too slow for every CLI start, so they are generated once by
+(a few seconds), too slow for every CLI start, so they are generated once by
 ``python -m dedup._unicode`` and shipped; ``tests/test_normalize.py`` rebuilds
 them and fails if the running Python's Unicode data disagrees.
 
@@ -15,6 +15,13 @@ The definitions (the single source of truth for what normalization means):
   are left alone), iterated to a fixed point so folding is idempotent.
 * accent fold (of a case-folded word character): the NFD base character with
   combining marks dropped, ``đ`` -> ``d``; a lone mark is deleted (maps to 0).
+* NFC-stable code point: canonical combining class 0, its own NFC, not the
+  second half of a canonical pair (a "Maybe" of the NFC quick check) and not
+  a Hangul vowel or trailing consonant jamo. A text made only of NFC-stable
+  code points is already in NFC (the quick check of UAX #15 answers Yes), so
+  the kernel skips ``unicodedata.normalize`` for it; every other text goes
+  through Python's NFC first. Everything below U+0300 is stable, and so is
+  precomposed Vietnamese.
 """
 
 from __future__ import annotations
@@ -59,8 +66,36 @@ def fold_accent_char(ch: str) -> str:
     return base if len(base) == 1 else ch
 
 
+def _composition_seconds() -> set[int]:
+    """Code points that can be the second half of a canonical composition."""
+    seconds = set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))  # Hangul V and T jamo
+    for cp in range(N_CODE_POINTS):
+        parts = unicodedata.decomposition(chr(cp)).split()
+        if len(parts) == 2 and not parts[0].startswith("<"):
+            seconds.add(int(parts[1], 16))
+    return seconds
+
+
+def nfc_stable_ranges() -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    """``(lo, hi)``: the inclusive runs of code points that are not NFC-stable."""
+    seconds = _composition_seconds()
+    lo: list[int] = []
+    hi: list[int] = []
+    for cp in range(N_CODE_POINTS):
+        ch = chr(cp)
+        stable = cp not in seconds and unicodedata.combining(ch) == 0 and unicodedata.normalize("NFC", ch) == ch
+        if stable:
+            continue
+        if hi and hi[-1] == cp - 1:
+            hi[-1] = cp
+        else:
+            lo.append(cp)
+            hi.append(cp)
+    return np.array(lo, dtype=np.uint32), np.array(hi, dtype=np.uint32)
+
+
 def build_tables() -> dict[str, npt.NDArray[np.uint32]]:
-    """Compute the compact tables from :mod:`unicodedata` (slow: ~1 s)."""
+    """Compute the compact tables from :mod:`unicodedata` (slow: seconds)."""
     space_lo: list[int] = []
     space_hi: list[int] = []
     case_cp: list[int] = []
@@ -91,6 +126,7 @@ def build_tables() -> dict[str, npt.NDArray[np.uint32]]:
             accent_to.append(ord(stripped) if stripped else 0)
     # Several upper-case letters fold to one lower-case letter: keep one entry each.
     accent = dict(zip(accent_cp, accent_to, strict=True))
+    unstable_lo, unstable_hi = nfc_stable_ranges()
     return {
         "space_lo": np.array(space_lo, dtype=np.uint32),
         "space_hi": np.array(space_hi, dtype=np.uint32),
@@ -98,6 +134,8 @@ def build_tables() -> dict[str, npt.NDArray[np.uint32]]:
         "case_to": np.array(case_to, dtype=np.uint32),
         "accent_cp": np.array(sorted(accent), dtype=np.uint32),
         "accent_to": np.array([accent[k] for k in sorted(accent)], dtype=np.uint32),
+        "nfc_unstable_lo": unstable_lo,
+        "nfc_unstable_hi": unstable_hi,
         "unidata_version": np.array([ord(c) for c in unicodedata.unidata_version], dtype=np.uint32),
     }
 
@@ -128,6 +166,16 @@ def accent_table() -> npt.NDArray[np.uint32]:
     data = _load()
     table = np.arange(N_CODE_POINTS, dtype=np.uint32)
     table[data["accent_cp"]] = data["accent_to"]
+    return table
+
+
+@cache
+def nfc_stable_table() -> npt.NDArray[np.uint8]:
+    """Dense table, shape ``(0x110000,)``, uint8: 1 for an NFC-stable code point."""
+    data = _load()
+    table = np.ones(N_CODE_POINTS, dtype=np.uint8)
+    for lo, hi in zip(data["nfc_unstable_lo"].tolist(), data["nfc_unstable_hi"].tolist(), strict=True):
+        table[lo : hi + 1] = 0
     return table
 
 

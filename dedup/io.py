@@ -22,6 +22,7 @@ the target folder renamed over the target, so a reader never sees half a file).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import csv
 import dataclasses
@@ -33,21 +34,27 @@ from collections.abc import Callable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, overload
 
+import numpy as np
+import numpy.typing as npt
 import orjson
 import zstandard
 
 from dedup import web
+from dedup._kernels import ID_ESCAPED, ID_PLAIN, ID_TOKEN, LINE_BLANK, LINE_EMPTY, LINE_OK, jsonl_kernel
+from dedup._threads import resolve_workers
 from dedup.config import check_html_text
 from dedup.document import Document, Skipped
 from dedup.errors import InputError
 from dedup.output import open_output
 
 __all__ = [
+    "DocumentStream",
     "InputError",
     "InputFile",
     "InputSet",
+    "PackedTexts",
     "atomic_writer",
     "collect_input_files",
     "collect_inputs",
@@ -419,15 +426,184 @@ def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
         yield b"".join(pieces)
 
 
+# ---- JSONL: lines parsed by the compiled kernel (dedup._kernels.jsonl_kernel),
+# a few MiB of whole lines at a time. A document it reads keeps its text as
+# UTF-8 (PackedTexts) for the scan; every line it leaves to Python goes
+# through _parse_jsonl_line below, so both give the same ids, texts and skips.
+
+_JSONL_BLOCK = 1 << 22
+
+
+@dataclass(frozen=True)
+class PackedTexts:
+    """Consecutive documents of one JSONL file, their texts kept as the UTF-8
+    read (strictly valid, not normalized): what the scan sketches without
+    making a Python string of each text.
+
+    Attributes:
+        ids: Each document's id (as :func:`read_documents` gives it).
+        locations: Each document's ``FILE:LINE``.
+        text: uint8, the texts back to back (and maybe more around them).
+        offsets: int64, shape ``(n + 1,)``: document ``i`` is
+            ``text[offsets[i]:offsets[i + 1]]``.
+        lengths: int64, shape ``(n,)``: each text's length in code points.
+    """
+
+    ids: list[str]
+    locations: list[str]
+    text: npt.NDArray[np.uint8]
+    offsets: npt.NDArray[np.int64]
+    lengths: npt.NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def documents(self) -> list[Document]:
+        """The documents, texts decoded."""
+        bounds = self.offsets.tolist()
+        return [
+            Document(doc_id, self.text[bounds[i] : bounds[i + 1]].tobytes().decode("utf-8"), location)
+            for i, (doc_id, location) in enumerate(zip(self.ids, self.locations, strict=True))
+        ]
+
+
+class DocumentStream(Iterator[Document | Skipped]):
+    """What :func:`read_documents` returns: an iterator of documents and
+    skips, which a scan can also read as :class:`PackedTexts` runs
+    (:meth:`packed`) from where the iteration stands."""
+
+    def __init__(self, items: Iterator[PackedTexts | Document | Skipped]) -> None:
+        self._items = items
+        self._queue: collections.deque[Document] = collections.deque()
+
+    def __iter__(self) -> DocumentStream:
+        return self
+
+    def __next__(self) -> Document | Skipped:
+        while not self._queue:
+            item = next(self._items)
+            if not isinstance(item, PackedTexts):
+                return item
+            self._queue.extend(item.documents())
+        return self._queue.popleft()
+
+    def packed(self) -> Iterator[PackedTexts | Document | Skipped]:
+        """The rest of the stream, runs of JSONL documents as :class:`PackedTexts`."""
+        while self._queue:
+            yield self._queue.popleft()
+        yield from self._items
+
+
+def _line_blocks(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Whole lines, a few MiB at a time: every block but the last ends with
+    a newline. A cut archive first yields the whole lines before the cut
+    (as :func:`_lines` does), then raises :class:`_TruncatedError`."""
+    pending: list[bytes] = []
+    size = 0
+    try:
+        for chunk in chunks:
+            pending.append(chunk)
+            size += len(chunk)
+            if size < _JSONL_BLOCK or b"\n" not in chunk:
+                continue
+            data = b"".join(pending)
+            cut = data.rfind(b"\n") + 1
+            yield data[:cut]
+            pending = [data[cut:]] if cut < len(data) else []
+            size = len(data) - cut
+    except _TruncatedError:
+        data = b"".join(pending)
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            yield data[:cut]
+        raise
+    if size:
+        yield b"".join(pending)
+
+
 def _read_jsonl_file(file: InputFile, text_field: str, id_field: str, on_read: _OnRead) -> Iterator[Document | Skipped]:
+    for item in _read_jsonl_packed(file, text_field, id_field, on_read):
+        if isinstance(item, PackedTexts):
+            yield from item.documents()
+        else:
+            yield item
+
+
+def _read_jsonl_packed(
+    file: InputFile, text_field: str, id_field: str, on_read: _OnRead
+) -> Iterator[PackedTexts | Document | Skipped]:
+    keys = (np.frombuffer(text_field.encode("utf-8", "surrogatepass"), dtype=np.uint8),
+            np.frombuffer(id_field.encode("utf-8", "surrogatepass"), dtype=np.uint8))  # fmt: skip
     line_no = 0
     try:
-        for line_no, line in enumerate(_lines(_chunks(file, on_read)), start=1):  # read after the loop
-            if not line.strip():
-                continue
-            yield _parse_jsonl_line(file.name, line_no, line, text_field, id_field)
+        for data in _line_blocks(_chunks(file, on_read)):
+            yield from _parse_block(file.name, data, line_no, keys, text_field, id_field)
+            line_no += data.count(b"\n") + (not data.endswith(b"\n"))
     except _TruncatedError:
         yield Skipped(file.name, None, f"compressed file is truncated or corrupt after line {line_no}")
+
+
+def _parse_block(
+    name: str,
+    data: bytes,
+    before: int,
+    keys: tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]],
+    text_field: str,
+    id_field: str,
+) -> Iterator[PackedTexts | Document | Skipped]:
+    """The items of the lines of ``data``, line numbers after ``before``."""
+    raw = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(raw == 10)
+    lo = np.concatenate(([0], newlines + 1)).astype(np.int64)
+    hi = np.concatenate((newlines, [len(data)])).astype(np.int64)
+    if lo[-1] == hi[-1]:  # nothing after the last newline
+        lo, hi = lo[:-1], hi[:-1]
+    status, text, offsets, lengths, kinds, id_lo, id_hi = jsonl_kernel(
+        raw, lo, hi, keys[0], keys[1], resolve_workers(None)
+    )
+    others = np.flatnonzero(status != LINE_OK).tolist()
+    start = 0
+    for k in [*others, len(lo)]:
+        if k > start:
+            yield _packed_run(name, data, before, start, k, text, offsets, lengths, kinds, id_lo, id_hi)
+        start = k + 1
+        if k == len(lo) or status[k] == LINE_BLANK:
+            continue
+        if status[k] == LINE_EMPTY:
+            yield Skipped(name, before + k + 1, "empty document")
+        else:
+            yield _parse_jsonl_line(name, before + k + 1, data[lo[k] : hi[k]], text_field, id_field)
+
+
+def _packed_run(
+    name: str,
+    data: bytes,
+    before: int,
+    start: int,
+    end: int,
+    text: npt.NDArray[np.uint8],
+    offsets: npt.NDArray[np.int64],
+    lengths: npt.NDArray[np.int64],
+    kinds: npt.NDArray[np.uint8],
+    id_lo: npt.NDArray[np.int64],
+    id_hi: npt.NDArray[np.int64],
+) -> PackedTexts:
+    """The documents of lines ``start`` to ``end`` (0-based in the block),
+    all read by the kernel."""
+    locations = [f"{name}:{line}" for line in range(before + start + 1, before + end + 1)]
+    ids = []
+    for kind, a, b, location in zip(
+        kinds[start:end].tolist(), id_lo[start:end].tolist(), id_hi[start:end].tolist(), locations, strict=True
+    ):
+        if kind == ID_PLAIN:
+            ids.append(data[a:b].decode("utf-8"))
+        elif kind == ID_TOKEN:
+            ids.append(data[a:b].decode("ascii"))
+        elif kind == ID_ESCAPED:
+            ids.append(orjson.loads(data[a:b]) or location)
+        else:
+            ids.append(location)
+    return PackedTexts(ids, locations, text, offsets[start : end + 1], lengths[start:end])
 
 
 class _Number:
@@ -624,9 +800,9 @@ def _read_web_file(file: InputFile, html_text: str, on_read: _OnRead) -> Iterato
     yield web.html_document(file.name, data, html_text)
 
 
-_READERS: dict[str, Callable[[InputFile, str, str, _OnRead], Iterator[Document | Skipped]]] = {
+_READERS: dict[str, Callable[[InputFile, str, str, _OnRead], Iterator[PackedTexts | Document | Skipped]]] = {
     "text": lambda file, text_field, id_field, on_read: _read_text_file(file, on_read),
-    "jsonl": _read_jsonl_file,
+    "jsonl": _read_jsonl_packed,
     "csv": _read_csv_file,
     "parquet": _read_parquet_file,
 }
@@ -634,7 +810,7 @@ _READERS: dict[str, Callable[[InputFile, str, str, _OnRead], Iterator[Document |
 
 def _read_file(
     file: InputFile, text_field: str, id_field: str, on_read: _OnRead = None, html_text: str = "main"
-) -> Iterator[Document | Skipped]:
+) -> Iterator[PackedTexts | Document | Skipped]:
     if file.duplicate:
         yield Skipped(file.qualified, None, "duplicate input")
         return
@@ -667,7 +843,7 @@ def read_documents(
     on_file: Callable[[InputFile], None] | None = None,
     on_read: Callable[[int], None] | None = None,
     html_text: str = "main",
-) -> Iterator[Document | Skipped]:
+) -> DocumentStream:
     """Yield every document under ``paths``, in input order.
 
     Args:
@@ -680,10 +856,12 @@ def read_documents(
         html_text: Of an HTML page (a file or a WARC record), its ``"main"``
             content or ``"all"`` its visible text.
 
-    Yields:
-        A Document for each readable document, a Skipped for every other
-        (a file reached a second time: ``duplicate input``). Ids are as
-        read; :class:`dedup.document.UniqueIds` makes them unique.
+    Returns:
+        An iterator of a Document for each readable document and a Skipped
+        for every other (a file reached a second time: ``duplicate
+        input``), in input order. Ids are as read;
+        :class:`dedup.document.UniqueIds` makes them unique. The scan reads
+        it with :meth:`DocumentStream.packed` (JSONL texts kept as UTF-8).
 
     Raises:
         InputError: a path does not exist, or there are HTML or WARC files
@@ -695,7 +873,7 @@ def read_documents(
     inputs = paths if isinstance(paths, InputSet) else collect_inputs(paths)
     if any(f.kind in WEB_KINDS and not f.duplicate for f in inputs.files):
         web.require_web()
-    return _read_all(inputs, text_field, id_field, on_file, on_read, html_text)
+    return DocumentStream(_read_all(inputs, text_field, id_field, on_file, on_read, html_text))
 
 
 def _location(file: InputFile, location: str | None) -> str:
@@ -711,7 +889,7 @@ def _read_all(
     on_file: Callable[[InputFile], None] | None,
     on_read: Callable[[int], None] | None,
     html_text: str,
-) -> Iterator[Document | Skipped]:
+) -> Iterator[PackedTexts | Document | Skipped]:
     for file in inputs.files:
         if on_file is not None:
             on_file(file)
@@ -719,10 +897,17 @@ def _read_all(
             yield _qualified(file, item)
 
 
-def _qualified(file: InputFile, item: Document | Skipped) -> Document | Skipped:
+@overload
+def _qualified(file: InputFile, item: Document | Skipped) -> Document | Skipped: ...
+@overload
+def _qualified(file: InputFile, item: PackedTexts | Document | Skipped) -> PackedTexts | Document | Skipped: ...
+def _qualified(file: InputFile, item: PackedTexts | Document | Skipped) -> PackedTexts | Document | Skipped:
     """An item as :func:`read_documents` yields it: located, and a skip
     naming the file as the user can open it (d1/sub/b.txt), so two files
-    with one relative name stay apart."""
+    with one relative name stay apart (a record's location, FILE:LINE, is
+    left as it is)."""
+    if isinstance(item, PackedTexts):
+        return item
     if isinstance(item, Document):
         return Document(item.id, item.text, _location(file, item.location))
     if item.path == file.name:

@@ -16,10 +16,15 @@ The steps (see DESIGN.md):
 5. Optionally (``fold_accents``), diacritics are stripped and ``đ`` becomes
    ``d``, so an unaccented copy matches the accented story.
 
-Steps 2-5 run in one compiled pass (``dedup/_kernels.pyx``) over a whole batch of documents
-(:func:`normalize_batch`); Python's own regular expressions managed only ~1,100
-Vietnamese news documents per second on this work, a fifth of the rest of the
-pipeline.
+All five steps run in one compiled pass (``dedup/_kernels.pyx``) over a whole
+batch of UTF-8 documents (:func:`normalize_batch`); Python's own regular
+expressions managed only ~1,100 Vietnamese news documents per second on this
+work, a fifth of the rest of the pipeline. NFC is Python's
+(``unicodedata.normalize``), but only for the documents that need it: the
+kernel checks each code point against a table of NFC-stable ones (every code
+point below U+0300, precomposed Vietnamese...; see :mod:`dedup._unicode`), and
+a document holding another one (NFD Vietnamese, say) goes through Python's NFC
+and the kernel again (:func:`renormalized`).
 
 Example:
     >>> normalize_text("Thuỷ  điện HOÀ BÌNH, khoẻ!")
@@ -32,15 +37,26 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from dedup._kernels import normalize_kernel
 from dedup._threads import resolve_workers
-from dedup._unicode import accent_table, case_table
+from dedup._unicode import accent_table, case_table, nfc_stable_table
 
-__all__ = ["encode_texts", "kernel_tables", "normalize_batch", "normalize_text"]
+__all__ = [
+    "encode_texts",
+    "kernel_tables",
+    "normalize_batch",
+    "normalize_text",
+    "normalize_utf8",
+    "renormalized",
+    "splice",
+]
+
+_G = TypeVar("_G", bound=np.generic)
 
 _TONES = "\u0300\u0301\u0309\u0303\u0323"  # grave, acute, hook above, tilde, dot below
 
@@ -67,12 +83,11 @@ def _tone_table() -> npt.NDArray[np.uint32]:
 _TONE_TABLE = _tone_table()
 
 
-def encode_texts(texts: Sequence[str]) -> tuple[npt.NDArray[np.uint16], npt.NDArray[np.int64]]:
-    """NFC, then the UTF-16 code units of all texts back to back: the part
-    of normalization that needs Python, and the input of the kernels.
+def encode_texts(texts: Sequence[str]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
+    """The UTF-8 bytes of all texts back to back: the input of the kernels.
 
     Returns:
-        ``(units, starts)``: uint16 code units, and int64 offsets of shape
+        ``(buf, starts)``: uint8 bytes, and int64 offsets of shape
         ``(len(texts) + 1,)``.
 
     Raises:
@@ -81,22 +96,62 @@ def encode_texts(texts: Sequence[str]) -> tuple[npt.NDArray[np.uint16], npt.NDAr
     """
     if isinstance(texts, str):
         raise ValueError("texts must be a sequence of strings, not a string")
-    # UTF-16 because CPython encodes it ~5x faster than UTF-32; the kernel
-    # decodes surrogate pairs. "surrogatepass" keeps lone surrogates (from
-    # surrogateescape decoding), which the kernel turns into spaces.
-    encoded = [unicodedata.normalize("NFC", t).encode("utf-16-le", "surrogatepass") for t in texts]
+    # "surrogatepass" keeps lone surrogates (from surrogateescape decoding),
+    # which the kernel turns into spaces.
+    encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
     starts = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum([len(e) // 2 for e in encoded], out=starts[1:])
-    return np.frombuffer(b"".join(encoded), dtype=np.uint16), starts
+    np.cumsum([len(e) for e in encoded], out=starts[1:])
+    return np.frombuffer(b"".join(encoded), dtype=np.uint8), starts
+
+
+def renormalized(
+    buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64], rows: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
+    """Python's NFC of the UTF-8 texts ``rows`` (int64) of ``(buf, starts)``,
+    packed the same way, for the kernel's second pass (without its check).
+
+    Raises:
+        ValueError: ``rows`` is out of range for ``starts``.
+    """
+    texts = [
+        unicodedata.normalize("NFC", buf[starts[r] : starts[r + 1]].tobytes().decode("utf-8", "surrogatepass"))
+        for r in rows.tolist()
+    ]
+    return encode_texts(texts)
+
+
+def splice(
+    values: npt.NDArray[_G],
+    starts: npt.NDArray[np.int64],
+    rows: npt.NDArray[np.int64],
+    sub_values: npt.NDArray[_G],
+    sub_starts: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[_G], npt.NDArray[np.int64]]:
+    """Put the runs of ``(sub_values, sub_starts)`` in place of the empty
+    runs ``rows`` (int64, ascending) of ``(values, starts)``.
+
+    Returns:
+        ``(values, starts)`` with ``values``' dtype and int64 offsets of
+        ``starts``' shape.
+    """
+    sub_sizes = np.diff(sub_starts)
+    sizes = np.diff(starts)
+    sizes[rows] = sub_sizes
+    out_starts = np.zeros(len(starts), dtype=np.int64)
+    np.cumsum(sizes, out=out_starts[1:])
+    # Several values inserted before one index keep their order.
+    at = np.repeat(starts[rows], sub_sizes)
+    out: npt.NDArray[_G] = np.insert(values, at, sub_values[sub_starts[0] : sub_starts[-1]])
+    return out, out_starts
 
 
 def kernel_tables(
     fold_accents: bool,
-) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
-    """``(case, accent, tones)``: the tables the compiled normalization reads."""
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.NDArray[np.uint8], npt.NDArray[np.uint32]]:
+    """``(case, accent, stable, tones)``: the tables the compiled normalization reads."""
     case = case_table()
     # The kernel reads the accent table only when folding accents.
-    return case, accent_table() if fold_accents else case, _TONE_TABLE
+    return case, accent_table() if fold_accents else case, nfc_stable_table(), _TONE_TABLE
 
 
 def normalize_batch(
@@ -118,9 +173,31 @@ def normalize_batch(
     Raises:
         ValueError: ``texts`` is a single string, not a sequence of them.
     """
-    units, starts = encode_texts(texts)
-    case, accent, tones = kernel_tables(fold_accents)
-    return normalize_kernel(units, starts, case, accent, fold_accents, tones, resolve_workers(workers))
+    text, starts = encode_texts(texts)
+    return normalize_utf8(text, starts, fold_accents=fold_accents, workers=workers)
+
+
+def normalize_utf8(
+    text: npt.NDArray[np.uint8],
+    starts: npt.NDArray[np.int64],
+    *,
+    fold_accents: bool = False,
+    workers: int | None = None,
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
+    """:func:`normalize_batch` of texts already in UTF-8 (``"surrogatepass"``):
+    uint8 ``text`` and int64 ``starts`` of shape ``(n + 1,)``, as from
+    :func:`encode_texts` (trusted: not checked)."""
+    case, accent, stable, tones = kernel_tables(fold_accents)
+    threads = resolve_workers(workers)
+    buf, offsets, needs = normalize_kernel(text, starts, case, accent, stable, fold_accents, True, tones, threads)
+    rows = np.flatnonzero(needs)
+    if len(rows):
+        nfc, nfc_starts = renormalized(text, starts, rows)
+        sub, sub_offsets, _ = normalize_kernel(
+            nfc, nfc_starts, case, accent, stable, fold_accents, False, tones, threads
+        )
+        buf, offsets = splice(buf, offsets, rows, sub, sub_offsets)
+    return buf, offsets
 
 
 def normalize_text(text: str, *, fold_accents: bool = False) -> str:

@@ -37,9 +37,9 @@ from dedup.stages import (
     as_batch,
     candidates_all,
     candidates_containment,
-    document_batches,
     label,
     sketch_units,
+    text_batches,
     verify,
     verify_containment,
 )
@@ -169,11 +169,18 @@ def sketch_texts(
     return values, starts, signatures
 
 
-def _store_sketch(store: Store, docs: list[Document], sketch: _Sketch, skipped: list[Skipped], threshold: float) -> int:
+def _store_sketch(
+    store: Store,
+    docs: list[Document],
+    lengths: npt.NDArray[np.int64],
+    sketch: _Sketch,
+    skipped: list[Skipped],
+    threshold: float,
+) -> int:
     """Keep a sketched batch (its documents without words go to skipped);
     return how many of its documents were shingled by characters."""
     values, starts, signatures, by_chars = sketch
-    batch, empty = as_batch(docs, values, starts, signatures, by_chars, None, threshold)
+    batch, empty = as_batch(docs, values, starts, signatures, by_chars, None, threshold, lengths)
     skipped.extend(empty)
     store.append(batch)
     return int(np.count_nonzero(batch.by_chars))
@@ -248,23 +255,22 @@ def _scan(
     store = Store(folder, config.num_perm, num_bands, rows_per_band, MemoryBudget(config.memory), params)
     skipped: list[Skipped] = []
     done = 0
-    # Two stages: this thread reads, parses and encodes batch k+1 (Python,
-    # holding the GIL) while a helper thread runs the fused kernel on batch k
-    # (without the GIL). Batches are stored in input order; at most two are
-    # in flight.
-    pending: tuple[list[Document], Future[_Sketch]] | None = None
+    # Two stages: this thread reads and parses batch k+1 (the JSONL kernel,
+    # then Python for ids) while a helper thread runs the fused kernel on
+    # batch k (without the GIL). Batches are stored in input order; at most
+    # two are in flight.
+    pending: tuple[list[Document], npt.NDArray[np.int64], Future[_Sketch]] | None = None
     ids = UniqueIds()
     char_fallback = 0
     try:
-        for docs, batch_skipped in document_batches(documents, config.batch_size, ids):
+        for docs, texts, batch_skipped in text_batches(documents, config.batch_size, ids):
             skipped.extend(batch_skipped)
             submitted = None
             if docs:
-                units, unit_starts = encode_texts([d.text for d in docs])
                 submitted = pool.submit(
                     sketch_units,
-                    units,
-                    unit_starts,
+                    texts.text,
+                    texts.starts,
                     spec,
                     config.num_perm,
                     config.seed,
@@ -272,13 +278,17 @@ def _scan(
                     config.workers,
                 )
             if pending is not None:
-                char_fallback += _store_sketch(store, pending[0], pending[1].result(), skipped, config.threshold)
-            pending = (docs, submitted) if submitted is not None else None
+                char_fallback += _store_sketch(
+                    store, pending[0], pending[1], pending[2].result(), skipped, config.threshold
+                )
+            pending = (docs, texts.lengths, submitted) if submitted is not None else None
             done += len(docs) + len(batch_skipped)
             if progress is not None:
                 progress(done)
         if pending is not None:
-            char_fallback += _store_sketch(store, pending[0], pending[1].result(), skipped, config.threshold)
+            char_fallback += _store_sketch(
+                store, pending[0], pending[1], pending[2].result(), skipped, config.threshold
+            )
         if on_stage is not None:
             on_stage("matching")
         result = _match(store, skipped, config)

@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -37,14 +38,16 @@ from dedup._threads import resolve_workers
 from dedup.config import ScanConfig
 from dedup.document import Document, DocumentLike, Skipped, UniqueIds, as_document
 from dedup.ensemble import EnsembleStats, containment_candidates, containment_from_jaccard, orient
+from dedup.io import DocumentStream, PackedTexts
 from dedup.lsh import band_keys, choose_bands, pairs_from_band_columns
 from dedup.minhash import compute_signatures, permutations
-from dedup.normalize import encode_texts, kernel_tables, normalize_batch
+from dedup.normalize import encode_texts, kernel_tables, normalize_batch, renormalized, splice
 from dedup.shingle import SHINGLE_KINDS, ShingleSpec
 from dedup.similarity import exact_jaccard
 from dedup.store import SketchBatch, SketchStore, Store
 
 __all__ = [
+    "TextBatch",
     "as_batch",
     "candidates_against",
     "candidates_all",
@@ -54,6 +57,7 @@ __all__ = [
     "label",
     "sketch_documents",
     "sketch_units",
+    "text_batches",
     "verify",
     "verify_against",
     "verify_containment",
@@ -80,6 +84,92 @@ def document_batches(
             docs, skipped = [], []
     if docs or skipped:
         yield ids.assign(docs), skipped
+
+
+def text_batches(
+    items: Iterable[DocumentLike], size: int, ids: UniqueIds
+) -> Iterator[tuple[list[Document], TextBatch, list[Skipped]]]:
+    """:func:`document_batches` with the texts as UTF-8 (:class:`TextBatch`),
+    cut at the same places. From a :class:`dedup.io.DocumentStream`, JSONL
+    texts go from the reader to the batch as UTF-8, never as Python strings:
+    those documents' ``text`` is ``""`` in the list (the batch has it)."""
+    source: Iterable[DocumentLike | PackedTexts] = items.packed() if isinstance(items, DocumentStream) else items
+    batch = _BatchBuilder()
+    skipped: list[Skipped] = []
+    position = 0
+    for item in source:
+        if isinstance(item, PackedTexts):
+            start = 0
+            while start < len(item):
+                end = min(len(item), start + size - len(batch.docs))
+                batch.add_packed(item, start, end)
+                position += end - start
+                start = end
+                if len(batch.docs) >= size:
+                    yield ids.assign(batch.docs), batch.take(), skipped
+                    skipped = []
+            continue
+        doc = as_document(item, position)
+        position += 1
+        if isinstance(doc, Skipped):
+            skipped.append(doc)
+        else:
+            batch.add(doc)
+        if len(batch.docs) >= size:
+            yield ids.assign(batch.docs), batch.take(), skipped
+            skipped = []
+    if batch.docs or skipped:
+        yield ids.assign(batch.docs), batch.take(), skipped
+
+
+@dataclass
+class TextBatch:
+    """The texts of a batch of documents as UTF-8 (``"surrogatepass"``).
+
+    Attributes:
+        text: uint8, the texts back to back.
+        starts: int64, shape ``(n + 1,)``: text ``i`` is ``text[starts[i]:starts[i + 1]]``.
+        lengths: int64, shape ``(n,)``: each text's length in code points.
+    """
+
+    text: npt.NDArray[np.uint8]
+    starts: npt.NDArray[np.int64]
+    lengths: npt.NDArray[np.int64]
+
+
+class _BatchBuilder:
+    """Documents and their UTF-8 texts, gathered until a batch is full."""
+
+    def __init__(self) -> None:
+        self.docs: list[Document] = []
+        self.pieces: list[npt.NDArray[np.uint8]] = []
+        self.sizes: list[npt.NDArray[np.int64]] = []
+        self.lengths: list[npt.NDArray[np.int64]] = []
+
+    def add(self, doc: Document) -> None:
+        encoded = doc.text.encode("utf-8", "surrogatepass")
+        self.docs.append(doc)
+        self.pieces.append(np.frombuffer(encoded, dtype=np.uint8))
+        self.sizes.append(np.array([len(encoded)], dtype=np.int64))
+        self.lengths.append(np.array([len(doc.text)], dtype=np.int64))
+
+    def add_packed(self, packed: PackedTexts, start: int, end: int) -> None:
+        offsets = packed.offsets[start : end + 1]
+        self.docs.extend(
+            Document(i, "", loc) for i, loc in zip(packed.ids[start:end], packed.locations[start:end], strict=True)
+        )
+        self.pieces.append(packed.text[offsets[0] : offsets[-1]])
+        self.sizes.append(np.diff(offsets))
+        self.lengths.append(packed.lengths[start:end])
+
+    def take(self) -> TextBatch:
+        sizes = np.concatenate(self.sizes) if self.sizes else np.zeros(0, dtype=np.int64)
+        starts = np.zeros(len(sizes) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=starts[1:])
+        text = np.concatenate(self.pieces) if self.pieces else np.zeros(0, dtype=np.uint8)
+        lengths = np.concatenate(self.lengths) if self.lengths else np.zeros(0, dtype=np.int64)
+        self.docs, self.pieces, self.sizes, self.lengths = [], [], [], []
+        return TextBatch(text, starts, lengths)
 
 
 def sketch_documents(
@@ -118,41 +208,41 @@ def sketch_documents(
 
 
 def sketch_units(
-    units: npt.NDArray[np.uint16],
-    unit_starts: npt.NDArray[np.int64],
+    text: npt.NDArray[np.uint8],
+    text_starts: npt.NDArray[np.int64],
     spec: ShingleSpec,
     num_perm: int,
     seed: int,
     fold_accents: bool,
     workers: int | None,
 ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.uint32], npt.NDArray[np.uint8]]:
-    """The compiled part of sketching (runs without the GIL): ``(values,
-    starts, signatures, by_chars)`` of UTF-16 texts from
-    :func:`dedup.normalize.encode_texts`;
-    also returns the uint8 flags, shape ``(n,)``, of the documents shingled
-    by characters as the fallback of a word scan.
+    """The compiled part of sketching (runs without the GIL but for the
+    documents that need Python's NFC): ``(values, starts, signatures,
+    by_chars)`` of UTF-8 texts from :func:`dedup.normalize.encode_texts`
+    (uint8, with int64 offsets of shape ``(n + 1,)``); by_chars is the uint8
+    flags, shape ``(n,)``, of the documents shingled by characters as the
+    fallback of a word scan.
 
     Raises:
         MemoryError: a document's scratch memory could not be allocated.
     """
-    case, accent, tones = kernel_tables(fold_accents)
-    perms = permutations(num_perm, seed)
+    case, accent, stable, tones = kernel_tables(fold_accents)
+    a, b = permutations(num_perm, seed)
+    kind, threads = SHINGLE_KINDS[spec.kind], resolve_workers(workers)
     # One fused compiled pass; equal to normalize_batch -> shingle_batch ->
     # compute_signatures (a property test checks it) without their batch-wide
     # intermediate arrays.
-    return sketch_kernel(
-        units,
-        unit_starts,
-        case,
-        accent,
-        fold_accents,
-        tones,
-        SHINGLE_KINDS[spec.kind],
-        spec.n,
-        perms[0],
-        perms[1],
-        resolve_workers(workers),
+    values, starts, signatures, by_chars, needs = sketch_kernel(
+        text, text_starts, case, accent, stable, fold_accents, True, tones, kind, spec.n, a, b, threads
     )
+    rows = np.flatnonzero(needs)
+    if len(rows):
+        nfc, nfc_starts = renormalized(text, text_starts, rows)
+        sub_values, sub_starts, signatures[rows], by_chars[rows], _ = sketch_kernel(
+            nfc, nfc_starts, case, accent, stable, fold_accents, False, tones, kind, spec.n, a, b, threads
+        )
+        values, starts = splice(values, starts, rows, sub_values, sub_starts)
+    return values, starts, signatures, by_chars
 
 
 def as_batch(
@@ -163,9 +253,12 @@ def as_batch(
     by_chars: npt.NDArray[np.uint8],
     normalized: tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]] | None,
     threshold: float,
+    lengths: npt.NDArray[np.int64] | None = None,
 ) -> tuple[SketchBatch, list[Skipped]]:
     """The batch without its documents that have no words (their shingle
-    runs are empty, so ``values`` needs no change)."""
+    runs are empty, so ``values`` needs no change); ``lengths`` (int64,
+    shape ``(n,)``) are the texts' lengths when the documents do not hold
+    their texts (:func:`text_batches`)."""
     sizes = np.diff(starts)
     keep = sizes > 0
     skipped = [Skipped(docs[i].id, None, "no words after normalization") for i in np.flatnonzero(~keep).tolist()]
@@ -174,6 +267,7 @@ def as_batch(
         docs = [docs[i] for i in kept.tolist()]
         starts = np.concatenate(([0], np.cumsum(sizes[keep]))).astype(np.int64)
         signatures, by_chars = signatures[keep], by_chars[keep]
+        lengths = lengths[keep] if lengths is not None else None
         if normalized is not None:
             buf, offsets = normalized
             pieces = [buf[offsets[i] : offsets[i + 1]] for i in kept.tolist()]
@@ -184,7 +278,7 @@ def as_batch(
             )
     num_bands, rows_per_band = choose_bands(threshold, signatures.shape[1])
     keys = band_keys(signatures, num_bands, rows_per_band)
-    return SketchBatch(docs, values, starts, signatures, keys, by_chars, normalized), skipped
+    return SketchBatch(docs, values, starts, signatures, keys, by_chars, normalized, lengths), skipped
 
 
 def candidates_within(batch: SketchBatch) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:

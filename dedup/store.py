@@ -303,6 +303,9 @@ class SketchBatch:
         normalized: uint8, shape ``(bytes,)``, and int64 offsets of shape
             ``(n + 1,)``: the normalized UTF-8 texts, for a store that keeps
             text rather than hashes (None when not computed).
+        text_lengths: int64, shape ``(n,)``: each text's length, when the
+            documents do not hold their texts (a scan reading JSONL keeps
+            them as UTF-8 outside the documents); None: ``len(d.text)``.
     """
 
     docs: list[Document]
@@ -312,6 +315,7 @@ class SketchBatch:
     keys: npt.NDArray[np.uint64]
     by_chars: npt.NDArray[np.uint8]
     normalized: tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]] | None = None
+    text_lengths: npt.NDArray[np.int64] | None = None
 
     def __len__(self) -> int:
         return len(self.docs)
@@ -319,6 +323,8 @@ class SketchBatch:
     @property
     def lengths(self) -> npt.NDArray[np.int64]:
         """int64, shape ``(n,)``: each document's length in characters."""
+        if self.text_lengths is not None:
+            return self.text_lengths
         return np.array([len(d.text) for d in self.docs], dtype=np.int64)
 
 

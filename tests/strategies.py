@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import unicodedata
 
 from hypothesis import strategies as st
 
@@ -330,3 +331,59 @@ def block_corpora(draw: st.DrawFn) -> list[tuple[str, str]]:
     texts = ["\n".join(draw(st.lists(line, max_size=8))) for _ in range(draw(st.integers(1, 8)))]
     ids = draw(st.lists(st.sampled_from(["a", "b", "a#2", "1"]), min_size=len(texts), max_size=len(texts)))
     return list(zip(ids, texts, strict=True))
+
+
+# JSONL lines for the compiled parser: valid objects with the fields in any
+# order, ids of every JSON type, texts with escapes, NFD Vietnamese, Python
+# whitespace and surrogate pairs; and the ways a line can be something else
+# (duplicate keys, escaped keys, lone surrogates, invalid UTF-8, bad
+# numbers, nesting, truncation), each of which Python must decide.
+_JSON_SCALARS = st.one_of(
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=6),
+)
+_JSON_VALUES = st.recursive(
+    _JSON_SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+)
+_JSONL_TEXTS = st.one_of(
+    news_texts,
+    news_texts.map(lambda t: unicodedata.normalize("NFD", t)),
+    unicode_texts,
+    st.text(alphabet=st.sampled_from(list(" \t\r\n\x0b\x1c\x85\xa0\u2000\u2028\u3000\u200bab\U0001f600")), max_size=8),
+)
+
+
+@st.composite
+def jsonl_lines(draw: st.DrawFn) -> bytes:
+    """One JSONL line (without its newline), mostly a valid record."""
+    import json
+
+    fields: list[tuple[str, object]] = [("text", draw(_JSONL_TEXTS))]
+    if draw(st.booleans()):
+        fields.append(("id", draw(st.one_of(_JSON_VALUES, st.just(""), st.just("-0")))))
+    for _ in range(draw(st.integers(0, 2))):
+        fields.append((draw(st.sampled_from(["tags", "url", "text", "id", "x"])), draw(_JSON_VALUES)))
+    fields = draw(st.permutations(fields))
+    ascii_only = draw(st.booleans())
+    sep = draw(st.sampled_from([", ", ",", " ,\t"]))
+    line = "{" + sep.join(f"{json.dumps(k)}: {json.dumps(v, ensure_ascii=ascii_only)}" for k, v in fields) + "}"
+    raw = line.encode("utf-8", "surrogatepass")
+    edit = draw(st.sampled_from(["none"] * 6 + ["key", "lone", "bytes", "cut", "space", "minus0", "big"]))
+    if edit == "key":
+        raw = raw.replace(b'"text"', b'"te\\u0078t"', 1)
+    elif edit == "lone":
+        raw = raw.replace(b'"text": "', b'"text": "\\ud83d', 1)
+    elif edit == "bytes":
+        raw = raw.replace(b'"text": "', b'"text": "\xed\xa0\x80\xc0\xff', 1)
+    elif edit == "cut":
+        raw = raw[: draw(st.integers(0, len(raw)))]
+    elif edit == "space":
+        raw = b" \t" + raw + b" \r"
+    elif edit == "minus0":
+        raw = raw.replace(b"{", b'{"id": -0, ', 1)
+    elif edit == "big":
+        raw = raw.replace(b"{", b'{"n": 1e999, "m": -0.5E+3, ', 1)
+    return raw

@@ -106,3 +106,41 @@ def test_shipped_tables_match_this_python() -> None:
         assert sorted(shipped.files) == sorted(fresh)
         for key, value in fresh.items():
             np.testing.assert_array_equal(shipped[key], value, err_msg=key)
+
+
+def test_nfc_stable_code_points_are_nfc_in_any_order() -> None:
+    """Text made only of NFC-stable code points is already NFC: the kernel
+    may skip Python's NFC for it."""
+    from dedup._unicode import nfc_stable_table
+
+    stable = nfc_stable_table()
+    chars = "".join(chr(c) for c in np.flatnonzero(stable).tolist() if not 0xD800 <= c < 0xE000)
+    assert unicodedata.is_normalized("NFC", chars)
+    assert unicodedata.is_normalized("NFC", chars[::-1])
+    assert stable[:0x300].all() and stable[0x1EA0:0x1EFA].all()  # ASCII, Latin, precomposed Vietnamese
+    assert not stable[[0x300, 0x301, 0x303, 0x309, 0x323, 0x1161, 0x11A8]].any()
+
+
+def test_kernel_matches_reference_on_every_code_point() -> None:
+    """Each code point, alone and between letters a tone mark may join, as
+    the Python reference normalizes it (NFC by Python where needed)."""
+    cps = [c for c in range(0x110000) if not 0xD800 <= c < 0xE000]
+    for template in ("o{}\u0301a",):
+        texts = [template.format(chr(c)) for c in cps]
+        buf, offsets = normalize_batch(texts)
+        bounds = offsets.tolist()
+        words = [buf[bounds[i] : bounds[i + 1]].tobytes().decode("utf-8") for i in range(len(texts))]
+        assert words == [reference_normalize(t) for t in texts]
+
+
+def test_normalized_utf8_is_at_most_twice_as_long() -> None:
+    """The kernels' scratch bound: a code point's fold never takes more than
+    twice its UTF-8 bytes (an ASCII one stays one byte)."""
+    from dedup._unicode import accent_table, case_table
+
+    for table in (case_table(), accent_table()):
+        cps = np.arange(0x110000)
+        ok = (cps < 0xD800) | (cps >= 0xE000)
+        size = lambda a: 1 + (a >= 0x80) + (a >= 0x800) + (a >= 0x10000)  # noqa: E731
+        assert (size(table[ok].astype(np.int64)) <= 2 * size(cps[ok]))[cps[ok] >= 0x80].all()
+        assert (table[:0x80] < 0x80).all()
