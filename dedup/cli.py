@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Annotated, Any
 
@@ -39,17 +39,27 @@ from rich.table import Table
 
 from dedup import __version__
 from dedup.bench import BenchReport, plot_report, run_bench
-from dedup.blocks import BlocksConfig, BlocksResult, find_duplicates_without_boilerplate, find_repeated_blocks
+from dedup.blocks import (
+    BlockGroup,
+    BlocksConfig,
+    BlocksResult,
+    find_duplicates_without_boilerplate,
+    find_repeated_blocks,
+)
+from dedup.cluster import Cluster
 from dedup.dask_engine import RemoteFile, blocks_files, check_config, collect_inputs_any, scan_files
 from dedup.document import Document, Renamed, Skipped, printable
 from dedup.errors import EXIT_DUPLICATES, EXIT_FATAL, EXIT_USAGE, DedupError, UsageError, exit_code
 from dedup.generate import write_dump
-from dedup.index import BATCH_SIZE, Index, IndexInfo, IndexResult
+from dedup.html_report import DEFAULT_MAX_CLUSTERS, BlocksHtml, MatchesHtml, ReportHeader, ScanHtml, check_max_shown
+from dedup.index import BATCH_SIZE, Index, IndexInfo, IndexResult, Match
 from dedup.io import InputFile, InputSet, collect_inputs, read_documents
 from dedup.lsh import MAX_BUCKET
 from dedup.output import check_output_folder, check_outputs, open_output
 from dedup.pipeline import ScanConfig, ScanResult, find_duplicates
+from dedup.readback import Locations, read_texts_by_id
 from dedup.report import (
+    Renderer,
     write_clusters_csv,
     write_clusters_jsonl,
     write_contained_csv,
@@ -128,6 +138,11 @@ OutputOption = Annotated[
     ),
 ]
 FormatHelp = "jsonl/csv for machines."
+HtmlFormatHelp = "jsonl/csv for machines, html: a page for a browser (with --output)."
+HtmlMaxClusters = Annotated[
+    int,
+    typer.Option(metavar="N", help="--format html: show at most N (the largest first).", rich_help_panel=OUTPUT),
+]
 TextField = Annotated[
     str, typer.Option(metavar="NAME", help="Field with the text (JSONL, CSV...).", rich_help_panel=INPUT)
 ]
@@ -143,6 +158,7 @@ class OutputFormat(enum.StrEnum):
     table = "table"
     jsonl = "jsonl"
     csv = "csv"
+    html = "html"
 
 
 class BlockUnit(enum.StrEnum):
@@ -354,6 +370,26 @@ def _render_table(result: ScanResult, pairs: bool, out: IO[str]) -> None:
     console.print(table)
 
 
+def _scan_texts(
+    result: ScanResult, inputs: InputSet, locations: Locations | None, text_field: str, id_field: str, html_text: str
+) -> Callable[[Mapping[int, str]], Mapping[int, str]]:
+    """How an HTML report gets the texts of the members it shows: by the
+    positions noted while reading (local engine), else by id."""
+
+    def texts(wanted: Mapping[int, str]) -> Mapping[int, str]:
+        if locations is not None:
+            no_words = sum(s.reason == "no words after normalization" for s in result.skipped)
+            found = locations.texts(wanted, no_words=no_words, renamed={r.new_id for r in result.renamed})
+            if found is not None:
+                return found
+        by_id = read_texts_by_id(
+            inputs, list(wanted.values()), text_field=text_field, id_field=id_field, html_text=html_text
+        )
+        return {number: by_id[i] for number, i in wanted.items() if i in by_id}
+
+    return texts
+
+
 def _write_scan(result: ScanResult, output_format: OutputFormat, pairs: bool, out: IO[str]) -> None:
     if output_format is OutputFormat.table:
         _render_table(result, pairs, out)
@@ -383,8 +419,28 @@ def _write_containment(result: ScanResult, output_format: OutputFormat, pairs: b
         write_clusters_csv(out, result.clusters, measure="containment")
 
 
-def _check_format(output_format: OutputFormat, output: str | None) -> None:
-    del output_format, output  # every format may go to a terminal today; HTML will not
+def _check_html_inputs(output_format: OutputFormat, inputs: InputSet) -> None:
+    """An HTML report reads the texts it shows back from local files only.
+
+    Raises:
+        UsageError: --format html with a URL among the inputs.
+    """
+    if output_format is OutputFormat.html and any(isinstance(f, RemoteFile) for f in inputs.files):
+        raise UsageError("--format html reads the texts it shows back from local files, not from URLs")
+
+
+def _check_format(output_format: OutputFormat, output: str | None, *, html: bool = True) -> None:
+    """Refuse --format html where a command makes no page, or where the page would go to a terminal.
+
+    Raises:
+        UsageError: either.
+    """
+    if output_format is not OutputFormat.html:
+        return
+    if not html:
+        raise UsageError("--format html is for scan, blocks and index query: use table, jsonl or csv here")
+    if (output is None or output == "-") and sys.stdout.isatty():
+        raise UsageError("--format html writes a page, not text for a terminal: give --output FILE.html")
 
 
 @app.command(
@@ -478,6 +534,7 @@ def scan(
             help="dask: on a Dask cluster (--workers processes, or --scheduler).", rich_help_panel=PERFORMANCE
         ),
     ] = Engine.local,
+    html_max_clusters: HtmlMaxClusters = DEFAULT_MAX_CLUSTERS,
     scheduler: Annotated[
         str | None,
         typer.Option(
@@ -521,8 +578,14 @@ def scan(
         if engine is Engine.dask:
             check_config(config)
         _check_format(output_format, output)
+        html = output_format is OutputFormat.html
+        if html and pairs:
+            raise UsageError("--format html shows clusters: drop --pairs (or use jsonl or csv)")
+        check_max_shown(html_max_clusters)
         # The dask engine also takes fsspec URLs (s3://bucket/dump/).
         inputs = (collect_inputs_any if engine is Engine.dask else collect_inputs)(paths)
+        _check_html_inputs(output_format, inputs)
+        locations = None
         check_outputs([("--output", output or "-"), ("--errors", errors)], inputs.files)
         _report_inputs(inputs, quiet)
         with _Progress(not quiet and sys.stderr.isatty(), "reading", inputs.total_bytes) as bar:
@@ -543,13 +606,50 @@ def scan(
             elif ignore_boilerplate:
                 result = _scan_without_boilerplate(inputs, config, text_field, id_field, bar)
             else:
-                documents = read_documents(
-                    inputs, text_field=text_field, id_field=id_field, on_read=bar.on_read, html_text=config.html_text
-                )
+                if html:
+                    # Notes each document's file and line, to read the shown ones back.
+                    locations = Locations(
+                        inputs,
+                        text_field=text_field,
+                        id_field=id_field,
+                        fold_accents=fold_accents,
+                        html_text=config.html_text,
+                    )
+                    documents = locations.read_documents(on_read=bar.on_read)
+                else:
+                    documents = read_documents(
+                        inputs,
+                        text_field=text_field,
+                        id_field=id_field,
+                        on_read=bar.on_read,
+                        html_text=config.html_text,
+                    )
                 result = find_duplicates(documents, config, progress=bar.on_documents, on_stage=bar.stage)
         _report_skips(result.skipped, result.renamed)
         with open_output(output) as out:
-            _write_scan(result, output_format, pairs, out)
+            if html:
+                header = ReportHeader(
+                    "scan",
+                    paths,
+                    {
+                        "measure": measure.value,
+                        "threshold": threshold,
+                        "shingle": shingle,
+                        "num_perm": num_perm,
+                        "seed": seed,
+                        "fold_accents": fold_accents,
+                        "keep": keep.value,
+                        "verify": verify,
+                    },
+                    result.documents,
+                    result.skipped,
+                    time.perf_counter() - started,
+                )
+                texts = _scan_texts(result, inputs, locations, text_field, id_field, config.html_text)
+                page: Renderer[Cluster] = ScanHtml(header, texts, shingle, fold_accents, html_max_clusters)
+                page(out, result.clusters)
+            else:
+                _write_scan(result, output_format, pairs, out)
         if errors is not None:
             with open_output(errors) as out:
                 write_skipped_jsonl(out, result.skipped)
@@ -743,6 +843,7 @@ def blocks(
         OutputFormat, typer.Option("--format", help=FormatHelp, rich_help_panel=OUTPUT)
     ] = OutputFormat.table,
     output: OutputOption = None,
+    html_max_clusters: HtmlMaxClusters = DEFAULT_MAX_CLUSTERS,
     strip: Annotated[
         str | None,
         typer.Option(
@@ -800,8 +901,10 @@ def blocks(
         # Resolved: making bl/sub/../clean must not create bl/sub.
         strip_dir = None if strip is None else os.path.realpath(strip)
         _check_format(output_format, output)
+        check_max_shown(html_max_clusters)
         collect = collect_inputs_any if engine is Engine.dask else collect_inputs
         inputs = collect(paths, exclude=[strip_dir] if strip_dir else [])
+        _check_html_inputs(output_format, inputs)
         check_outputs([("--output", output or "-")], inputs.files)
         if strip is not None and any(isinstance(f, RemoteFile) for f in inputs.files):
             raise UsageError("--strip writes copies of local files only, not of URLs")
@@ -855,7 +958,25 @@ def blocks(
 
             _write_copies(inputs, strip_dir, clean, text_field, id_field, paths)
         with open_output(output) as out:
-            _write_groups(result, output_format, out)
+            if output_format is OutputFormat.html:
+                header = ReportHeader(
+                    "blocks",
+                    paths,
+                    {"unit": unit.value, "min_words": min_words, "near": near},
+                    result.documents,
+                    result.skipped,
+                    time.perf_counter() - started,
+                )
+
+                def texts(ids: Sequence[str]) -> Mapping[str, str]:
+                    return read_texts_by_id(inputs, ids, text_field=text_field, id_field=id_field)
+
+                page: Renderer[BlockGroup] = BlocksHtml(
+                    header, texts, result.boilerplate_min_documents, html_max_clusters
+                )
+                page(out, result.groups)
+            else:
+                _write_groups(result, output_format, out)
     if not quiet:
         repeated = sum(g.count - 1 for g in result.groups)
         boilerplate = sum(g.boilerplate for g in result.groups)
@@ -1165,6 +1286,7 @@ def index_add(
     """
     started = time.perf_counter()
     with _errors_as_exits(), Index.open(index, workers=workers) as opened:
+        _check_format(output_format, output, html=False)
 
         def run(documents: Iterator[Document | Skipped], progress: Callable[[int], None]) -> IndexResult:
             return opened.add(documents, replace=replace, progress=progress, batch_size=batch_size)
@@ -1191,6 +1313,7 @@ def index_query(
     fail_on_duplicates: Annotated[
         bool, typer.Option("--fail-on-duplicates", help="Exit 3 when any match is found.", rich_help_panel=OUTPUT)
     ] = False,
+    html_max_clusters: HtmlMaxClusters = DEFAULT_MAX_CLUSTERS,
     quiet: Quiet = False,
     workers: Workers = None,
 ) -> None:
@@ -1201,14 +1324,54 @@ def index_query(
     """
     started = time.perf_counter()
     with _errors_as_exits(), Index.open(index, readonly=True, workers=workers) as opened:
+        _check_format(output_format, output)
+        check_max_shown(html_max_clusters)
 
         def run(documents: Iterator[Document | Skipped], progress: Callable[[int], None]) -> IndexResult:
             return opened.query(documents, top=top, progress=progress)
 
         result = _index_documents(opened, paths, output, text_field, id_field, quiet, run, "querying")
         with open_output(output) as out:
-            _write_matches(result, output_format, "queried", out)
+            if output_format is OutputFormat.html:
+                _write_matches_html(opened, result, paths, text_field, id_field, started, html_max_clusters, out)
+            else:
+                _write_matches(result, output_format, "queried", out)
     _finish_index_call(result, "queried", started, quiet, fail_on_duplicates)
+
+
+def _write_matches_html(
+    opened: Index,
+    result: IndexResult,
+    paths: Sequence[str],
+    text_field: str,
+    id_field: str,
+    started: float,
+    max_shown: int,
+    out: IO[str],
+) -> None:
+    """``index query --format html``: queried texts read back from PATH...,
+    indexed ones as the index keeps them."""
+    config = opened.config
+    options = {
+        "index": opened.path,
+        "threshold": config.threshold,
+        "shingle": config.shingle,
+        "num_perm": config.num_perm,
+        "seed": config.seed,
+        "fold_accents": config.fold_accents,
+    }
+    header = ReportHeader(
+        "index query", paths, options, result.documents, result.skipped, time.perf_counter() - started
+    )
+    inputs = collect_inputs(paths)
+
+    def texts(ids: Sequence[str]) -> Mapping[str, str]:
+        return read_texts_by_id(inputs, ids, text_field=text_field, id_field=id_field)
+
+    page: Renderer[Match] = MatchesHtml(
+        header, texts, opened.stored_texts, config.shingle, config.fold_accents, max_shown
+    )
+    page(out, result.matches)
 
 
 def _finish_index_call(result: IndexResult, verb: str, started: float, quiet: bool, fail_on_duplicates: bool) -> None:
@@ -1291,6 +1454,7 @@ def index_info(
 ) -> None:
     """Documents, matching options, format version and size on disk."""
     with _errors_as_exits():
+        _check_format(output_format, output, html=False)
         with Index.open(index, readonly=True) as opened:
             check_outputs([("--output", output or "-")], _index_inputs(opened.path))
             info = opened.info()

@@ -1057,6 +1057,24 @@ class Index:
             out.append(Match(batch.docs[int(rows[lo])].id, found))
         return out
 
+    def stored_texts(self, ids: Sequence[str]) -> dict[str, str]:
+        """The normalized texts the index keeps of these documents (what it
+        compares; the originals are not kept), for ids it holds.
+
+        Raises:
+            DedupError: the file cannot be read, or is corrupt.
+        """
+        with self._transaction(write=False):
+            numbers = self._store.numbers_of(list(ids))
+            if not numbers:
+                return {}
+            buf, offsets = self._store.texts(np.array(list(numbers.values()), dtype=np.int64))
+        data = buf.tobytes()
+        bounds = offsets.tolist()
+        return {
+            doc_id: data[bounds[k] : bounds[k + 1]].decode("utf-8", "surrogatepass") for k, doc_id in enumerate(numbers)
+        }
+
     # -- removing and describing
 
     def remove(self, ids: Iterable[str], *, on_unknown: Callable[[str], None] | None = None) -> int:

@@ -29,7 +29,7 @@ import io
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import IO, TypeVar
+from typing import IO, Protocol, TypeVar
 
 from dedup.blocks import BlockGroup
 from dedup.cluster import Cluster
@@ -38,6 +38,7 @@ from dedup.index import IndexInfo, Match
 from dedup.pipeline import ContainedPair, Pair
 
 __all__ = [
+    "Renderer",
     "format_clusters_csv",
     "format_clusters_jsonl",
     "format_contained_csv",
@@ -69,6 +70,18 @@ _DECIMALS = 6
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 _T = TypeVar("_T")
+_R_contra = TypeVar("_R_contra", contravariant=True)
+
+
+class Renderer(Protocol[_R_contra]):
+    """The one interface of every output format: ``renderer(out, records)``
+    writes records to a text stream one by one, so a report is never built
+    whole in memory. The ``write_*`` functions here are renderers (JSONL,
+    CSV); :mod:`dedup.html_report` has the HTML ones, built with what a page
+    needs besides the records (its header, a way to fetch texts)."""
+
+    def __call__(self, out: IO[str], records: Iterable[_R_contra], /) -> None:
+        """Write ``records`` to ``out``."""
 
 
 def _sim(value: float) -> float:

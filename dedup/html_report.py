@@ -1,0 +1,418 @@
+"""HTML reports (``--format html``): one self-contained page a person opens.
+
+A page has inline CSS and vanilla JavaScript, loads nothing from the network
+and opens from disk in any current browser. Templates are Jinja2
+(``dedup/templates``) with autoescaping on: every id and text from the input
+is escaped; texts travel to the page's script as JSON in
+``<script type="application/json">`` blocks with ``<``, ``>`` and ``&``
+escaped, and are put on the page with ``textContent``, never as markup, so a
+story holding ``<script>`` shows as text.
+
+Each renderer is a :class:`dedup.report.Renderer` (``renderer(out,
+records)``): the page is streamed to ``out`` record by record as the
+template renders it, never built whole in memory.
+
+* :class:`ScanHtml`: the summary header, then clusters largest first (at
+  most ``max_clusters``; the header says when capped), each with its kept
+  document and members; choosing a member shows it beside the kept document
+  with the passages they share in ``<mark>`` (:mod:`dedup.passages`).
+* :class:`BlocksHtml`: boilerplate first, then each group of repeated blocks
+  with its text, count and occurrences; choosing an occurrence shows its
+  document with every repeated block marked and links to the other
+  occurrences.
+* :class:`MatchesHtml` (``index query``): each queried document and its
+  matches; choosing a match shows the two side by side, shared passages
+  marked (the indexed side is the normalized text the index keeps).
+
+Texts are fetched for the displayed documents only, through a callback
+(:mod:`dedup.readback` reads them back from the inputs).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+import jinja2
+import numpy as np
+from markupsafe import Markup
+
+from dedup import __version__
+from dedup.blocks import BlockGroup
+from dedup.cluster import Cluster
+from dedup.document import Skipped, printable
+from dedup.errors import UsageError
+from dedup.index import Match
+from dedup.passages import Span, Tokens, shared_passages, tokenize
+from dedup.shingle import ShingleSpec, parse_shingle_spec
+
+__all__ = [
+    "DEFAULT_MAX_CLUSTERS",
+    "MAX_MEMBERS_SHOWN",
+    "BlocksHtml",
+    "MatchesHtml",
+    "ReportHeader",
+    "ScanHtml",
+    "check_max_shown",
+    "utf16_spans",
+]
+
+DEFAULT_MAX_CLUSTERS = 1000
+"""Clusters (groups, queried documents) a report shows by default."""
+MAX_MEMBERS_SHOWN = 50
+"""Members of one cluster whose texts a report includes (all are listed)."""
+MAX_OCCURRENCES_SHOWN = 100
+"""Occurrences of one block group a report lists."""
+MAX_DOCUMENTS_SHOWN = 500
+"""Documents whose texts a blocks report includes."""
+_FIRST_PATHS = 3
+
+Texts = Callable[[Mapping[int, str]], Mapping[int, str]]
+"""Scan number -> id of the documents wanted, to scan number -> text."""
+TextsById = Callable[[Sequence[str]], Mapping[str, str]]
+"""Ids wanted, to id -> text."""
+
+
+def check_max_shown(value: object) -> int:
+    """Validate ``html_max_clusters`` (clusters, groups or queried documents a page shows).
+
+    Raises:
+        UsageError: it is not a positive integer.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(f"html_max_clusters must be a positive integer, got {value!r}", option="html_max_clusters")
+    return value
+
+
+@dataclass(frozen=True)
+class ReportHeader:
+    """What every report's header says.
+
+    Attributes:
+        command: ``"scan"``, ``"blocks"`` or ``"index query"``.
+        inputs: The PATH arguments.
+        options: The options that shaped the result (name -> value).
+        documents: Documents read.
+        skipped: Inputs skipped, with their reasons.
+        seconds: Time the work took.
+    """
+
+    command: str
+    inputs: Sequence[str]
+    options: Mapping[str, object]
+    documents: int
+    skipped: Sequence[Skipped] = ()
+    seconds: float = 0.0
+
+    def skip_reasons(self) -> list[tuple[str, int, list[str]]]:
+        """``(reason, count, first few locations)``, most frequent first."""
+        counts = Counter(s.reason for s in self.skipped)
+        first: dict[str, list[str]] = {}
+        for s in self.skipped:
+            shown = first.setdefault(s.reason, [])
+            if len(shown) < _FIRST_PATHS:
+                shown.append(printable(s.location))
+        return [(printable(reason), n, first[reason]) for reason, n in counts.most_common()]
+
+
+def utf16_spans(text: str, spans: Sequence[Span]) -> list[int]:
+    """Code-point spans as flat ``[start, end, ...]`` UTF-16 offsets (what
+    JavaScript strings count), for the page's script.
+
+    Example:
+        >>> utf16_spans("a😀b", [(2, 3)])
+        [3, 4]
+    """
+    flat = [offset for span in spans for offset in span]
+    if not flat or text.isascii() or max(text) <= "\uffff":
+        return flat
+    wide = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32) > 0xFFFF
+    before = np.concatenate(([0], np.cumsum(wide)))
+    shifted: list[int] = (np.array(flat, dtype=np.int64) + before[flat]).tolist()
+    return shifted
+
+
+def _json(value: object) -> Markup:
+    """JSON safe inside a ``<script>`` element: ``<``, ``>`` and ``&`` as
+    ``\\u`` escapes, so no text can close the element or open a comment."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(text)  # escaped above for the one context it goes to: a JSON script block
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("dedup", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["json"] = _json
+    env.filters["shown"] = printable
+    env.filters["sim"] = lambda value: f"{float(value):.4f}"
+    env.filters["count"] = lambda value: f"{int(value):,}"
+    return env
+
+
+_ENV: jinja2.Environment | None = None
+
+
+def _render(out: IO[str], template: str, context: Mapping[str, Any]) -> None:
+    """Stream a template to ``out`` piece by piece as it renders."""
+    global _ENV  # one environment (its template cache) per process, built on first use
+    if _ENV is None:
+        _ENV = _environment()
+    for piece in _ENV.get_template(template).generate(version=__version__, **context):
+        out.write(piece)
+
+
+# --- scan ---------------------------------------------------------------------
+
+
+@dataclass
+class ScanHtml:
+    """The HTML report of a scan: ``ScanHtml(...)(out, clusters)``.
+
+    Attributes:
+        header: The summary header.
+        texts: Fetches the texts of documents by scan number (called once,
+            with the displayed members only).
+        spec: The scan's shingles.
+        fold_accents: The scan's ``fold_accents``.
+        max_clusters: Clusters shown (the largest).
+    """
+
+    header: ReportHeader
+    texts: Texts
+    spec: ShingleSpec | str = "word:5"
+    fold_accents: bool = False
+    max_clusters: int = DEFAULT_MAX_CLUSTERS
+
+    def __call__(self, out: IO[str], clusters: Iterable[Cluster]) -> None:
+        """Write the page.
+
+        Args:
+            out: A text stream.
+            clusters: The scan's clusters, in its order (cluster numbers
+                are positions in it, as in the JSONL output).
+        """
+        spec = parse_shingle_spec(self.spec) if isinstance(self.spec, str) else self.spec
+        numbered = list(enumerate(clusters))
+        # Largest first; equal sizes in the scan's order.
+        shown = sorted(numbered, key=lambda item: (-item[1].size, item[0]))[: self.max_clusters]
+        wanted = {m: i for _, c in shown for m, i in _displayed(c)}
+        texts = self.texts(wanted)
+        context = {
+            "header": self.header,
+            "spec": str(spec),
+            "total": len(numbered),
+            "duplicates": sum(c.size - 1 for _, c in numbered),
+            "shown": len(shown),
+            "capped": len(shown) < len(numbered),
+            "max_members": MAX_MEMBERS_SHOWN,
+            "clusters": (_scan_record(number, c, texts, spec, self.fold_accents) for number, c in shown),
+        }
+        _render(out, "scan.html.j2", context)
+
+
+def _displayed(cluster: Cluster) -> list[tuple[int, str]]:
+    """``(scan number, id)`` of the members whose texts a report includes:
+    the kept one and the first others."""
+    members = list(zip(cluster.members, cluster.ids, strict=True))
+    keep = next(pair for pair in members if pair[0] == cluster.keep)
+    others = [pair for pair in members if pair[0] != cluster.keep][:MAX_MEMBERS_SHOWN]
+    return [keep, *others]
+
+
+def _scan_record(
+    number: int, cluster: Cluster, texts: Mapping[int, str], spec: ShingleSpec, fold_accents: bool
+) -> dict[str, object]:
+    """One cluster for the template: its members, and the data its script
+    shows (texts, and per member the shared passages with the kept one)."""
+    members = [
+        {"id": printable(i), "similarity": s, "keep": m == cluster.keep, "shown": False}
+        for m, i, s in zip(cluster.members, cluster.ids, cluster.similarities, strict=True)
+    ]
+    kept_text = texts.get(cluster.keep)
+    kept_tokens = tokenize(kept_text, spec, fold_accents=fold_accents) if kept_text is not None else None
+    docs: list[dict[str, object]] = []
+    for position, (m, i, s) in enumerate(zip(cluster.members, cluster.ids, cluster.similarities, strict=True)):
+        text = texts.get(m)
+        if text is None or kept_text is None or kept_tokens is None:
+            continue
+        members[position]["shown"] = True
+        entry: dict[str, object] = {"m": position, "id": printable(i), "sim": round(float(s), 6), "text": text}
+        if m != cluster.keep:
+            left, right = _passages(kept_tokens, text, spec, fold_accents)
+            entry["keep_marks"] = utf16_spans(kept_text, left)
+            entry["marks"] = utf16_spans(text, right)
+        docs.append(entry)
+    keep_position = cluster.members.index(cluster.keep)
+    return {
+        "number": number,
+        "size": cluster.size,
+        "keep_id": printable(cluster.keep_id),
+        "members": members,
+        "search": "\n".join(printable(i) for i in cluster.ids).lower(),
+        "data": {"cluster": number, "keep": keep_position, "docs": docs},
+    }
+
+
+def _passages(kept: Tokens, text: str, spec: ShingleSpec, fold_accents: bool) -> tuple[list[Span], list[Span]]:
+    return shared_passages(kept, tokenize(text, spec, fold_accents=fold_accents), spec, fold_accents=fold_accents)
+
+
+# --- blocks -------------------------------------------------------------------
+
+
+@dataclass
+class BlocksHtml:
+    """The HTML report of repeated blocks: ``BlocksHtml(...)(out, groups)``.
+
+    Attributes:
+        header: The summary header.
+        texts: Fetches the texts of documents by id (called once).
+        boilerplate_min_documents: Documents a group must span to be boilerplate.
+        max_groups: Groups shown (in the result's order: boilerplate first).
+    """
+
+    header: ReportHeader
+    texts: TextsById
+    boilerplate_min_documents: int = 0
+    max_groups: int = DEFAULT_MAX_CLUSTERS
+
+    def __call__(self, out: IO[str], groups: Iterable[BlockGroup]) -> None:
+        """Write the page.
+
+        Args:
+            out: A text stream.
+            groups: The groups, in the result's order (numbers as in the JSONL output).
+        """
+        numbered = list(enumerate(groups))
+        shown = numbered[: self.max_groups]
+        blocks: dict[str, list[list[int]]] = {}
+        for number, group in shown:
+            for o in group.occurrences[:MAX_OCCURRENCES_SHOWN]:
+                if o.id in blocks or len(blocks) < MAX_DOCUMENTS_SHOWN:
+                    blocks.setdefault(o.id, []).append([o.line, o.end_line, number])
+        texts = self.texts(list(blocks))
+        context = {
+            "header": self.header,
+            "total": len(numbered),
+            "boilerplate": sum(g.boilerplate for _, g in numbered),
+            "boilerplate_min_documents": self.boilerplate_min_documents,
+            "shown": len(shown),
+            "capped": len(shown) < len(numbered),
+            "max_occurrences": MAX_OCCURRENCES_SHOWN,
+            "groups": (_group_record(number, g, texts) for number, g in shown),
+            "documents": (
+                {"id": printable(doc_id), "text": texts[doc_id], "blocks": sorted(spans)}
+                for doc_id, spans in blocks.items()
+                if doc_id in texts
+            ),
+        }
+        _render(out, "blocks.html.j2", context)
+
+
+def _group_record(number: int, group: BlockGroup, texts: Mapping[str, str]) -> dict[str, object]:
+    return {
+        "number": number,
+        "kind": group.kind,
+        "boilerplate": group.boilerplate,
+        "text": group.text,
+        "count": group.count,
+        "documents": group.documents,
+        "occurrences": [
+            {"id": printable(o.id), "line": o.line, "end_line": o.end_line, "shown": o.id in texts}
+            for o in group.occurrences[:MAX_OCCURRENCES_SHOWN]
+        ],
+        "more": max(0, group.count - MAX_OCCURRENCES_SHOWN),
+    }
+
+
+# --- index query --------------------------------------------------------------
+
+
+@dataclass
+class MatchesHtml:
+    """The HTML report of ``index query``: ``MatchesHtml(...)(out, matches)``.
+
+    Attributes:
+        header: The summary header.
+        texts: Fetches the queried documents' texts by id (called once).
+        stored: Fetches the indexed documents' stored (normalized) texts by id.
+        spec: The index's shingles.
+        fold_accents: The index's ``fold_accents``.
+        max_documents: Queried documents shown.
+    """
+
+    header: ReportHeader
+    texts: TextsById
+    stored: TextsById
+    spec: ShingleSpec | str = "word:5"
+    fold_accents: bool = False
+    max_documents: int = DEFAULT_MAX_CLUSTERS
+
+    def __call__(self, out: IO[str], matches: Iterable[Match]) -> None:
+        """Write the page.
+
+        Args:
+            out: A text stream.
+            matches: One Match per queried document with matches, in input order.
+        """
+        spec = parse_shingle_spec(self.spec) if isinstance(self.spec, str) else self.spec
+        listed = list(matches)
+        shown = listed[: self.max_documents]
+        texts = self.texts([m.id for m in shown])
+        stored = self.stored(sorted({i for m in shown for i, _ in m.matches[:MAX_MEMBERS_SHOWN]}))
+        context = {
+            "header": self.header,
+            "total": len(listed),
+            "shown": len(shown),
+            "capped": len(shown) < len(listed),
+            "queries": (_query_record(n, m, texts, stored, spec, self.fold_accents) for n, m in enumerate(shown)),
+        }
+        _render(out, "query.html.j2", context)
+
+
+def _query_record(
+    number: int,
+    match: Match,
+    texts: Mapping[str, str],
+    stored: Mapping[str, str],
+    spec: ShingleSpec,
+    fold_accents: bool,
+) -> dict[str, object]:
+    text = texts.get(match.id)
+    tokens = tokenize(text, spec, fold_accents=fold_accents) if text is not None else None
+    docs: list[dict[str, object]] = []
+    found = []
+    for position, (other, similarity) in enumerate(match.matches):
+        shown = position < MAX_MEMBERS_SHOWN and other in stored and text is not None and tokens is not None
+        found.append({"id": printable(other), "similarity": similarity, "shown": shown})
+        if not shown or tokens is None or text is None:
+            continue
+        other_text = stored[other]
+        left, right = _passages(tokens, other_text, spec, fold_accents)
+        docs.append(
+            {
+                "m": position,
+                "id": printable(other),
+                "sim": round(float(similarity), 6),
+                "text": other_text,
+                "keep_marks": utf16_spans(text, left),
+                "marks": utf16_spans(other_text, right),
+            }
+        )
+    return {
+        "number": number,
+        "id": printable(match.id),
+        "matches": found,
+        "search": "\n".join([printable(match.id), *(printable(i) for i, _ in match.matches)]).lower(),
+        "data": {"query": printable(match.id), "text": text, "docs": docs},
+    }
