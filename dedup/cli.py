@@ -494,7 +494,7 @@ def scan(
         typer.Option(help="HTML: main content or all text.", rich_help_panel=INPUT),
     ] = HtmlText.main,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", help=FormatHelp, rich_help_panel=OUTPUT)
+        OutputFormat, typer.Option("--format", help=HtmlFormatHelp, rich_help_panel=OUTPUT)
     ] = OutputFormat.table,
     output: OutputOption = None,
     pairs: Annotated[
@@ -840,7 +840,7 @@ def blocks(
         ),
     ] = None,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", help=FormatHelp, rich_help_panel=OUTPUT)
+        OutputFormat, typer.Option("--format", help=HtmlFormatHelp, rich_help_panel=OUTPUT)
     ] = OutputFormat.table,
     output: OutputOption = None,
     html_max_clusters: HtmlMaxClusters = DEFAULT_MAX_CLUSTERS,
@@ -1307,7 +1307,7 @@ def index_query(
         int | None, typer.Option(metavar="K", help="Keep the K best matches per document.", rich_help_panel=MATCHING)
     ] = None,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", help=FormatHelp, rich_help_panel=OUTPUT)
+        OutputFormat, typer.Option("--format", help=HtmlFormatHelp, rich_help_panel=OUTPUT)
     ] = OutputFormat.table,
     output: OutputOption = None,
     fail_on_duplicates: Annotated[
