@@ -62,9 +62,14 @@ def main() -> None:
     no_words = sum(s.reason == "no words after normalization" for s in result.skipped)
     renamed = {r.new_id for r in result.renamed}
 
+    read_back: list[float] = []
+
     def texts(wanted: dict[int, str]) -> dict[int, str]:
+        started = time.perf_counter()
         found = locations.texts(wanted, no_words=no_words, renamed=renamed)
         assert found is not None, "positions disagree with the scan"
+        read_back.append(time.perf_counter() - started)
+        print(f"  of which reading {len(found):,} texts back by position: {read_back[0]:.2f} s")
         return found
 
     header = ReportHeader("scan", [args.dump], {"threshold": 0.8}, result.documents, result.skipped, scanned)

@@ -26,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import itertools
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
@@ -91,22 +92,50 @@ def _nfc_with_spans(text: str) -> tuple[str, npt.NDArray[np.int64], npt.NDArray[
     if unicodedata.is_normalized("NFC", text):
         starts = np.arange(len(text), dtype=np.int64)
         return text, starts, starts + 1
-    # NFC acts inside a starter and the combining marks after it: normalize
-    # each such segment alone, so every output code point knows its segment.
-    cuts = [i for i, ch in enumerate(text) if i == 0 or unicodedata.combining(ch) == 0]
-    cuts.append(len(text))
+    # Segments: a starter and the combining marks after it. NFC acts inside
+    # them; when each composes to one code point (NFD text: every accented
+    # letter), the k-th NFC code point is the k-th segment.
+    nfc = unicodedata.normalize("NFC", text)
+    starter = np.fromiter(map(unicodedata.combining, text), dtype=np.int64, count=len(text)) == 0
+    starter[0] = True
+    cuts = np.flatnonzero(starter).astype(np.int64)
+    if len(cuts) == len(nfc):
+        return nfc, cuts, np.append(cuts[1:], len(text))
     pieces: list[str] = []
     starts_list: list[int] = []
     ends_list: list[int] = []
-    for lo, hi in itertools.pairwise(cuts):
-        piece = unicodedata.normalize("NFC", text[lo:hi])
-        pieces.append(piece)
-        starts_list.extend([lo] * len(piece))
-        ends_list.extend([hi] * len(piece))
-    # Rare scripts compose across starters (Hangul jamo, some Indic vowel
-    # signs): then the segments' NFC is not the text's, and the spans are
-    # those of the segments (a highlight still lands on the right words).
+    # NFC never composes across white space: only the runs between it that
+    # are not in NFC already need cutting up (most of a text is).
+    for match in _RUNS.finditer(text):
+        run, at = match.group(), match.start()
+        if unicodedata.is_normalized("NFC", run):
+            pieces.append(run)
+            starts_list.extend(range(at, at + len(run)))
+            ends_list.extend(range(at + 1, at + len(run) + 1))
+            continue
+        _nfc_segments(run, at, pieces, starts_list, ends_list)
     return "".join(pieces), np.array(starts_list, dtype=np.int64), np.array(ends_list, dtype=np.int64)
+
+
+_RUNS = re.compile(r"\s+|\S+")
+
+
+def _nfc_segments(run: str, at: int, pieces: list[str], starts: list[int], ends: list[int]) -> None:
+    """NFC of a run not in NFC, each output code point spanning its segment.
+
+    NFC acts inside a starter and the combining marks after it: each such
+    segment is normalized alone. Rare scripts compose across starters
+    (Hangul jamo, some Indic vowel signs): then the segments' NFC is not the
+    run's, and the spans are those of the segments (a highlight still lands
+    on the right words).
+    """
+    cuts = [i for i, ch in enumerate(run) if i == 0 or unicodedata.combining(ch) == 0]
+    cuts.append(len(run))
+    for lo, hi in itertools.pairwise(cuts):
+        piece = unicodedata.normalize("NFC", run[lo:hi])
+        pieces.append(piece)
+        starts.extend([at + lo] * len(piece))
+        ends.extend([at + hi] * len(piece))
 
 
 def _code_points(text: str) -> npt.NDArray[np.uint32]:
@@ -181,7 +210,8 @@ def tokenize(text: str, spec: ShingleSpec | str = "word:5", *, fold_accents: boo
         _place_tones(cps, word_starts, word_ends)
     fallback = spec.kind == "word" and _mostly_unspaced(cps)
     chars = cps.astype("<u4").tobytes().decode("utf-32-le", "surrogatepass")
-    words = [chars[s:e] for s, e in zip(word_starts.tolist(), word_ends.tolist(), strict=True)]
+    # Word characters are never white space: the runs split() finds are the words.
+    words = chars.split()
     if spec.kind == "word" and not fallback:
         return Tokens("word", False, words, orig_starts[word_starts], orig_ends[word_ends - 1])
     return _char_tokens(words, word_starts, word_ends, orig_starts, orig_ends, fallback)
@@ -226,7 +256,7 @@ def _shingles(tokens: Tokens, n: int) -> list[tuple[str, ...]]:
         return []
     if len(units) < n:
         return [tuple(units)]
-    return [tuple(units[i : i + n]) for i in range(len(units) - n + 1)]
+    return list(zip(*(units[i : len(units) - n + 1 + i] for i in range(n)), strict=True))
 
 
 def _covered_spans(tokens: Tokens, shingles: list[tuple[str, ...]], shared: set[tuple[str, ...]], n: int) -> list[Span]:

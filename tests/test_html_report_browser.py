@@ -19,6 +19,11 @@ from typer.testing import CliRunner
 from dedup.cli import app
 from dedup.passages import shared_passages
 
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the tests skip (or fail under CI) with the reason, in the browser fixture
+    expect = None
+
 CHROMIUM = os.environ.get("DEDUP_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
     "--no-sandbox",
@@ -76,6 +81,8 @@ class _Page:
         self.page.goto(path.as_uri())
 
     def marks(self, scope: str) -> list[str]:
+        """The texts of the <mark> elements in ``scope`` once the script has drawn them."""
+        self.page.locator(f"{scope} mark").first.wait_for()
         texts: list[str] = self.page.locator(f"{scope} mark").all_text_contents()
         return texts
 
@@ -120,16 +127,12 @@ def test_scan_report_in_chromium(browser: Any, tmp_path: Path) -> None:
     assert page.locator("main img").count() == 0
 
     # The filter box filters by text and by id.
-    page.fill("#filter", "đoạn chỉ có ở bản này")
-    page.press("#filter", "Enter")
-    assert page.locator("article.cluster:visible").count() == 1
-    assert page.locator("#filter-count").inner_text().startswith("1 of ")
-    page.fill("#filter", "taliban-refuses")
-    page.press("#filter", "Enter")
-    assert page.locator("article.cluster:visible").count() == 1
-    page.fill("#filter", "")
-    page.press("#filter", "Enter")
-    assert page.locator("article.cluster:visible").count() == clusters
+    shown = page.locator("#filter-count")
+    for query, expected in [("đoạn chỉ có ở bản này", 1), ("taliban-refuses", 1), ("", clusters)]:
+        page.fill("#filter", query)
+        page.press("#filter", "Enter")
+        expect(shown).to_have_text(f"{expected} of {clusters} clusters shown")
+        assert page.locator("article.cluster:visible").count() == expected
 
     assert view.errors == []
     assert all(url.startswith("file://") for url in view.requests)
