@@ -33,6 +33,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -73,6 +74,7 @@ MAX_OCCURRENCES_SHOWN = 100
 MAX_DOCUMENTS_SHOWN = 500
 """Documents whose texts a blocks report includes."""
 _FIRST_PATHS = 3
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 Texts = Callable[[Mapping[int, str]], Mapping[int, str]]
 """Scan number -> id of the documents wanted, to scan number -> text."""
@@ -131,7 +133,7 @@ def utf16_spans(text: str, spans: Sequence[Span]) -> list[int]:
         [3, 4]
     """
     flat = [offset for span in spans for offset in span]
-    if not flat or text.isascii() or max(text) <= "\uffff":
+    if not flat or text.isascii() or _ASTRAL.search(text) is None:
         return flat
     wide = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32) > 0xFFFF
     before = np.concatenate(([0], np.cumsum(wide)))

@@ -28,8 +28,9 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -78,6 +79,7 @@ class Tokens:
         starts: int64, shape ``(len(units),)``: where each unit starts in
             the original text.
         ends: int64, shape ``(len(units),)``: where it ends (exclusive).
+        n: Units per shingle.
     """
 
     kind: str
@@ -85,6 +87,23 @@ class Tokens:
     units: list[str]
     starts: npt.NDArray[np.int64]
     ends: npt.NDArray[np.int64]
+    n: int
+
+    @cached_property
+    def shingles(self) -> list[tuple[str, ...]]:
+        """Shingle ``i`` covers units ``i .. i + n - 1``; a text shorter
+        than one shingle has one, all of it."""
+        units, n = self.units, self.n
+        if not units:
+            return []
+        if len(units) < n:
+            return [tuple(units)]
+        return list(zip(*(units[i : len(units) - n + 1 + i] for i in range(n)), strict=True))
+
+    @cached_property
+    def shingle_set(self) -> frozenset[tuple[str, ...]]:
+        """The distinct shingles (what a scan compares)."""
+        return frozenset(self.shingles)
 
 
 def _nfc_with_spans(text: str) -> tuple[str, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
@@ -213,8 +232,8 @@ def tokenize(text: str, spec: ShingleSpec | str = "word:5", *, fold_accents: boo
     # Word characters are never white space: the runs split() finds are the words.
     words = chars.split()
     if spec.kind == "word" and not fallback:
-        return Tokens("word", False, words, orig_starts[word_starts], orig_ends[word_ends - 1])
-    return _char_tokens(words, word_starts, word_ends, orig_starts, orig_ends, fallback)
+        return Tokens("word", False, words, orig_starts[word_starts], orig_ends[word_ends - 1], spec.n)
+    return _char_tokens(words, word_starts, word_ends, orig_starts, orig_ends, fallback, spec.n)
 
 
 def _char_tokens(
@@ -224,6 +243,7 @@ def _char_tokens(
     orig_starts: npt.NDArray[np.int64],
     orig_ends: npt.NDArray[np.int64],
     fallback: bool,
+    n: int,
 ) -> Tokens:
     """Code points of the normalized text (words joined by one space); a
     space spans the gap between its two words in the original."""
@@ -245,26 +265,17 @@ def _char_tokens(
         units,
         np.concatenate(starts) if starts else empty,
         np.concatenate(ends) if ends else empty,
+        n,
     )
 
 
-def _shingles(tokens: Tokens, n: int) -> list[tuple[str, ...]]:
-    """Shingle ``i`` covers units ``i .. i + n - 1``; a text shorter than one
-    shingle has one, all of it."""
-    units = tokens.units
-    if not units:
-        return []
-    if len(units) < n:
-        return [tuple(units)]
-    return list(zip(*(units[i : len(units) - n + 1 + i] for i in range(n)), strict=True))
-
-
-def _covered_spans(tokens: Tokens, shingles: list[tuple[str, ...]], shared: set[tuple[str, ...]], n: int) -> list[Span]:
+def _covered_spans(tokens: Tokens, shared: AbstractSet[tuple[str, ...]]) -> list[Span]:
     """Original spans of the runs of units covered by a shared shingle."""
-    hits = np.array([s in shared for s in shingles], dtype=bool)
+    shingles = tokens.shingles
+    hits = np.fromiter(map(shared.__contains__, shingles), dtype=bool, count=len(shingles))
     if not hits.any():
         return []
-    width = min(n, len(tokens.units))
+    width = min(tokens.n, len(tokens.units))
     # A shingle starting at i covers units i .. i + width - 1: add +1/-1 and sum.
     delta = np.zeros(len(tokens.units) + 1, dtype=np.int64)
     first = np.flatnonzero(hits)
@@ -304,9 +315,8 @@ def shared_passages(
     tb = b if isinstance(b, Tokens) else tokenize(b, spec, fold_accents=fold_accents)
     if ta.fallback != tb.fallback:
         return [], []
-    sa, sb = _shingles(ta, spec.n), _shingles(tb, spec.n)
-    shared = set(sa) & set(sb)
-    return _covered_spans(ta, sa, shared, spec.n), _covered_spans(tb, sb, shared, spec.n)
+    shared = ta.shingle_set & tb.shingle_set
+    return _covered_spans(ta, shared), _covered_spans(tb, shared)
 
 
 def jaccard(
@@ -322,8 +332,8 @@ def jaccard(
     spec = parse_shingle_spec(spec) if isinstance(spec, str) else spec
     ta = a if isinstance(a, Tokens) else tokenize(a, spec, fold_accents=fold_accents)
     tb = b if isinstance(b, Tokens) else tokenize(b, spec, fold_accents=fold_accents)
-    sa, sb = set(_shingles(ta, spec.n)), set(_shingles(tb, spec.n))
+    sa, sb = ta.shingle_set, tb.shingle_set
     if ta.fallback != tb.fallback:
-        sb = {("\x00fallback", *s) for s in sb}
+        sb = frozenset(("\x00fallback", *s) for s in sb)
     union = len(sa | sb)
     return len(sa & sb) / union if union else 0.0
