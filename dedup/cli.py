@@ -138,10 +138,10 @@ OutputOption = Annotated[
     ),
 ]
 FormatHelp = "jsonl/csv for machines."
-HtmlFormatHelp = "jsonl/csv for machines, html: a page for a browser (with --output)."
+HtmlFormatHelp = "html is a page (-o FILE)."
 HtmlMaxClusters = Annotated[
     int,
-    typer.Option(metavar="N", help="--format html: show at most N (the largest first).", rich_help_panel=OUTPUT),
+    typer.Option(metavar="N", help="html: at most N shown.", rich_help_panel=OUTPUT),
 ]
 TextField = Annotated[
     str, typer.Option(metavar="NAME", help="Field with the text (JSONL, CSV...).", rich_help_panel=INPUT)
