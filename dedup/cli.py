@@ -138,7 +138,7 @@ OutputOption = Annotated[
     ),
 ]
 FormatHelp = "jsonl/csv for machines."
-HtmlFormatHelp = "html is a page (-o FILE)."
+HtmlFormatHelp = "table, jsonl, csv or html (-o FILE)."
 HtmlMaxClusters = Annotated[
     int,
     typer.Option(metavar="N", help="html: at most N shown.", rich_help_panel=OUTPUT),
@@ -467,7 +467,7 @@ def scan(
         bool,
         typer.Option("--fold-accents", help="Strip diacritics, so unaccented copies match.", rich_help_panel=MATCHING),
     ] = False,
-    keep: Annotated[KeepPolicy, typer.Option(help="Member to keep in each cluster.", rich_help_panel=MATCHING)] = (
+    keep: Annotated[KeepPolicy, typer.Option(help="Member each cluster keeps.", rich_help_panel=MATCHING)] = (
         KeepPolicy.first
     ),
     num_perm: Annotated[int, typer.Option(metavar="N", help="MinHash permutations.", rich_help_panel=MATCHING)] = 128,
@@ -494,7 +494,7 @@ def scan(
         typer.Option(help="HTML: main content or all text.", rich_help_panel=INPUT),
     ] = HtmlText.main,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", help=HtmlFormatHelp, rich_help_panel=OUTPUT)
+        OutputFormat, typer.Option("--format", metavar="FORMAT", help=HtmlFormatHelp, rich_help_panel=OUTPUT)
     ] = OutputFormat.table,
     output: OutputOption = None,
     pairs: Annotated[
@@ -840,7 +840,7 @@ def blocks(
         ),
     ] = None,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", help=HtmlFormatHelp, rich_help_panel=OUTPUT)
+        OutputFormat, typer.Option("--format", metavar="FORMAT", help=HtmlFormatHelp, rich_help_panel=OUTPUT)
     ] = OutputFormat.table,
     output: OutputOption = None,
     html_max_clusters: HtmlMaxClusters = DEFAULT_MAX_CLUSTERS,
@@ -1307,7 +1307,7 @@ def index_query(
         int | None, typer.Option(metavar="K", help="Keep the K best matches per document.", rich_help_panel=MATCHING)
     ] = None,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", help=HtmlFormatHelp, rich_help_panel=OUTPUT)
+        OutputFormat, typer.Option("--format", metavar="FORMAT", help=HtmlFormatHelp, rich_help_panel=OUTPUT)
     ] = OutputFormat.table,
     output: OutputOption = None,
     fail_on_duplicates: Annotated[
