@@ -164,7 +164,7 @@ def _code_points(text: str) -> npt.NDArray[np.uint32]:
 @cache
 def _tone_rewrites() -> dict[tuple[int, int], tuple[int, int]]:
     """``(o/u, toned vowel) -> (toned o/u, plain vowel)``, as the kernel's table."""
-    _, _, tones = kernel_tables(False)
+    tones = kernel_tables(False)[-1]
     return {(int(r[0]), int(r[1])): (int(r[2]), int(r[3])) for r in tones}
 
 

@@ -43,7 +43,17 @@ import numpy.typing as npt
 
 from dedup._unicode import SPACE, accent_table, case_table
 from dedup.document import Document, Skipped, UniqueIds
-from dedup.io import InputFile, InputSet, _chunks, _parse_jsonl_line, _read_file, _TruncatedError, read_documents
+from dedup.io import (
+    DocumentStream,
+    InputFile,
+    InputSet,
+    PackedTexts,
+    _chunks,
+    _parse_jsonl_line,
+    _read_file,
+    _TruncatedError,
+    read_documents,
+)
 from dedup.stages import document_batches
 
 __all__ = ["Locations", "read_texts_by_id"]
@@ -102,9 +112,10 @@ class Locations:
     def _on_file(self, file: InputFile) -> None:
         self._file += 1
 
-    def read_documents(self, *, on_read: Callable[[int], None] | None = None) -> Iterator[Document | Skipped]:
-        """:func:`dedup.io.read_documents` over the inputs, noting where each document is."""
-        items = read_documents(
+    def read_documents(self, *, on_read: Callable[[int], None] | None = None) -> DocumentStream:
+        """:func:`dedup.io.read_documents` over the inputs, noting where each
+        document is (a scan still reads JSONL texts packed, as UTF-8)."""
+        stream = read_documents(
             self.inputs,
             text_field=self.text_field,
             id_field=self.id_field,
@@ -112,12 +123,19 @@ class Locations:
             on_read=on_read,
             html_text=self.html_text,
         )
-        return self._track(items)
+        return DocumentStream(self._track(stream.packed()))
 
-    def _track(self, items: Iterable[Document | Skipped]) -> Iterator[Document | Skipped]:
+    def _track(self, items: Iterable[PackedTexts | Document | Skipped]) -> Iterator[PackedTexts | Document | Skipped]:
         files, lines, empty, words = self._files, self._lines, self._empty, self._words.search
         for item in items:
-            if isinstance(item, Document):
+            if isinstance(item, PackedTexts):
+                bounds = item.offsets
+                for k in _without_ascii_word(item).tolist():
+                    if words(item.text[bounds[k] : bounds[k + 1]].tobytes().decode("utf-8")) is None:
+                        empty.append(len(files) + k)
+                files.extend([self._file] * len(item))
+                lines.extend(int(loc.rpartition(":")[2]) for loc in item.locations)
+            elif isinstance(item, Document):
                 if words(item.text) is None:
                     empty.append(len(files))
                 files.append(self._file)
@@ -171,18 +189,28 @@ class Locations:
         if file.kind == "jsonl":
             try:
                 for line_no, line in _lines_at(_chunks(file), sorted(lines)):
-                    item = _parse_jsonl_line(file.name, line_no, line, self.text_field, self.id_field)
-                    if isinstance(item, Document):
-                        yield line_no, item
+                    parsed = _parse_jsonl_line(file.name, line_no, line, self.text_field, self.id_field)
+                    if isinstance(parsed, Document):
+                        yield line_no, parsed
             except (OSError, _TruncatedError):
                 return  # the file changed since the scan: the caller reads by id
             return
         for item in _read_file(file, self.text_field, self.id_field, html_text=self.html_text):
-            if not isinstance(item, Document):
-                continue
-            number = _line_of(file, item)
-            if number in lines:
-                yield number, item
+            for doc in item.documents() if isinstance(item, PackedTexts) else [item]:
+                if isinstance(doc, Document) and _line_of(file, doc) in lines:
+                    yield _line_of(file, doc), doc
+
+
+_ASCII_WORD = np.zeros(256, dtype=np.int64)
+_ASCII_WORD[[*range(0x30, 0x3A), *range(0x41, 0x5B), *range(0x61, 0x7B)]] = 1
+
+
+def _without_ascii_word(packed: PackedTexts) -> npt.NDArray[np.int64]:
+    """Positions in a packed run of the documents with no ASCII letter or
+    digit (only those can lack words; the few are decoded and checked)."""
+    starts, ends = packed.offsets[:-1], packed.offsets[1:]
+    cumulative = np.concatenate(([0], np.cumsum(_ASCII_WORD[packed.text])))
+    return np.flatnonzero(cumulative[ends] == cumulative[starts]).astype(np.int64)
 
 
 def _line_of(file: InputFile, doc: Document) -> int:
