@@ -646,7 +646,10 @@ def scan(
                     time.perf_counter() - started,
                 )
                 texts = _scan_texts(result, inputs, locations, text_field, id_field, config.html_text)
-                page: Renderer[Cluster] = ScanHtml(header, texts, shingle, fold_accents, html_max_clusters)
+                measure_name = "containment" if result.measure == "containment" else "similarity"
+                page: Renderer[Cluster] = ScanHtml(
+                    header, texts, shingle, fold_accents, html_max_clusters, measure_name
+                )
                 page(out, result.clusters)
             else:
                 _write_scan(result, output_format, pairs, out)

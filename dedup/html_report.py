@@ -200,6 +200,9 @@ class ScanHtml:
         spec: The scan's shingles.
         fold_accents: The scan's ``fold_accents``.
         max_clusters: Clusters shown (the largest).
+        measure: What each member's figure is: ``"similarity"`` (Jaccard to
+            the kept document) or ``"containment"`` (of the member in the
+            kept container).
     """
 
     header: ReportHeader
@@ -207,6 +210,7 @@ class ScanHtml:
     spec: ShingleSpec | str = "word:5"
     fold_accents: bool = False
     max_clusters: int = DEFAULT_MAX_CLUSTERS
+    measure: str = "similarity"
 
     def __call__(self, out: IO[str], clusters: Iterable[Cluster]) -> None:
         """Write the page.
@@ -230,6 +234,7 @@ class ScanHtml:
             "shown": len(shown),
             "capped": len(shown) < len(numbered),
             "max_members": MAX_MEMBERS_SHOWN,
+            "measure": self.measure,
             "clusters": (_scan_record(number, c, texts, spec, self.fold_accents) for number, c in shown),
         }
         _render(out, "scan.html.j2", context)

@@ -221,3 +221,21 @@ def test_document_is_found_by_position_in_a_text_file(tmp_path: Path) -> None:
     docs = list(where.read_documents())
     assert [d.id for d in docs if isinstance(d, Document)] == ["a.txt", "b.txt"]
     assert where.texts({1: "b.txt"}) == {1: STORY + "!"}
+
+
+def test_a_containment_page_names_its_measure(tmp_path: Path) -> None:
+    story = (EXAMPLES / "originals" / "taliban-talks.txt").read_text(encoding="utf-8")
+    news = tmp_path / "news"
+    news.mkdir()
+    (news / "full.txt").write_text(story, encoding="utf-8")
+    (news / "teaser.txt").write_text(" ".join(story.split()[: len(story.split()) // 2]), encoding="utf-8")
+    out = tmp_path / "r.html"
+    for measure in ("jaccard", "containment"):
+        args = ["scan", str(news), "--measure", measure, "--threshold", "0.2", "--format", "html", "-o", str(out)]
+        result = runner.invoke(app, [*args, "-q"])
+        assert result.exit_code == 0, result.output
+        page = out.read_text(encoding="utf-8")
+        name = "containment" if measure == "containment" else "similarity"
+        other = "similarity" if measure == "containment" else "containment"
+        assert f'class="sim" title="{name}"' in page and f'title="{other}"' not in page
+        assert f'"{name}" + " " + member.sim' in page
