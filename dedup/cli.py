@@ -53,7 +53,7 @@ from dedup.errors import EXIT_DUPLICATES, EXIT_FATAL, EXIT_USAGE, DedupError, Us
 from dedup.generate import write_dump
 from dedup.html_report import DEFAULT_MAX_CLUSTERS, BlocksHtml, MatchesHtml, ReportHeader, ScanHtml, check_max_shown
 from dedup.index import BATCH_SIZE, Index, IndexInfo, IndexResult, Match
-from dedup.io import InputFile, InputSet, collect_inputs, read_documents
+from dedup.io import WEB_KINDS, InputFile, InputSet, collect_inputs, read_documents
 from dedup.lsh import MAX_BUCKET
 from dedup.output import check_output_folder, check_outputs, open_output
 from dedup.pipeline import ScanConfig, ScanResult, find_duplicates
@@ -187,6 +187,9 @@ class HtmlText(enum.StrEnum):
 
     main = "main"
     all = "all"
+
+
+HtmlTextOption = Annotated[HtmlText, typer.Option(help="HTML: main content or all text.", rich_help_panel=INPUT)]
 
 
 class KeepPolicy(enum.StrEnum):
@@ -489,10 +492,7 @@ def scan(
             rich_help_panel=MATCHING,
         ),
     ] = None,
-    html_text: Annotated[
-        HtmlText,
-        typer.Option(help="HTML: main content or all text.", rich_help_panel=INPUT),
-    ] = HtmlText.main,
+    html_text: HtmlTextOption = HtmlText.main,
     output_format: Annotated[
         OutputFormat, typer.Option("--format", metavar="FORMAT", help=HtmlFormatHelp, rich_help_panel=OUTPUT)
     ] = OutputFormat.table,
@@ -819,6 +819,7 @@ def blocks(
     paths: Paths,
     text_field: TextField = "text",
     id_field: IdField = "id",
+    html_text: HtmlTextOption = HtmlText.main,
     unit: Annotated[
         BlockUnit, typer.Option(help="A block is a non-blank line or a paragraph.", rich_help_panel=MATCHING)
     ] = BlockUnit.line,
@@ -911,6 +912,9 @@ def blocks(
         check_outputs([("--output", output or "-")], inputs.files)
         if strip is not None and any(isinstance(f, RemoteFile) for f in inputs.files):
             raise UsageError("--strip writes copies of local files only, not of URLs")
+        if strip is not None and any(f.kind in WEB_KINDS for f in inputs.files):
+            # Their blocks are lines of the extracted text, not of the file: a copy could not remove them.
+            raise UsageError("--strip writes copies of text files only, not of HTML pages or WARC archives")
         if strip is not None and strip_dir is not None:
             check_output_folder("--strip", strip, inputs.files)
             _refuse_output_among_copies(output, strip, plan_cleaned_copies(inputs, strip_dir, arguments=paths))
@@ -922,7 +926,9 @@ def blocks(
                 nonlocal passes
                 passes += 1
                 bar.stage(["counting", "grouping", "reading texts"][min(passes, 3) - 1], restart=True)
-                return read_documents(inputs, text_field=text_field, id_field=id_field, on_read=bar.on_read)
+                return read_documents(
+                    inputs, text_field=text_field, id_field=id_field, on_read=bar.on_read, html_text=html_text.value
+                )
 
             def advance(stage: str, done: int) -> None:
                 bar.on_documents(done)
@@ -937,6 +943,7 @@ def blocks(
                     scratch=scratch,
                     text_field=text_field,
                     id_field=id_field,
+                    html_text=html_text.value,
                     progress=lambda stage, done: bar.stage(stage) if stage == "grouping" else bar.on_documents(done),
                     on_read=bar.on_read,
                     on_dashboard=(lambda link: typer.echo(f"dask: dashboard at {link}", err=True)) if verbose else None,
@@ -972,7 +979,9 @@ def blocks(
                 )
 
                 def texts(ids: Sequence[str]) -> Mapping[str, str]:
-                    return read_texts_by_id(inputs, ids, text_field=text_field, id_field=id_field)
+                    return read_texts_by_id(
+                        inputs, ids, text_field=text_field, id_field=id_field, html_text=html_text.value
+                    )
 
                 page: Renderer[BlockGroup] = BlocksHtml(
                     header, texts, result.boilerplate_min_documents, html_max_clusters

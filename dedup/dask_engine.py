@@ -75,7 +75,7 @@ LocalCluster; for machines of a cluster, pass ``scratch`` (``--scratch``)
 or set ``TMPDIR`` to a shared folder.
 
 Example:
-    >>> from dedup.config import ScanConfig
+    >>> from dedup.config import ScanConfig, check_html_text
     >>> story = "Mỹ và Taliban nối lại đàm phán hòa bình tại thủ đô Doha của Qatar hôm nay"
     >>> result = find_duplicates([("a", story), ("b", story.upper())], ScanConfig(), scheduler="inline")
     >>> [c.ids for c in result.clusters]
@@ -118,7 +118,7 @@ from dedup.blocks import (
     near_labels,
 )
 from dedup.cluster import Cluster, connected_components, group_clusters
-from dedup.config import ScanConfig
+from dedup.config import ScanConfig, check_html_text
 from dedup.document import Document, DocumentLike, Renamed, Skipped, UniqueIds, as_document, check_documents
 from dedup.errors import InputError, UsageError
 from dedup.io import (
@@ -1397,6 +1397,7 @@ def blocks_files(
     n_workers: int | None = None,
     text_field: str = "text",
     id_field: str = "id",
+    html_text: str = "main",
     partition_bytes: int | None = None,
     scratch: str | None = None,
     progress: Callable[[str, int], None] | None = None,
@@ -1421,6 +1422,7 @@ def blocks_files(
         n_workers: As for :func:`scan_files`.
         text_field: Field holding the text (JSONL, CSV, Parquet).
         id_field: Field holding the id.
+        html_text: ``"main"`` content or ``"all"`` visible text of HTML pages.
         partition_bytes: As for :func:`scan_files` (without ``memory``: 32 MiB).
         scratch: As for :func:`scan_files` (with ``near``, the blocks' sketches).
         progress: Called with ``("counting" | "grouping", done)``: documents
@@ -1437,11 +1439,12 @@ def blocks_files(
     """
     options = config or BlocksConfig()
     options.validate()
+    check_html_text(html_text)
     _check_partition_bytes(partition_bytes)
     inputs = paths if isinstance(paths, InputSet) else collect_inputs_any(paths)
     where = _Cluster(scheduler, n_workers, scratch, on_dashboard)
     with _session(where, 0, partition_bytes) as (client, folder, budget):
-        sources = _plan(client, inputs, text_field, id_field, budget.partition_bytes)
+        sources = _plan(client, inputs, text_field, id_field, budget.partition_bytes, html_text)
         run = _BlocksRun(client, options, folder, sources, progress, on_read)
         counted, offsets = _count_all(run)
         parts, hash_texts, metas = _positions_all(run, counted)

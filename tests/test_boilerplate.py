@@ -169,3 +169,23 @@ def test_dask_engine_reads_pages_as_the_local_engine_does(site: Path) -> None:
         dask = _dedup("scan", str(site), "--html-text", text, "--format", "jsonl", "--engine", "dask", "--workers", "1")
         assert local.returncode == dask.returncode == 0, dask.stderr
         assert local.stdout == dask.stdout and local.stdout
+
+
+def test_blocks_reads_pages_as_html_text_says_on_both_engines(site: Path, tmp_path: Path) -> None:
+    outputs = {}
+    for text in ("main", "all"):
+        for engine in ("local", "dask"):
+            run = _dedup(
+                "blocks", str(site), "--html-text", text, "--format", "jsonl", "--engine", engine, "--workers", "1"
+            )
+            assert run.returncode == 0, run.stderr
+            outputs[text, engine] = run.stdout
+        assert outputs[text, "local"] == outputs[text, "dask"]
+    # All visible text holds the outlets' menus and footers, which main content leaves out.
+    assert len(outputs["all", "local"].splitlines()) > len(outputs["main", "local"].splitlines())
+
+
+def test_blocks_strip_refuses_pages_before_any_work(site: Path, tmp_path: Path) -> None:
+    run = _dedup("blocks", str(site), "--strip", str(tmp_path / "clean"))
+    assert run.returncode == 2 and "not of HTML pages or WARC archives" in run.stderr
+    assert not (tmp_path / "clean").exists()
