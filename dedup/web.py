@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import codecs
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ EXTRA = "pip install 'dedup[web]'"
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 # Bytes looked at to recognise HTML that comes without a content type.
 _SNIFF = 1024
+_HEX = re.compile(rb"[0-9A-Fa-f]+")
 
 
 class ByteStream(Protocol):
@@ -183,9 +185,11 @@ class _Response:
             key, _, value = parameter.partition("=")
             if key.strip().lower() == "charset":
                 try:
-                    return codecs.lookup(value.strip().strip("\"'")).name
+                    name = codecs.lookup(value.strip().strip("\"'")).name
+                    b"".decode(name)  # a bytes-to-bytes codec (base64, zlib, rot13) is not a charset
                 except LookupError:
                     return None
+                return name
         return None
 
 
@@ -198,7 +202,12 @@ def _parse_response(block: bytes) -> _Response | str:
         return "no HTTP headers"
     lines = block[:end].decode("latin-1").splitlines()
     parts = lines[0].split() if lines else []
-    status = int(parts[1]) if len(parts) > 1 and parts[0].startswith("HTTP/") and parts[1].isdigit() else None
+    # isascii: str.isdigit holds for "²" (latin-1 byte 0xb2), which int() refuses.
+    status = (
+        int(parts[1])
+        if len(parts) > 1 and parts[0].startswith("HTTP/") and parts[1].isascii() and parts[1].isdigit()
+        else None
+    )
     headers = {}
     for line in lines[1:]:
         key, colon, value = line.partition(":")
@@ -218,14 +227,18 @@ def _dechunk(data: bytes) -> bytes:
     """A chunked transfer-coded body, joined.
 
     Raises:
-        ValueError: a chunk size is not hexadecimal.
+        ValueError: a chunk size is not hexadecimal digits.
     """
     out, at = [], 0
     while at < len(data):
         line_end = data.find(b"\r\n", at)
         if line_end < 0:
             break
-        size = int(data[at:line_end].split(b";")[0].strip() or b"0", 16)
+        field = data[at:line_end].split(b";")[0].strip() or b"0"
+        # Hex digits only: int() also takes a sign, and a negative size would step back forever.
+        if not _HEX.fullmatch(field):
+            raise ValueError(f"chunk size {field[:20].decode('latin-1')!r} is not hexadecimal")
+        size = int(field, 16)
         if size == 0:
             break
         out.append(data[line_end + 2 : line_end + 2 + size])

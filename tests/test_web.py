@@ -138,6 +138,56 @@ def test_chunked_gzipped_bodies_are_decoded(tmp_path: Path) -> None:
     assert isinstance(doc, Document) and "Người dân phải dắt xe" in doc.text
 
 
+def _raw_record(uri: str, http: bytes) -> bytes:
+    """A response record holding ``http`` byte for byte (fastwarc writes it)."""
+    import io
+
+    from fastwarc.warc import WarcRecord, WarcRecordType
+
+    record = WarcRecord()
+    record.init_headers(WarcRecordType.response)
+    record.headers["WARC-Target-URI"] = uri
+    record.headers["Content-Type"] = "application/http; msgtype=response"
+    record.set_bytes_content(http)
+    out = io.BytesIO()
+    record.write(out)
+    return out.getvalue()
+
+
+def _read_in_thread(name: str) -> list[Document | Skipped]:
+    """The items of ``name``, failing (not hanging) when reading never ends."""
+    import threading
+
+    box: list[list[Document | Skipped]] = []
+    reader = threading.Thread(target=lambda: box.append(_items(name)), daemon=True)
+    reader.start()
+    reader.join(timeout=30)
+    assert box, f"reading {name} did not end"
+    return box[0]
+
+
+def test_a_hostile_http_block_skips_its_record_only(tmp_path: Path) -> None:
+    page = ARTICLE.encode("utf-8")
+    head = b"Content-Type: text/html; charset=utf-8\r\n"
+    data = (
+        # "\xb2" is "²" in latin-1, a digit to str.isdigit and not to int().
+        _raw_record(URL + "sup", b"HTTP/1.1 \xb2 OK\r\n" + head + b"\r\n" + page)
+        # A negative chunk size once stepped back to itself forever.
+        + _raw_record(
+            URL + "neg", b"HTTP/1.1 200 OK\r\n" + head + b"Transfer-Encoding: chunked\r\n\r\n-6\r\nabcdef\r\n0\r\n\r\n"
+        )
+        # A bytes-to-bytes codec is no charset: the page is read as if none were declared.
+        + _raw_record(URL + "b64", b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=base64\r\n\r\n" + page)
+        + warc_record(URL + "ok", page)
+    )
+    (tmp_path / "crawl.warc").write_bytes(data)
+    items = _read_in_thread("crawl.warc")
+    assert [i.describe() for i in items if isinstance(i, Skipped)] == [
+        "skipped crawl.warc:2: undecodable HTTP body (chunk size '-6' is not hexadecimal)"
+    ]
+    assert [i.id for i in items if isinstance(i, Document)] == [URL + "sup", URL + "b64", URL + "ok"]
+
+
 def test_a_file_that_is_not_warc_is_reported(tmp_path: Path) -> None:
     (tmp_path / "notes.warc").write_text("hello\nthis is not a WARC file\n", encoding="utf-8")
     [item] = _items("notes.warc")
