@@ -101,7 +101,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from dedup._scratch import scratch_folder
+from dedup._scratch import deferred_signals, scratch_folder
 from dedup.blocks import (
     BlockPositions,
     BlocksConfig,
@@ -464,7 +464,9 @@ class _Writer:
         # Written beside, then renamed into place: a task killed half-way
         # leaves no partition that looks whole. A re-run writes the same bytes.
         staging = f"{folder}.{uuid.uuid4().hex}.tmp"
-        os.makedirs(staging)
+        # mkdir, not makedirs: a task still running after the run ended (Ctrl-C)
+        # must fail here, not recreate the scratch folder the client removed.
+        os.mkdir(staging)
         try:
             for name, array in arrays.items():
                 np.save(os.path.join(staging, f"{name}.npy"), np.ascontiguousarray(array), allow_pickle=False)
@@ -985,13 +987,25 @@ def _connect(
         # A cluster inside this process: tests and doctests, no processes to start.
         cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None)
     elif scheduler is None:
-        cluster = LocalCluster(
-            n_workers=n_workers or os.cpu_count() or 1,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            silence_logs=logging.ERROR,
-        )
+        # Ctrl-C waits until the cluster has started: one stopped half-way is
+        # closed again by distributed at exit, which fails with a traceback.
+        started: list[LocalCluster] = []
+        try:
+            with deferred_signals():
+                started.append(
+                    LocalCluster(
+                        n_workers=n_workers or os.cpu_count() or 1,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=":0",
+                        silence_logs=logging.ERROR,
+                    )
+                )
+        except BaseException:
+            for cluster in started:
+                cluster.close()
+            raise
+        cluster = started[0]
     else:
         with Client(scheduler) as client:
             if on_dashboard is not None:
@@ -1020,9 +1034,11 @@ def _session(where: _Cluster, memory: int, partition_bytes: int | None) -> Itera
     """A client, a scratch folder every worker sees, and each task's budget."""
     if where.scratch is not None and not os.path.isdir(where.scratch):
         raise UsageError(f"scratch folder {where.scratch!r} is not a folder", option="scratch")
+    # The folder outlives the client (and a LocalCluster's workers): on Ctrl-C
+    # no task of the run is left writing into it when it is removed.
     with (
-        _connect(where.scheduler, where.n_workers, where.on_dashboard) as client,
         scratch_folder("dedup-dask-", where.scratch) as folder,
+        _connect(where.scheduler, where.n_workers, where.on_dashboard) as client,
     ):
         threads = sum(client.nthreads().values())
         yield client, folder, _budget(memory, threads, partition_bytes)

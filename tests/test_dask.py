@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import json
@@ -345,3 +346,54 @@ def test_scratch_folder_is_used_and_left_empty(client: object, tmp_path: Path) -
     assert not os.listdir(scratch)
     with pytest.raises(ValueError, match="scratch"):
         dask_engine.scan_files([__file__], scheduler="inline", scratch=str(tmp_path / "missing"))
+
+
+def test_a_task_left_running_never_recreates_the_removed_scratch_folder(tmp_path: Path) -> None:
+    # After Ctrl-C the client removes its scratch folder; a task still running
+    # on a worker must fail on its write, not bring the folder back.
+    gone = tmp_path / "dedup-dask-removed"
+    writer = dask_engine._Writer()
+    with pytest.raises(FileNotFoundError):
+        writer.write(str(gone / "part-000000-0000"), ScanConfig())
+    assert not gone.exists()
+
+
+def test_the_scratch_folder_outlives_the_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    events: list[str] = []
+
+    class Client:
+        def nthreads(self) -> dict[str, int]:
+            return {"w": 1}
+
+    @contextlib.contextmanager
+    def connect(*args: object) -> Iterator[object]:
+        events.append("connect")
+        try:
+            yield Client()
+        finally:
+            events.append(f"close client, scratch {'present' if os.listdir(tmp_path) else 'removed'}")
+
+    monkeypatch.setattr(dask_engine, "_connect", connect)
+    where = dask_engine._Cluster(None, 1, str(tmp_path))
+    with pytest.raises(KeyboardInterrupt), dask_engine._session(where, 0, None):
+        raise KeyboardInterrupt
+    assert events == ["connect", "close client, scratch present"]
+    assert not os.listdir(tmp_path)
+
+
+def test_ctrl_c_while_the_local_cluster_starts_closes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Interrupted inside LocalCluster(), the cluster was left half-started for
+    # distributed's exit hook, which printed a traceback closing it.
+    closed: list[bool] = []
+
+    class Starting:
+        def __init__(self, **options: object) -> None:
+            os.kill(os.getpid(), signal.SIGINT)
+
+        def close(self) -> None:
+            closed.append(True)
+
+    monkeypatch.setattr(distributed, "LocalCluster", Starting)
+    with pytest.raises(KeyboardInterrupt), dask_engine._connect(None, 1, None):
+        pass
+    assert closed == [True]
