@@ -192,7 +192,8 @@ def _budget(memory: int, threads: int, partition_bytes: int | None) -> _Budget:
 class RemoteFile(InputFile):
     """An input file behind an fsspec URL (``s3://bucket/dump/a.jsonl``,
     ``memory://...``, ``file://...``); ``path`` holds the URL only for
-    display, ``url`` is what workers open."""
+    display, or for a ``file://`` URL the local path (so an output is never
+    written over it), ``url`` is what workers open."""
 
     url: str = ""
 
@@ -229,6 +230,7 @@ def collect_inputs_any(
 def _list_url(url: str, argument: int) -> tuple[list[InputFile], list[str]]:
     """The files under a URL (or the URL's file), and names no reader takes."""
     import fsspec
+    from fsspec.implementations.local import LocalFileSystem
 
     try:
         fs, root = fsspec.core.url_to_fs(url)
@@ -239,9 +241,11 @@ def _list_url(url: str, argument: int) -> tuple[list[InputFile], list[str]]:
         raise InputError(f"{url}: cannot list: {err}") from None
     if not exists:
         raise InputError(f"{url}: no such file or directory")
+    local = isinstance(fs, LocalFileSystem)
     if not folder:
         given = _classify(url.rsplit("/", 1)[-1]) or ("text", None)
-        return [RemoteFile(Path(url), url, given[0], given[1], "", argument, url=url)], []
+        path = Path(root) if local else Path(url)
+        return [RemoteFile(path, url, given[0], given[1], "", argument, url=url)], []
     base = root.rstrip("/") + "/"
     files: list[InputFile] = []
     unsupported: list[str] = []
@@ -254,7 +258,8 @@ def _list_url(url: str, argument: int) -> tuple[list[InputFile], list[str]]:
             unsupported.append(rel)
         else:
             remote = fs.unstrip_protocol(name)
-            files.append(RemoteFile(Path(url, rel), rel, kind[0], kind[1], url, argument, url=remote))
+            path = Path(name) if local else Path(url, rel)
+            files.append(RemoteFile(path, rel, kind[0], kind[1], url, argument, url=remote))
     files.sort(key=lambda f: f.name)
     return files, unsupported
 

@@ -397,3 +397,17 @@ def test_ctrl_c_while_the_local_cluster_starts_closes_it(monkeypatch: pytest.Mon
     with pytest.raises(KeyboardInterrupt), dask_engine._connect(None, 1, None):
         pass
     assert closed == [True]
+
+
+def test_an_output_over_a_file_url_input_is_refused(tmp_path: Path) -> None:
+    from dedup.errors import UsageError
+    from dedup.output import check_outputs
+
+    (tmp_path / "news").mkdir()
+    story = tmp_path / "news" / "a.txt"
+    story.write_text("a story", encoding="utf-8")
+    for url in (f"file://{tmp_path}/news", f"file://{story}"):
+        inputs = dask_engine.collect_inputs_any([url])
+        with pytest.raises(UsageError, match="is an input file"):
+            check_outputs([("--output", str(story))], inputs.files)
+    assert story.read_text(encoding="utf-8") == "a story"
