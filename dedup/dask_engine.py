@@ -1012,7 +1012,11 @@ def _connect(
             raise
         cluster = started[0]
     else:
-        with Client(scheduler) as client:
+        try:
+            remote = Client(scheduler)
+        except ValueError as err:  # distributed cannot parse the address
+            raise UsageError(f"scheduler {scheduler!r} is not an address ({err})", option="scheduler") from None
+        with remote as client:
             if on_dashboard is not None:
                 on_dashboard(client.dashboard_link)
             yield client
@@ -1129,7 +1133,7 @@ def scan_files(
     Raises:
         InputError: a path does not exist.
         UsageError: an option is out of range, ``scratch`` is not a folder,
-            or dask is not installed.
+            ``scheduler`` is not an address, or dask is not installed.
     """
     resolved = _options(config, options)
     check_config(resolved)
@@ -1208,7 +1212,8 @@ def find_duplicates(
         **options: Fields of :class:`ScanConfig`.
 
     Raises:
-        UsageError: an option is out of range, or dask is not installed.
+        UsageError: an option is out of range, ``scheduler`` is not an
+            address, or dask is not installed.
         TypeError: ``documents`` is a single string, or an item is not a document.
     """
     resolved = _options(config, options)
@@ -1456,7 +1461,8 @@ def blocks_files(
 
     Raises:
         InputError: a path does not exist.
-        UsageError: an option is out of range, or dask is not installed.
+        UsageError: an option is out of range, ``scheduler`` is not an
+            address, or dask is not installed.
     """
     options = config or BlocksConfig()
     options.validate()

@@ -411,3 +411,15 @@ def test_an_output_over_a_file_url_input_is_refused(tmp_path: Path) -> None:
         with pytest.raises(UsageError, match="is an input file"):
             check_outputs([("--output", str(story))], inputs.files)
     assert story.read_text(encoding="utf-8") == "a story"
+
+
+def test_a_scheduler_that_is_not_an_address_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("a story", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "dedup", "scan", str(tmp_path), "--engine", "dask", "--scheduler", "not an address"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("dedup: error: --scheduler 'not an address' is not an address (")
+    assert "Traceback" not in done.stderr
