@@ -353,19 +353,74 @@ def _exact_candidates(
         docs = np.repeat(chunk, np.diff(starts))
         lo = np.searchsorted(hashes, values, side="left")
         counts = np.searchsorted(hashes, values, side="right") - lo
-        within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
-        w = owners[np.repeat(lo, counts) + within]
-        d = np.repeat(docs, counts)
-        hits += len(w)
-        keep = (w != d) & (part[d] >= weak_from[w])
-        # Directed codes: a shared shingle is counted once per (w, d) even
-        # when d is a weak query too (then (d, w) is counted apart).
-        directed, shared = np.unique(w[keep] * np.int64(n) + d[keep], return_counts=True)
+        hits += int(counts.sum())
+        directed, shared = _shared_shingles(hashes, owners, docs, lo, counts, part, weak_from)
         w, d = directed // n, directed % n
         enough = shared / np.minimum(sizes[w], sizes[d]) >= threshold
         w, d = w[enough], d[enough]
         codes.append(np.unique(np.minimum(w, d) * np.int64(n) + np.maximum(w, d)))
     return np.unique(np.concatenate(codes)), hits
+
+
+# Shingle matches joined at once: a shingle found in most documents (" the "
+# as a character 5-gram) matches every weak query, so a chunk's matches grow
+# as documents squared; they are counted this many at a time.
+_MATCHES_PER_STEP = 1 << 21
+
+
+def _shared_shingles(
+    hashes: npt.NDArray[np.uint64],
+    owners: npt.NDArray[np.int64],
+    docs: npt.NDArray[np.int64],
+    lo: npt.NDArray[np.int64],
+    counts: npt.NDArray[np.int64],
+    part: npt.NDArray[np.int64],
+    weak_from: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Shingles each weak query ``w`` shares with each document ``d`` it
+    queries (``d``'s shingles at ``lo[k]``, ``counts[k]`` equal entries of
+    the sorted weak ``hashes``): distinct directed codes ``w * n + d``
+    (int64, sorted) and their shared counts (int64). Memory is bounded by
+    ``_MATCHES_PER_STEP`` matches plus the distinct pairs, whatever the
+    shingles' frequencies."""
+    n = np.int64(len(part))
+    ends = np.cumsum(counts)
+    total = int(ends[-1]) if len(ends) else 0
+    # Cut between shingles (a shingle's matches stay in one step).
+    cuts = np.searchsorted(ends, np.arange(_MATCHES_PER_STEP, total, _MATCHES_PER_STEP), side="left")
+    pieces = np.split(np.arange(len(counts), dtype=np.int64), np.unique(cuts))
+    found: list[npt.NDArray[np.int64]] = [np.zeros(0, dtype=np.int64)]
+    tallies: list[npt.NDArray[np.int64]] = [np.zeros(0, dtype=np.int64)]
+    held = 0
+    for piece in pieces:
+        c = counts[piece]
+        within = np.arange(int(c.sum()), dtype=np.int64) - np.repeat(np.cumsum(c) - c, c)
+        w = owners[np.repeat(lo[piece], c) + within]
+        d = np.repeat(docs[piece], c)
+        keep = (w != d) & (part[d] >= weak_from[w])
+        # Directed codes: a shared shingle is counted once per (w, d) even
+        # when d is a weak query too (then (d, w) is counted apart).
+        step_codes, step_counts = np.unique(w[keep] * n + d[keep], return_counts=True)
+        found.append(step_codes)
+        tallies.append(step_counts.astype(np.int64))
+        held += len(step_codes)
+        if held > _MATCHES_PER_STEP:
+            found, tallies = _merge_tallies(found, tallies)
+            held = len(found[0])
+    [codes], [shared] = _merge_tallies(found, tallies)
+    return codes, shared
+
+
+def _merge_tallies(
+    found: list[npt.NDArray[np.int64]], tallies: list[npt.NDArray[np.int64]]
+) -> tuple[list[npt.NDArray[np.int64]], list[npt.NDArray[np.int64]]]:
+    """One ``(codes, counts)`` pair from several: codes distinct and sorted,
+    a code's counts summed (int64 arrays, in one-element lists)."""
+    codes = np.concatenate(found)
+    counts = np.concatenate(tallies)
+    distinct, inverse = np.unique(codes, return_inverse=True)
+    summed = np.bincount(inverse.reshape(-1), weights=counts, minlength=len(distinct))
+    return [distinct], [np.rint(summed).astype(np.int64)]
 
 
 def _big_runs(sorted_keys: npt.NDArray[np.uint64], max_bucket: int) -> list[npt.NDArray[np.int64]]:
