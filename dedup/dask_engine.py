@@ -1365,10 +1365,11 @@ def _positions_all(run: _BlocksRun, counted: Counts) -> tuple[list[HashRows], di
     near = run.options.near is not None
     owned = _owned_by_partition(counted.distinct, len(run.sources), near)
     repeated = run.client.scatter(counted.distinct.repeated(), broadcast=True, hash=False)
+    # Made here: a task makes no folder but its own staging one (_Writer.write).
+    near_folder = os.path.join(run.folder, "near")
+    os.mkdir(near_folder)
     futures = [
-        run.client.submit(
-            _positions_partition, i, s, run.options, repeated, owned[i], os.path.join(run.folder, "near"), pure=False
-        )
+        run.client.submit(_positions_partition, i, s, run.options, repeated, owned[i], near_folder, pure=False)
         for i, s in enumerate(run.sources)
     ]
     parts: list[HashRows] = []
