@@ -711,7 +711,9 @@ def _verbose_scan(result: ScanResult, threshold: float) -> None:
         capped = f"; {s.capped_buckets:,} buckets over {MAX_BUCKET:,} documents paired star-wise"
     shape = f"{s.num_bands} bands x {s.rows_per_band} rows"
     if s.partitions:
-        shape = f"ensemble of {_plural(s.partitions, 'size partition')}, from {shape} up"
+        # No band shape used: every set was too small for one to reach 0.99.
+        shape = f"from {shape} up" if s.rows_per_band else "every set matched exactly by its shingles"
+        shape = f"ensemble of {_plural(s.partitions, 'size partition')}, {shape}"
     typer.echo(
         f"lsh: {shape}; {s.band_collisions:,} band collisions, "
         f"{s.candidates:,} candidate pairs, {s.verified:,} verified at >= {threshold}{capped}",

@@ -293,3 +293,14 @@ def test_exact_candidates_hold_bounded_memory_when_shingles_are_common(monkeypat
     monkeypatch.setattr(ensemble, "_MATCHES_PER_STEP", 1 << 30, raising=False)
     whole_left, whole_right, _ = run()
     assert np.array_equal(left, whole_left) and np.array_equal(right, whole_right)
+
+
+def test_verbose_says_when_no_band_shape_was_used(tmp_path: Path) -> None:
+    common = " ".join(f"w{i}" for i in range(20))
+    for i in range(3):
+        (tmp_path / f"{i}.txt").write_text(f"{common} only{i}", encoding="utf-8")
+    args = ["scan", str(tmp_path), "--measure", "containment", "--threshold", "0.01", "-v"]
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 0
+    assert "lsh: ensemble of 1 size partition, every set matched exactly by its shingles; " in done.stderr
+    assert "x 0 rows" not in done.stderr
