@@ -666,6 +666,22 @@ cdef void _sort_hashes(uint64_t* v, int64_t n, uint64_t* scratch) noexcept nogil
     memcpy(v, tmp, n * sizeof(uint64_t))
 
 
+def sorted_distinct(values):
+    """The sorted distinct values of a 1-D array: ``np.unique(values)``
+    computed by a sort. numpy 2.3+ answers a plain ``np.unique`` from a hash
+    table and sorts after, 15-100x slower than sorting on 64-bit integers
+    (1.8 s against 0.02 s for 1.6M values), where the scan's arrays are
+    millions long."""
+    ordered = np.sort(values)
+    cdef Py_ssize_t n = len(ordered)
+    if n < 2:
+        return ordered
+    # No negative indices: this module compiles with wraparound=False.
+    distinct = np.ones(n, dtype=bool)
+    np.not_equal(ordered[1:n], ordered[0 : n - 1], out=distinct[1:n])
+    return ordered[distinct]
+
+
 def sort_hashes_for_tests(uint64_t[::1] values):
     """Sort ``values`` in place with the shingle kernels' sort (for tests:
     skewed inputs the hash values never give reach every path)."""
