@@ -1220,6 +1220,28 @@ cdef int64_t _string(const uint8_t* p, int64_t i, int64_t m, uint8_t* out, int64
                 pos += 1
             i += 1
             continue
+        # The sequences of most non-ASCII text (2 bytes; 3 bytes led by
+        # E1-EC or EE-EF, which have no overlong or surrogate forms: all of
+        # Vietnamese) checked and copied in line; _strict_utf8 the rest.
+        if 0xC2 <= c <= 0xDF:
+            if i + 1 >= m or not _cont(p[i + 1]):
+                return -1
+            if out != NULL:
+                out[pos] = c
+                out[pos + 1] = p[i + 1]
+                pos += 2
+            i += 2
+            continue
+        if 0xE1 <= c <= 0xEF and c != 0xED:
+            if i + 2 >= m or not _cont(p[i + 1]) or not _cont(p[i + 2]):
+                return -1
+            if out != NULL:
+                out[pos] = c
+                out[pos + 1] = p[i + 1]
+                out[pos + 2] = p[i + 2]
+                pos += 3
+            i += 3
+            continue
         k = _strict_utf8(p, i, m)
         if k == 0:
             return -1
