@@ -16,7 +16,7 @@ those preconditions, for the wrappers to call.
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc
-from libc.string cimport memcmp, memcpy
+from libc.string cimport memcmp, memcpy, memset
 
 import numpy as np
 
@@ -595,6 +595,105 @@ cdef inline int64_t _shingle_count(int64_t units, int n) noexcept nogil:
     return 0 if units == 0 else (1 if units < n else units - n + 1)
 
 
+# Sorting a document's shingle hashes. They are XXH64 outputs, uniform over
+# 64 bits, so a bucket sort on the top bits (about one bucket per two
+# hashes) leaves buckets of a few hashes each, finished by insertion sort:
+# linear time where std::sort is n log n. Equal hashes (repeated shingles)
+# share a bucket, and insertion sort passes over them without moving them;
+# a bucket that still comes out large (never, for hash values) falls back to
+# std::sort, so the worst case stays n log n. Any correct sort gives the
+# same array: the output does not depend on the method.
+
+cdef enum:
+    _SORT_SMALL = 64
+    _BUCKET_MAX = 48
+
+
+cdef inline int _bucket_bits(int64_t n) noexcept nogil:
+    """floor(log2(n)) for n >= 1: buckets = 2 ** bits, between n / 2 and n."""
+    cdef int bits = 0
+    while (<int64_t>2 << bits) <= n:
+        bits += 1
+    return bits
+
+
+cdef inline int64_t _sort_scratch(int64_t n) noexcept nogil:
+    """Words of scratch :func:`_sort_hashes` needs for ``n`` hashes."""
+    return 0 if n < _SORT_SMALL else n + (<int64_t>1 << _bucket_bits(n)) + 1
+
+
+cdef void _sort_hashes(uint64_t* v, int64_t n, uint64_t* scratch) noexcept nogil:
+    """Sort ``v[:n]`` ascending, with ``_sort_scratch(n)`` words of scratch."""
+    cdef int bits, shift
+    cdef int64_t i, j, k, lo, hi, buckets
+    cdef uint64_t x
+    cdef uint64_t* tmp
+    cdef int64_t* ends
+    if n < _SORT_SMALL:
+        std_sort(v, v + n)
+        return
+    bits = _bucket_bits(n)
+    shift = 64 - bits
+    buckets = <int64_t>1 << bits
+    tmp = scratch
+    ends = <int64_t*>(scratch + n)
+    memset(ends, 0, (buckets + 1) * sizeof(int64_t))
+    for i in range(n):
+        ends[(v[i] >> shift) + 1] += 1
+    for k in range(buckets):
+        ends[k + 1] += ends[k]
+    # ends[k] is where bucket k's next hash goes; after the scatter it is
+    # where bucket k ends (and bucket k + 1 starts).
+    for i in range(n):
+        x = v[i]
+        k = <int64_t>(x >> shift)
+        tmp[ends[k]] = x
+        ends[k] += 1
+    lo = 0
+    for k in range(buckets):
+        hi = ends[k]
+        if hi - lo > _BUCKET_MAX:
+            std_sort(tmp + lo, tmp + hi)
+        else:
+            for i in range(lo + 1, hi):
+                x = tmp[i]
+                j = i - 1
+                while j >= lo and tmp[j] > x:
+                    tmp[j + 1] = tmp[j]
+                    j -= 1
+                tmp[j + 1] = x
+        lo = hi
+    memcpy(v, tmp, n * sizeof(uint64_t))
+
+
+def sorted_distinct(values):
+    """The sorted distinct values of a 1-D array: ``np.unique(values)``
+    computed by a sort. numpy 2.3+ answers a plain ``np.unique`` from a hash
+    table and sorts after, 15-100x slower than sorting on 64-bit integers
+    (1.8 s against 0.02 s for 1.6M values), where the scan's arrays are
+    millions long."""
+    ordered = np.sort(values)
+    cdef Py_ssize_t n = len(ordered)
+    if n < 2:
+        return ordered
+    # No negative indices: this module compiles with wraparound=False.
+    distinct = np.ones(n, dtype=bool)
+    np.not_equal(ordered[1:n], ordered[0 : n - 1], out=distinct[1:n])
+    return ordered[distinct]
+
+
+def sort_hashes_for_tests(uint64_t[::1] values):
+    """Sort ``values`` in place with the shingle kernels' sort (for tests:
+    skewed inputs the hash values never give reach every path)."""
+    cdef int64_t n = values.shape[0]
+    cdef uint64_t* scratch = <uint64_t*>malloc(max(_sort_scratch(n), 1) * sizeof(uint64_t))
+    if scratch == NULL:
+        raise MemoryError()
+    if n > 0:
+        _sort_hashes(&values[0], n, scratch)
+    free(scratch)
+
+
 cdef int64_t _shingle_one(
     const uint8_t* doc, int64_t m, int kind, int n, int64_t units, uint64_t tag, uint64_t* out, Py_ssize_t d
 ) noexcept nogil:
@@ -608,11 +707,12 @@ cdef int64_t _shingle_one(
     if units < n:
         out[0] = xxh64(doc, m) ^ tag
         return 1
+    count = units - n + 1
     # bounds[k] = first byte of unit k; bounds[units] = m + 1 for words
     # (one past the implied trailing space) and m for code points. The
     # stores are unconditional (branch-free); a slot is overwritten until
-    # its unit starts, hence the spare slot.
-    bounds = <int64_t*>_alloc((units + 2) * sizeof(int64_t), d, _SITE_BOUNDS)
+    # its unit starts, hence the spare slot. The sort's scratch follows.
+    bounds = <int64_t*>_alloc((units + 2 + _sort_scratch(count)) * sizeof(int64_t), d, _SITE_BOUNDS)
     if bounds == NULL:
         return -1
     bounds[0] = 0
@@ -627,12 +727,11 @@ cdef int64_t _shingle_one(
             bounds[k] = i
             k += (doc[i] & 0xC0) != 0x80
     bounds[units] = m + 1 if kind == 0 else m
-    count = units - n + 1
     for s in range(count):
         # A word n-gram ends just before the space that precedes word s + n.
         out[s] = xxh64(doc + bounds[s], bounds[s + n] - bounds[s] - (1 if kind == 0 else 0)) ^ tag
+    _sort_hashes(out, count, <uint64_t*>(bounds + units + 2))
     free(bounds)
-    std_sort(out, out + count)
     k = 1
     for s in range(1, count):
         if out[s] != out[k - 1]:
@@ -1120,6 +1219,28 @@ cdef int64_t _string(const uint8_t* p, int64_t i, int64_t m, uint8_t* out, int64
                 out[pos] = c
                 pos += 1
             i += 1
+            continue
+        # The sequences of most non-ASCII text (2 bytes; 3 bytes led by
+        # E1-EC or EE-EF, which have no overlong or surrogate forms: all of
+        # Vietnamese) checked and copied in line; _strict_utf8 the rest.
+        if 0xC2 <= c <= 0xDF:
+            if i + 1 >= m or not _cont(p[i + 1]):
+                return -1
+            if out != NULL:
+                out[pos] = c
+                out[pos + 1] = p[i + 1]
+                pos += 2
+            i += 2
+            continue
+        if 0xE1 <= c <= 0xEF and c != 0xED:
+            if i + 2 >= m or not _cont(p[i + 1]) or not _cont(p[i + 2]):
+                return -1
+            if out != NULL:
+                out[pos] = c
+                out[pos + 1] = p[i + 1]
+                out[pos + 2] = p[i + 2]
+                pos += 3
+            i += 3
             continue
         k = _strict_utf8(p, i, m)
         if k == 0:

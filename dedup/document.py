@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from dedup._kernels import sorted_distinct
 from dedup.hashing import xxh64_reference
 
 __all__ = ["Document", "DocumentLike", "Renamed", "Skipped", "UniqueIds", "as_document", "check_documents", "printable"]
@@ -149,10 +150,10 @@ class UniqueIds:
     def _remember(self, hashes: npt.NDArray[np.uint64]) -> None:
         if not len(hashes):
             return
-        self.levels.append(np.unique(hashes))
+        self.levels.append(sorted_distinct(hashes))
         while len(self.levels) > 1 and 2 * len(self.levels[-1]) > len(self.levels[-2]):
             top = self.levels.pop()
-            self.levels[-1] = np.unique(np.concatenate([self.levels[-1], top]))
+            self.levels[-1] = sorted_distinct(np.concatenate([self.levels[-1], top]))
 
     def assign(self, docs: Sequence[Document]) -> list[Document]:
         """The documents with unique ids, in order (renamings in :attr:`renamed`)."""

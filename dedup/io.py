@@ -537,27 +537,38 @@ def _read_jsonl_packed(
     line_no = 0
     try:
         for data in _line_blocks(_chunks(file, on_read)):
-            yield from _parse_block(file.name, data, line_no, keys, text_field, id_field)
-            line_no += data.count(b"\n") + (not data.endswith(b"\n"))
+            lo, hi = _line_spans(data)
+            yield from _parse_block(file.name, data, lo, hi, line_no, keys, text_field, id_field)
+            line_no += len(lo)
     except _TruncatedError:
         yield Skipped(file.name, None, f"compressed file is truncated or corrupt after line {line_no}")
+
+
+def _line_spans(data: bytes) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """int64 ``(lo, hi)``: line ``k`` of ``data`` (not empty) is
+    ``data[lo[k]:hi[k]]``, without its newline; one line per newline, and
+    one more for the bytes after the last newline, if any."""
+    newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    lo = np.concatenate(([0], newlines + 1)).astype(np.int64)
+    hi = np.concatenate((newlines, [len(data)])).astype(np.int64)
+    if lo[-1] == hi[-1]:  # nothing after the last newline
+        lo, hi = lo[:-1], hi[:-1]
+    return lo, hi
 
 
 def _parse_block(
     name: str,
     data: bytes,
+    lo: npt.NDArray[np.int64],
+    hi: npt.NDArray[np.int64],
     before: int,
     keys: tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]],
     text_field: str,
     id_field: str,
 ) -> Iterator[PackedTexts | Document | Skipped]:
-    """The items of the lines of ``data``, line numbers after ``before``."""
+    """The items of the lines ``data[lo[k]:hi[k]]`` (:func:`_line_spans`),
+    line numbers after ``before``."""
     raw = np.frombuffer(data, dtype=np.uint8)
-    newlines = np.flatnonzero(raw == 10)
-    lo = np.concatenate(([0], newlines + 1)).astype(np.int64)
-    hi = np.concatenate((newlines, [len(data)])).astype(np.int64)
-    if lo[-1] == hi[-1]:  # nothing after the last newline
-        lo, hi = lo[:-1], hi[:-1]
     status, text, offsets, lengths, kinds, id_lo, id_hi = jsonl_kernel(
         raw, lo, hi, keys[0], keys[1], resolve_workers(None)
     )

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from dedup._kernels import as_array, check_int
+from dedup._kernels import as_array, check_int, sorted_distinct
 
 if TYPE_CHECKING:
     from datasketch import LeanMinHash
@@ -261,7 +261,8 @@ def pairs_from_band_columns(
         capped += band_capped
         # Deduped band by band: memory is the distinct pairs plus one band,
         # not every band's collisions at once.
-        distinct = _merge_sorted(distinct, np.unique(band_codes))
+        # sorted_distinct, not np.unique: numpy 2.4 hashes, far slower here.
+        distinct = _merge_sorted(distinct, sorted_distinct(band_codes))
     return distinct // max(n_docs, 1), distinct % max(n_docs, 1), collisions, capped
 
 

@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -302,11 +303,11 @@ def _scan(
 def kept_and_members(clusters: Sequence[Cluster]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """``(kept, members)``: int64, one entry per member of every cluster, in
     cluster order, with its cluster's kept document beside it."""
-    if not clusters:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty
-    kept = np.concatenate([np.full(c.size, c.keep, dtype=np.int64) for c in clusters])
-    return kept, np.concatenate([np.array(c.members, dtype=np.int64) for c in clusters])
+    # One array of each from flat Python lists: no numpy call per cluster.
+    sizes = np.fromiter((len(c.members) for c in clusters), dtype=np.int64, count=len(clusters))
+    keeps = np.fromiter((c.keep for c in clusters), dtype=np.int64, count=len(clusters))
+    members = np.fromiter(itertools.chain.from_iterable(c.members for c in clusters), dtype=np.int64)
+    return np.repeat(keeps, sizes), members
 
 
 def name_results(
@@ -321,11 +322,12 @@ def name_results(
     """Give each cluster its members' ids and similarities to its kept
     document (``to_kept``, aligned with :func:`kept_and_members`); return the
     verified pairs with ids. Shared by every engine, so they label alike."""
+    similarities = to_kept.tolist()
     pos = 0
     for c in clusters:
         c.ids = [id_of[m] for m in c.members]
-        c.similarities = to_kept[pos : pos + c.size].tolist()
-        pos += c.size
+        c.similarities = similarities[pos : pos + len(c.members)]
+        pos += len(c.members)
     return [
         Pair(id_of[a], id_of[b], float(s), float(e))
         for a, b, s, e in zip(left.tolist(), right.tolist(), similarity.tolist(), estimates.tolist(), strict=True)
@@ -345,10 +347,10 @@ def _match(store: Store, skipped: list[Skipped], config: ScanConfig) -> ScanResu
 
     clusters = group_clusters(connected_components(store.count, left, right), config.keep, lengths)
     # Only documents in a pair or a cluster need their ids read back.
-    id_of = label(store, np.concatenate([left, right, *[np.array(c.members, dtype=np.int64) for c in clusters]]))
+    kept, members = kept_and_members(clusters)
+    id_of = label(store, np.concatenate([left, right, members]))
     # Each member's similarity to the kept document (not necessarily a
     # verified pair: clusters are transitive).
-    kept, members = kept_and_members(clusters)
     sims = verify(store, kept, members, workers=config.workers) if config.verify else store.estimates(kept, members)
     pairs = name_results(clusters, sims, id_of, left, right, similarity, estimates)
     stats = ScanStats(

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from dedup._kernels import shingle_kernel, sketch_kernel
+from dedup._kernels import shingle_kernel, sketch_kernel, sorted_distinct
 from dedup._threads import resolve_workers
 from dedup.config import ScanConfig
 from dedup.document import Document, DocumentLike, Skipped, UniqueIds, as_document
@@ -368,7 +368,7 @@ def verify(
 
 def label(store: SketchStore, docs: npt.NDArray[np.int64]) -> dict[int, str]:
     """Ids of stored documents, by number (any order, repeats allowed)."""
-    wanted = np.unique(np.asarray(docs, dtype=np.int64))
+    wanted = sorted_distinct(np.asarray(docs, dtype=np.int64))
     return dict(zip(wanted.tolist(), store.id_list(wanted), strict=True))
 
 

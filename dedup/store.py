@@ -42,6 +42,7 @@ from typing import Any, BinaryIO, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from dedup._kernels import sorted_distinct
 from dedup.document import Document
 from dedup.errors import OutputError, UsageError
 from dedup.similarity import estimate_jaccard
@@ -442,7 +443,7 @@ class Store:
             rows = np.repeat(np.arange(len(keys), dtype=np.int64), counts)
             within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
             codes.append(rows * n + order[np.repeat(lo, counts) + within])
-        unique = np.unique(np.concatenate(codes))
+        unique = sorted_distinct(np.concatenate(codes))
         return unique // n, unique % n
 
     def shingles(self, docs: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]:

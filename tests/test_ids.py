@@ -6,11 +6,13 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from dedup import Document, Skipped, find_duplicates, read_documents
+from dedup._kernels import sorted_distinct
 from dedup.cli import app
 from dedup.document import UniqueIds
 
@@ -92,3 +94,16 @@ def test_unique_ids_whatever_the_batches(ids: list[str], batch: int) -> None:
     for d, new in zip(docs, whole, strict=True):
         assert (new.id == d.id) == (d.id not in given)
         given.add(new.id)
+
+
+def test_sorted_distinct_is_numpys_unique() -> None:
+    rng = np.random.default_rng(3)
+    for values in (
+        rng.integers(0, 2**64, 5000, dtype=np.uint64),
+        rng.integers(-50, 50, 5000, dtype=np.int64),
+        np.zeros(0, dtype=np.int64),
+        np.array([7], dtype=np.uint64),
+    ):
+        out = sorted_distinct(values)
+        assert out.dtype == values.dtype
+        assert np.array_equal(out, np.unique(values))

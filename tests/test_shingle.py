@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dedup._kernels import shingle_kernel
+from dedup._kernels import shingle_kernel, sort_hashes_for_tests
 from dedup.hashing import xxh64_reference
 from dedup.normalize import normalize_batch, normalize_text
 from dedup.pipeline import find_duplicates, sketch_texts
@@ -178,3 +178,37 @@ def test_mixed_corpus_is_deterministic_for_any_worker_count() -> None:
         [4, 7, 12, 15, 20, 23],
         [5, 13, 21],
     ]
+
+
+def test_long_documents_match_reference() -> None:
+    # Hundreds to thousands of shingles per document, with repeated passages
+    # (equal hashes): the bucket sort's path, where the short texts above
+    # take std::sort's.
+    words = [f"từ{i}" for i in range(3000)]
+    texts = [
+        " ".join(words[:200]),
+        " ".join(words[:700] * 3),
+        " ".join(words) + " " + " ".join(words[:1500]),
+        "Hà Nội mùa thu " * 400,
+    ]
+    buf, offsets = normalize_batch(texts)
+    for spec in (ShingleSpec("word", 5), ShingleSpec("word", 1), ShingleSpec("char", 4)):
+        values, starts = shingle_batch(buf, offsets, spec)
+        for i, text in enumerate(texts):
+            assert values[starts[i] : starts[i + 1]].tolist() == reference_shingles(text, spec)
+
+
+@pytest.mark.parametrize("n", [0, 1, 63, 64, 65, 1000, 5000])
+def test_sort_orders_skewed_values(n: int) -> None:
+    rng = np.random.default_rng(n)
+    cases = [
+        rng.integers(0, 2**64, n, dtype=np.uint64),  # uniform, as hashes are
+        rng.integers(0, 2**20, n, dtype=np.uint64),  # one bucket: the std::sort fallback
+        np.full(n, 7, dtype=np.uint64),  # one value repeated
+        np.arange(n, dtype=np.uint64)[::-1] << np.uint64(40),  # descending, a few per bucket
+        rng.integers(0, 4, n, dtype=np.uint64) << np.uint64(62),  # four values, many repeats
+    ]
+    for values in cases:
+        out = np.ascontiguousarray(values)
+        sort_hashes_for_tests(out)
+        assert out.tolist() == sorted(values.tolist())
