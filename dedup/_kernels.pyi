@@ -97,3 +97,23 @@ def jsonl_kernel(
     npt.NDArray[np.int64],
     npt.NDArray[np.int64],
 ]: ...
+
+# ---- blocks (dedup/blocks.py)
+def block_kernel(
+    text: npt.NDArray[np.uint8],
+    starts: npt.NDArray[np.int64],
+    paragraphs: bool,
+    case: npt.NDArray[np.uint32],
+    stable: npt.NDArray[np.uint8],
+    tones: npt.NDArray[np.uint32],
+    num_threads: int,
+) -> tuple[
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.uint64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.uint8],
+]: ...

@@ -1516,3 +1516,166 @@ def jsonl_kernel(
         if text_len[k] > 0:
             memcpy(&text[offsets[k]], &wide[line_lo[k]], text_len[k])
     return status_arr, text_arr, offsets_arr, lengths_arr, kind_arr, id_lo_arr, id_hi_arr
+
+
+# ==========================================================================
+# Blocks (dedup/blocks.py): split UTF-8 texts into lines or paragraphs,
+# normalize, hash and count the words of each block, one document per OpenMP
+# iteration. Owned by the blocks work: keep edits to the other kernels out of
+# this section.
+#
+# Lines are what Python's ``text.replace("\r\n", "\n").split("\n")`` gives:
+# a line ends at "\n", and a "\r" just before that "\n" is not part of it. A
+# line is blank when ``str.strip`` leaves nothing (_blank_text). A paragraph
+# is a run of non-blank lines; its span runs from its first line's start to
+# its last line's end (any "\r\n" inside it stays; Python makes it "\n").
+# Normalization turns "\r" and "\n" into spaces, so a span hashes as its text
+# does.
+
+cdef extern from "<string.h>" nogil:
+    const void* _memchr "memchr"(const void* s, int c, size_t n)
+
+
+cdef int64_t _line_end(const uint8_t* p, int64_t i, int64_t m) noexcept nogil:
+    """Index of the next "\n" at or after ``i``, or ``m``."""
+    cdef const void* hit = _memchr(p + i, 10, m - i) if i < m else NULL
+    return m if hit == NULL else <int64_t>(<const uint8_t*>hit - p)
+
+
+cdef void _block_hash(
+    const uint8_t* s, int64_t m, const Tables* t, uint8_t* scratch,
+    uint64_t* hash_out, int64_t* words_out, uint8_t* needs_out,
+) noexcept nogil:
+    """Normalize one block into ``scratch`` (3 bytes per input byte) and
+    write its XXH64 and word count (as hash_kernel), or flag it for NFC."""
+    cdef int64_t got = _normalize_one(s, m, t, scratch)
+    if got < 0:
+        needs_out[0] = 1
+        hash_out[0] = 0
+        words_out[0] = 0
+        return
+    needs_out[0] = 0
+    hash_out[0] = xxh64(scratch, got)
+    if got == 0:
+        words_out[0] = 0
+    elif _mostly_unspaced(scratch, got):
+        words_out[0] = _count_units(scratch, got, 1)
+    else:
+        words_out[0] = _count_units(scratch, got, 0)
+
+
+cdef void _split_one(
+    const uint8_t* p, int64_t m, int64_t base, bint paragraphs, const Tables* t, uint8_t* scratch,
+    uint8_t* valid, int64_t* lo, int64_t* hi, int64_t* line, int64_t* end,
+    uint64_t* hashes, int64_t* words, uint8_t* needs,
+) noexcept nogil:
+    """The blocks of one text (``p[:m]``, at ``base`` in the batch); the
+    block starting on line ``k`` (0-based) goes to slot ``k``."""
+    cdef int64_t i = 0, k = 0, nl, e, first = -1, first_lo = 0, last_e = 0
+    while True:
+        nl = _line_end(p, i, m)
+        e = nl
+        if nl < m and e > i and p[e - 1] == 13:
+            e -= 1
+        if not _blank_text(p + i, e - i):
+            if not paragraphs:
+                valid[k] = 1
+                lo[k] = base + i
+                hi[k] = base + e
+                line[k] = k + 1
+                end[k] = k + 1
+                _block_hash(p + i, e - i, t, scratch + 3 * i, &hashes[k], &words[k], &needs[k])
+            elif first < 0:
+                first = k
+                first_lo = i
+            last_e = e
+        elif first >= 0:
+            valid[first] = 1
+            lo[first] = base + first_lo
+            hi[first] = base + last_e
+            line[first] = first + 1
+            end[first] = k
+            _block_hash(p + first_lo, last_e - first_lo, t, scratch + 3 * first_lo, &hashes[first], &words[first], &needs[first])
+            first = -1
+        if nl >= m:
+            break
+        i = nl + 1
+        k += 1
+    if first >= 0:
+        valid[first] = 1
+        lo[first] = base + first_lo
+        hi[first] = base + last_e
+        line[first] = first + 1
+        end[first] = k + 1
+        _block_hash(p + first_lo, last_e - first_lo, t, scratch + 3 * first_lo, &hashes[first], &words[first], &needs[first])
+
+
+def block_kernel(
+    const uint8_t[::1] text,
+    const int64_t[::1] starts,
+    bint paragraphs,
+    const uint32_t[::1] case,
+    const uint8_t[::1] stable,
+    const uint32_t[:, ::1] tones,
+    int num_threads,
+):
+    """Split a batch of UTF-8 texts (``"surrogatepass"``) into blocks and
+    hash each normalized block.
+
+    Returns:
+        ``(owner, lo, hi, line, end, hashes, words, needs_nfc)`` for the
+        blocks in text then line order: int64 text index, byte span
+        ``[lo, hi)`` in ``text``, 1-based first and last line, uint64 XXH64
+        of the normalized block, int64 words (as :func:`hash_kernel`), uint8
+        1 where the block needs Python's NFC first (hash and words 0 then).
+    """
+    cdef Py_ssize_t n_docs = starts.shape[0] - 1
+    cdef Py_ssize_t d
+    cdef int64_t i, a, b, c, total = starts[n_docs]
+    cdef Tables t = _tables(case, case, stable, tones, False, True)
+    cdef const uint8_t* base = &text[0] if text.shape[0] > 0 else NULL
+    counts_arr = np.zeros(n_docs, dtype=np.int64)
+    cdef int64_t[::1] counts = counts_arr
+    # Pass 1: one slot per line (newlines + 1), so each text writes its own slots.
+    for d in prange(n_docs, nogil=True, schedule="static", num_threads=num_threads):
+        a = starts[d]
+        b = starts[d + 1]
+        c = 1
+        i = a
+        while i < b:
+            i = _line_end(base, i, b) + 1
+            c = c + (i <= b)
+        counts[d] = c
+    slots_arr = np.zeros(n_docs + 1, dtype=np.int64)
+    np.cumsum(counts_arr, out=slots_arr[1:])
+    cdef int64_t n_slots = slots_arr[n_docs]
+    valid_arr = np.zeros(n_slots, dtype=np.uint8)
+    lo_arr = np.empty(n_slots, dtype=np.int64)
+    hi_arr = np.empty(n_slots, dtype=np.int64)
+    line_arr = np.empty(n_slots, dtype=np.int64)
+    end_arr = np.empty(n_slots, dtype=np.int64)
+    hashes_arr = np.empty(n_slots, dtype=np.uint64)
+    words_arr = np.empty(n_slots, dtype=np.int64)
+    needs_arr = np.zeros(n_slots, dtype=np.uint8)
+    wide_arr = np.empty(max(3 * total, 1), dtype=np.uint8)
+    cdef int64_t[::1] slots = slots_arr
+    cdef uint8_t[::1] valid = valid_arr
+    cdef int64_t[::1] lo = lo_arr
+    cdef int64_t[::1] hi = hi_arr
+    cdef int64_t[::1] line = line_arr
+    cdef int64_t[::1] end = end_arr
+    cdef uint64_t[::1] hashes = hashes_arr
+    cdef int64_t[::1] words = words_arr
+    cdef uint8_t[::1] needs = needs_arr
+    cdef uint8_t[::1] wide = wide_arr
+    # Pass 2: a block normalizes into its own region of wide, 3 bytes per input byte.
+    for d in prange(n_docs, nogil=True, schedule="dynamic", chunksize=16, num_threads=num_threads):
+        a = starts[d]
+        c = slots[d]
+        _split_one(
+            base + a if base != NULL else NULL, starts[d + 1] - a, a, paragraphs, &t, &wide[3 * a],
+            &valid[c], &lo[c], &hi[c], &line[c], &end[c], &hashes[c], &words[c], &needs[c],
+        )
+    keep = np.flatnonzero(valid_arr)
+    owner = np.repeat(np.arange(n_docs, dtype=np.int64), counts_arr)[keep]
+    return owner, lo_arr[keep], hi_arr[keep], line_arr[keep], end_arr[keep], hashes_arr[keep], words_arr[keep], needs_arr[keep]

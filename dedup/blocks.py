@@ -41,13 +41,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from dedup._kernels import hash_kernel
+from dedup._kernels import block_kernel, hash_kernel
 from dedup._threads import MAX_WORKERS, resolve_workers
 from dedup.cluster import Cluster
 from dedup.config import ScanConfig
 from dedup.document import Document, DocumentLike, Renamed, Skipped, UniqueIds, as_document, check_documents
 from dedup.errors import UsageError
-from dedup.normalize import normalize_batch
+from dedup.io import DocumentStream, PackedTexts
+from dedup.normalize import kernel_tables, normalize_batch
 from dedup.pipeline import ScanResult, find_duplicates
 
 __all__ = [
@@ -168,22 +169,61 @@ def _documents(source: Sequence[DocumentLike] | Callable[[], Iterable[DocumentLi
         yield as_document(item, position)
 
 
-_BATCH_BLOCKS = 16384
-_BATCH_CHARACTERS = 4 << 20  # long paragraphs: bound a batch's text, not only its block count
+_BATCH_BYTES = 4 << 20  # UTF-8 bytes of text per batch (a bigger single document is one batch)
+_BATCH_DOCUMENTS = 4096  # and documents: a stream of short ones yields its first batch soon
 
 
 @dataclass
 class _Batch:
-    """Blocks of consecutive documents, hashed: block i belongs to document
-    ``first_document + owner[i]``."""
+    """Blocks of consecutive documents, hashed, in document then line order;
+    arrays of shape ``(n_blocks,)``: block i belongs to document
+    ``first_document + owner[i]`` (int64), spans bytes ``[lo[i], hi[i])``
+    of ``data`` (int64), 1-based lines ``line[i]`` to ``end[i]`` (int64),
+    hashes its normalized text (uint64), has ``min_words`` words (bool)."""
 
     first_document: int
     documents: int
-    blocks: list[Block]
+    names: list[Document]  # the batch's documents without their texts (ids and locations)
+    data: bytes  # the documents' texts as UTF-8 ("surrogatepass"), back to back
     owner: npt.NDArray[np.int64]
+    lo: npt.NDArray[np.int64]
+    hi: npt.NDArray[np.int64]
+    line: npt.NDArray[np.int64]
+    end: npt.NDArray[np.int64]
     hashes: npt.NDArray[np.uint64]
     keep: npt.NDArray[np.bool_]
-    names: list[Document]  # the batch's documents without their texts (ids and locations)
+
+    def text(self, block: int) -> str:
+        """Block ``block``'s text as written (what :func:`split_blocks` gives)."""
+        raw = self.data[int(self.lo[block]) : int(self.hi[block])].decode("utf-8", "surrogatepass")
+        # A paragraph's span keeps the "\r\n" between its lines; split_blocks joins them with "\n".
+        return raw.replace("\r\n", "\n")
+
+
+def _utf8_runs(
+    documents: Sequence[DocumentLike] | Callable[[], Iterable[DocumentLike]], on_skip: Callable[[Skipped], None]
+) -> Iterator[tuple[list[Document], npt.NDArray[np.uint8], npt.NDArray[np.int64]]]:
+    """Runs of documents: their names (texts left out), their texts as UTF-8
+    back to back (uint8) and each text's size in bytes (int64). From a
+    :class:`~dedup.io.DocumentStream`, JSONL texts stay the UTF-8 the reader
+    parsed, never Python strings."""
+    items = documents() if callable(documents) else documents
+    source: Iterable[DocumentLike | PackedTexts] = items.packed() if isinstance(items, DocumentStream) else items
+    position = 0
+    for item in source:
+        if isinstance(item, PackedTexts):
+            names = [Document(i, "", where) for i, where in zip(item.ids, item.locations, strict=True)]
+            bounds = item.offsets
+            yield names, item.text[bounds[0] : bounds[-1]], np.diff(bounds)
+            position += len(item)
+            continue
+        doc = as_document(item, position)
+        position += 1
+        if isinstance(doc, Skipped):
+            on_skip(doc)
+            continue
+        encoded = doc.text.encode("utf-8", "surrogatepass")
+        yield [Document(doc.id, "", doc.location)], np.frombuffer(encoded, dtype=np.uint8), np.array([len(encoded)])
 
 
 def block_batches(
@@ -191,41 +231,56 @@ def block_batches(
     unit: str,
     min_words: int,
     workers: int | None,
-    on_document: Callable[[Document | Skipped], None] | None = None,
+    on_skip: Callable[[Skipped], None] | None = None,
 ) -> Iterator[_Batch]:
-    """Split, normalize and hash the blocks of every document, in batches."""
-    number = 0
-    pending: list[list[Block]] = []
-    names: list[Document] = []
+    """Split, normalize and hash the blocks of every document, in batches of
+    about ``_BATCH_BYTES`` of text or ``_BATCH_DOCUMENTS`` documents (:func:`~dedup._kernels.block_kernel`);
+    ``on_skip`` gets each input that is not a document, as it is met."""
     first = 0
+    names: list[Document] = []
+    pieces: list[npt.NDArray[np.uint8]] = []
+    sizes: list[npt.NDArray[np.int64]] = []
+    size = 0
+    for run_names, text, run_sizes in _utf8_runs(documents, on_skip or (lambda _skip: None)):
+        names.extend(run_names)
+        pieces.append(text)
+        sizes.append(run_sizes)
+        size += len(text)
+        if size >= _BATCH_BYTES or len(names) >= _BATCH_DOCUMENTS:
+            yield _hash_batch(first, names, pieces, sizes, unit, min_words, workers)
+            first += len(names)
+            names, pieces, sizes, size = [], [], [], 0
+    if names:
+        yield _hash_batch(first, names, pieces, sizes, unit, min_words, workers)
 
-    def flush() -> _Batch:
-        blocks = [b for bl in pending for b in bl]
-        owner = np.repeat(np.arange(len(pending), dtype=np.int64), [len(bl) for bl in pending])
-        if blocks:
-            buf, offsets = normalize_batch([b.text for b in blocks], workers=workers)
-            hashes, words = hash_kernel(buf, offsets, resolve_workers(workers))
-        else:
-            hashes, words = np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
-        return _Batch(first, len(pending), blocks, owner, hashes, words >= min_words, names)
 
-    size = characters = 0
-    for doc in _documents(documents):
-        if on_document is not None:
-            on_document(doc)
-        if isinstance(doc, Skipped):
-            continue
-        blocks = split_blocks(doc.text, unit)
-        pending.append(blocks)
-        names.append(Document(doc.id, "", doc.location))
-        number += 1
-        size += len(blocks)
-        characters += len(doc.text)
-        if size >= _BATCH_BLOCKS or characters >= _BATCH_CHARACTERS:
-            yield flush()
-            pending, names, first, size, characters = [], [], number, 0, 0
-    if pending:
-        yield flush()
+def _hash_batch(
+    first: int,
+    names: list[Document],
+    pieces: list[npt.NDArray[np.uint8]],
+    sizes: list[npt.NDArray[np.int64]],
+    unit: str,
+    min_words: int,
+    workers: int | None,
+) -> _Batch:
+    """The blocks of these documents (texts: ``pieces`` back to back)."""
+    text = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
+    starts = np.zeros(len(names) + 1, dtype=np.int64)
+    np.cumsum(np.concatenate(sizes), out=starts[1:])
+    case, _, stable, tones = kernel_tables(False)
+    threads = resolve_workers(workers)
+    owner, lo, hi, line, end, hashes, words, needs = block_kernel(
+        text, starts, unit == "paragraph", case, stable, tones, threads
+    )
+    data = text.tobytes()
+    rows = np.flatnonzero(needs)
+    if len(rows):
+        # Blocks holding a code point that is not NFC-stable: Python's NFC first (rare).
+        spans = zip(lo[rows].tolist(), hi[rows].tolist(), strict=True)
+        texts = [data[a:b].decode("utf-8", "surrogatepass") for a, b in spans]
+        buf, offsets = normalize_batch(texts, workers=workers)
+        hashes[rows], words[rows] = hash_kernel(buf, offsets, threads)
+    return _Batch(first, len(names), names, data, owner, lo, hi, line, end, hashes, words >= min_words)
 
 
 class DistinctCounts:
@@ -312,8 +367,11 @@ def _documents_per_hash(
     occurrences in ``hashes`` have (int64, shape ``(len(unique),)``)."""
     spans = np.zeros(len(unique), dtype=np.int64)
     if len(hashes):
-        pairs = np.unique(np.stack([hashes, owner.astype(np.uint64)]), axis=1)
-        np.add.at(spans, np.searchsorted(unique, pairs[0]), 1)
+        order = np.lexsort((owner, hashes))
+        h, o = hashes[order], owner[order]
+        # Sorted by hash then owner: a (hash, owner) pair starts where either changes.
+        new_pair = np.concatenate(([True], (h[1:] != h[:-1]) | (o[1:] != o[:-1])))
+        spans = np.bincount(np.searchsorted(unique, h[new_pair]), minlength=len(unique)).astype(np.int64)
     return spans
 
 
@@ -456,13 +514,9 @@ def count_blocks(
     input order (to be named by :class:`~dedup.document.UniqueIds`)."""
     skipped: list[Skipped] = []
 
-    def note(doc: Document | Skipped) -> None:
-        if isinstance(doc, Skipped):
-            skipped.append(doc)
-
     distinct = DistinctCounts()
     n_blocks = 0
-    for batch in block_batches(documents, unit, min_words, workers, note):
+    for batch in block_batches(documents, unit, min_words, workers, skipped.append):
         on_names(batch.names)
         distinct.add(batch.hashes[batch.keep], batch.owner[batch.keep])
         n_blocks += int(batch.keep.sum())
@@ -539,13 +593,13 @@ class BlockPositions:
             (
                 hashes[record],
                 batch.first_document + batch.owner[chosen],
-                np.array([batch.blocks[i].line for i in chosen.tolist()], dtype=np.int64),
-                np.array([batch.blocks[i].end_line for i in chosen.tolist()], dtype=np.int64),
+                batch.line[chosen],
+                batch.end[chosen],
             )
         )
         self.seen[slot[is_first]] = True
         for position in np.flatnonzero(is_first).tolist():
-            text = batch.blocks[int(kept[position])].text
+            text = batch.text(int(kept[position]))
             if repeated[position]:
                 self.texts[int(hashes[position])] = text
             if self.near:
@@ -764,7 +818,7 @@ class Boilerplate:
         (blank lines between paragraphs); shingles do not see the difference.
         """
         skipped: list[Skipped] = []
-        for batch in block_batches(lambda: documents, self.unit, self.min_words, self.workers, _collect_skips(skipped)):
+        for batch in block_batches(lambda: documents, self.unit, self.min_words, self.workers, skipped.append):
             yield from skipped
             skipped.clear()
             yield from self._clean_batch(batch)
@@ -781,16 +835,8 @@ class Boilerplate:
         joiner = "\n" if self.unit == "line" else "\n\n"
         for number, name in enumerate(batch.names):
             start, end = int(cuts[number]), int(cuts[number + 1])
-            kept = [batch.blocks[i].text for i in range(start, end) if not hit[i]]
+            kept = [batch.text(i) for i in range(start, end) if not hit[i]]
             yield Document(name.id, joiner.join(kept), name.location)
-
-
-def _collect_skips(into: list[Skipped]) -> Callable[[Document | Skipped], None]:
-    def note(item: Document | Skipped) -> None:
-        if isinstance(item, Skipped):
-            into.append(item)
-
-    return note
 
 
 def find_boilerplate(

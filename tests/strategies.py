@@ -387,3 +387,23 @@ def jsonl_lines(draw: st.DrawFn) -> bytes:
     elif edit == "big":
         raw = raw.replace(b"{", b'{"n": 1e999, "m": -0.5E+3, ', 1)
     return raw
+
+
+# Texts to split into blocks: lines of news (some NFD, so NFC falls back to
+# Python), arbitrary Unicode, and Python whitespace only (blank lines), ended
+# by "\n", "\r\n", a "\r" before one, or nothing at the very end.
+_BLOCK_LINES = st.one_of(
+    news_texts,
+    news_texts.map(lambda t: unicodedata.normalize("NFD", t)),
+    unicode_texts.filter(lambda t: "\n" not in t),
+    st.text(alphabet=st.sampled_from(list(" \t\r\x0b\x0c\x1c\x85\xa0\u2000\u2028\u3000\u200b\udc80a")), max_size=4),
+)
+
+
+@st.composite
+def block_texts(draw: st.DrawFn) -> str:
+    """One text of lines and blank lines with mixed line ends."""
+    lines = draw(st.lists(_BLOCK_LINES, max_size=10))
+    ends = draw(st.lists(st.sampled_from(["\n", "\r\n", "\r\r\n", "\n\n"]), min_size=len(lines), max_size=len(lines)))
+    text = "".join(a + b for a, b in zip(lines, ends, strict=True))
+    return text if draw(st.booleans()) else text[: len(text) - draw(st.integers(0, 2))]

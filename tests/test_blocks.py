@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 
 from dedup import Document, find_duplicates
 from dedup._kernels import hash_kernel
-from dedup.blocks import Block, find_repeated_blocks, split_blocks
+from dedup.blocks import Block, block_batches, find_repeated_blocks, split_blocks
 from dedup.cli import app
 from dedup.normalize import normalize_batch, normalize_text
 from dedup.strip import strip_text
-from tests.strategies import sentences
+from tests.strategies import block_texts, sentences
 
 runner = CliRunner()
 
@@ -210,3 +210,20 @@ def test_block_ids_are_unique_and_renamings_reported() -> None:
     # A fresh iterable per pass gives the same ids.
     again = find_repeated_blocks(lambda: iter(docs))
     assert again.groups == result.groups and again.renamed == result.renamed
+
+
+@given(st.lists(block_texts(), min_size=1, max_size=5), st.sampled_from(["line", "paragraph"]), st.integers(1, 3))
+def test_compiled_blocks_match_split_blocks(texts: list[str], unit: str, workers: int) -> None:
+    """The kernel's blocks are split_blocks' (spans, texts as written) with
+    the hashes and word counts of normalize_batch + hash_kernel."""
+    expected = [(number, block) for number, text in enumerate(texts) for block in split_blocks(text, unit)]
+    (batch,) = block_batches(texts, unit, 2, workers)
+    got = [
+        (int(o), Block(batch.text(i), int(a), int(b)))
+        for i, (o, a, b) in enumerate(zip(batch.owner, batch.line, batch.end, strict=True))
+    ]
+    assert got == expected
+    buf, offsets = normalize_batch([block.text for _, block in expected])
+    hashes, words = hash_kernel(buf, offsets, 1)
+    assert batch.hashes.tolist() == hashes.tolist()
+    assert batch.keep.tolist() == (words >= 2).tolist()
