@@ -33,10 +33,14 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from queue import Full, Queue
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -201,13 +205,12 @@ class _Batch:
 
 
 def _utf8_runs(
-    documents: Sequence[DocumentLike] | Callable[[], Iterable[DocumentLike]], on_skip: Callable[[Skipped], None]
-) -> Iterator[tuple[list[Document], npt.NDArray[np.uint8], npt.NDArray[np.int64]]]:
-    """Runs of documents: their names (texts left out), their texts as UTF-8
-    back to back (uint8) and each text's size in bytes (int64). From a
-    :class:`~dedup.io.DocumentStream`, JSONL texts stay the UTF-8 the reader
-    parsed, never Python strings."""
-    items = documents() if callable(documents) else documents
+    items: Iterable[DocumentLike],
+) -> Iterator[Skipped | tuple[list[Document], npt.NDArray[np.uint8], npt.NDArray[np.int64]]]:
+    """Skips, and runs of documents: their names (texts left out), their
+    texts as UTF-8 back to back (uint8) and each text's size in bytes
+    (int64), in input order. From a :class:`~dedup.io.DocumentStream`, JSONL
+    texts stay the UTF-8 the reader parsed, never Python strings."""
     source: Iterable[DocumentLike | PackedTexts] = items.packed() if isinstance(items, DocumentStream) else items
     position = 0
     for item in source:
@@ -220,7 +223,7 @@ def _utf8_runs(
         doc = as_document(item, position)
         position += 1
         if isinstance(doc, Skipped):
-            on_skip(doc)
+            yield doc
             continue
         encoded = doc.text.encode("utf-8", "surrogatepass")
         yield [Document(doc.id, "", doc.location)], np.frombuffer(encoded, dtype=np.uint8), np.array([len(encoded)])
@@ -234,24 +237,94 @@ def block_batches(
     on_skip: Callable[[Skipped], None] | None = None,
 ) -> Iterator[_Batch]:
     """Split, normalize and hash the blocks of every document, in batches of
-    about ``_BATCH_BYTES`` of text or ``_BATCH_DOCUMENTS`` documents (:func:`~dedup._kernels.block_kernel`);
-    ``on_skip`` gets each input that is not a document, as it is met."""
+    about ``_BATCH_BYTES`` of text or ``_BATCH_DOCUMENTS`` documents
+    (:func:`~dedup._kernels.block_kernel`), read and hashed on a thread of
+    their own a batch ahead of the caller; ``on_skip`` gets each input that
+    is not a document, before the batch of the documents after it."""
+    items = documents() if callable(documents) else documents
+    for skipped, batch in _read_ahead(_batches(items, unit, min_words, workers)):
+        if on_skip is not None:
+            for skip in skipped:
+                on_skip(skip)
+        if batch is not None:
+            yield batch
+
+
+def _batches(
+    items: Iterable[DocumentLike], unit: str, min_words: int, workers: int | None
+) -> Iterator[tuple[list[Skipped], _Batch | None]]:
+    """Each batch with the skips met before it (the last batch None: the skips after every document)."""
     first = 0
     names: list[Document] = []
     pieces: list[npt.NDArray[np.uint8]] = []
     sizes: list[npt.NDArray[np.int64]] = []
+    skipped: list[Skipped] = []
     size = 0
-    for run_names, text, run_sizes in _utf8_runs(documents, on_skip or (lambda _skip: None)):
-        names.extend(run_names)
-        pieces.append(text)
-        sizes.append(run_sizes)
-        size += len(text)
+    for run in _utf8_runs(items):
+        if isinstance(run, Skipped):
+            skipped.append(run)
+            continue
+        names.extend(run[0])
+        pieces.append(run[1])
+        sizes.append(run[2])
+        size += len(run[1])
         if size >= _BATCH_BYTES or len(names) >= _BATCH_DOCUMENTS:
-            yield _hash_batch(first, names, pieces, sizes, unit, min_words, workers)
+            yield skipped, _hash_batch(first, names, pieces, sizes, unit, min_words, workers)
             first += len(names)
-            names, pieces, sizes, size = [], [], [], 0
-    if names:
-        yield _hash_batch(first, names, pieces, sizes, unit, min_words, workers)
+            names, pieces, sizes, skipped, size = [], [], [], [], 0
+    yield skipped, _hash_batch(first, names, pieces, sizes, unit, min_words, workers) if names else None
+
+
+_T = TypeVar("_T")
+_READ_AHEAD = 2  # batches waiting for the caller: bounds the memory read ahead
+
+
+def _read_ahead(items: Iterator[_T]) -> Iterator[_T]:
+    """``items``, produced on a thread of their own up to ``_READ_AHEAD``
+    ahead of the caller: gzip, the JSONL parser and the blocks kernel release
+    the GIL, so reading overlaps what the caller does with each item. The
+    producer's exception is raised here after the items it produced; the
+    producer stops (and closes ``items``) when the caller stops early."""
+    queue: Queue[tuple[int, Any]] = Queue(_READ_AHEAD)
+    stop = threading.Event()
+
+    def put(entry: tuple[int, Any]) -> bool:
+        while not stop.is_set():
+            with contextlib.suppress(Full):
+                queue.put(entry, timeout=0.05)
+                return True
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((_ITEM, item)):
+                    break
+            else:
+                put((_DONE, None))
+        except BaseException as error:  # noqa: BLE001  # handed to the caller's thread, raised there
+            put((_FAILED, error))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="dedup-blocks-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = queue.get()
+            if kind == _DONE:
+                return
+            if kind == _FAILED:
+                raise value
+            yield value
+    finally:
+        stop.set()
+        thread.join()
+
+
+_ITEM, _DONE, _FAILED = 0, 1, 2
 
 
 def _hash_batch(
