@@ -1631,7 +1631,7 @@ def block_kernel(
     """
     cdef Py_ssize_t n_docs = starts.shape[0] - 1
     cdef Py_ssize_t d
-    cdef int64_t i, a, b, c, total = starts[n_docs]
+    cdef int64_t i, a, b, c
     cdef Tables t = _tables(case, case, stable, tones, False, True)
     cdef const uint8_t* base = &text[0] if text.shape[0] > 0 else NULL
     counts_arr = np.zeros(n_docs, dtype=np.int64)
@@ -1657,7 +1657,7 @@ def block_kernel(
     hashes_arr = np.empty(n_slots, dtype=np.uint64)
     words_arr = np.empty(n_slots, dtype=np.int64)
     needs_arr = np.zeros(n_slots, dtype=np.uint8)
-    wide_arr = np.empty(max(3 * total, 1), dtype=np.uint8)
+    failed_arr = np.zeros(n_docs, dtype=np.uint8)
     cdef int64_t[::1] slots = slots_arr
     cdef uint8_t[::1] valid = valid_arr
     cdef int64_t[::1] lo = lo_arr
@@ -1667,15 +1667,26 @@ def block_kernel(
     cdef uint64_t[::1] hashes = hashes_arr
     cdef int64_t[::1] words = words_arr
     cdef uint8_t[::1] needs = needs_arr
-    cdef uint8_t[::1] wide = wide_arr
-    # Pass 2: a block normalizes into its own region of wide, 3 bytes per input byte.
+    cdef uint8_t[::1] failed = failed_arr
+    cdef uint8_t* scratch
+    # Pass 2: a text's blocks normalize into its own scratch, 3 bytes per
+    # input byte (small and short-lived: one buffer of the whole batch,
+    # freed each batch, made the allocator keep far more memory).
     for d in prange(n_docs, nogil=True, schedule="dynamic", chunksize=16, num_threads=num_threads):
         a = starts[d]
         c = slots[d]
+        scratch = <uint8_t*>_alloc(3 * (starts[d + 1] - a), d, _SITE_TEXT)
+        if scratch == NULL:
+            failed[d] = 1
+            continue
         _split_one(
-            base + a if base != NULL else NULL, starts[d + 1] - a, a, paragraphs, &t, &wide[3 * a],
+            base + a if base != NULL else NULL, starts[d + 1] - a, a, paragraphs, &t, scratch,
             &valid[c], &lo[c], &hi[c], &line[c], &end[c], &hashes[c], &words[c], &needs[c],
         )
+        free(scratch)
+    missing = np.flatnonzero(failed_arr)
+    if len(missing):
+        raise MemoryError(f"out of memory splitting {len(missing)} text(s) into blocks, the first at position {missing[0]}")
     keep = np.flatnonzero(valid_arr)
     owner = np.repeat(np.arange(n_docs, dtype=np.int64), counts_arr)[keep]
     return owner, lo_arr[keep], hi_arr[keep], line_arr[keep], end_arr[keep], hashes_arr[keep], words_arr[keep], needs_arr[keep]

@@ -23,6 +23,12 @@ near-duplicate scan. So ``documents`` is a sequence, or a function returning a
 fresh iterable each call. Document ids are made unique as in every result
 (:class:`~dedup.document.UniqueIds`).
 
+Each pass splits, normalizes and hashes blocks in one compiled pass over a
+few MiB of UTF-8 texts at a time (``block_kernel`` in ``dedup/_kernels.pyx``;
+JSONL texts go from the parser to it without becoming Python strings, and
+only a group's first text is ever decoded), on a thread that reads a batch
+ahead of the counting and grouping (:func:`block_batches`).
+
 Example:
     >>> docs = [("a", "Tin mới nhất hôm nay\\nMột dòng riêng\\nTin mới nhất hôm nay!"),
     ...         ("b", "TIN MỚI NHẤT HÔM NAY")]
@@ -188,7 +194,7 @@ class _Batch:
     first_document: int
     documents: int
     names: list[Document]  # the batch's documents without their texts (ids and locations)
-    data: bytes  # the documents' texts as UTF-8 ("surrogatepass"), back to back
+    data: npt.NDArray[np.uint8]  # the documents' texts as UTF-8 ("surrogatepass"), back to back
     owner: npt.NDArray[np.int64]
     lo: npt.NDArray[np.int64]
     hi: npt.NDArray[np.int64]
@@ -199,7 +205,7 @@ class _Batch:
 
     def text(self, block: int) -> str:
         """Block ``block``'s text as written (what :func:`split_blocks` gives)."""
-        raw = self.data[int(self.lo[block]) : int(self.hi[block])].decode("utf-8", "surrogatepass")
+        raw = self.data[self.lo[block] : self.hi[block]].tobytes().decode("utf-8", "surrogatepass")
         # A paragraph's span keeps the "\r\n" between its lines; split_blocks joins them with "\n".
         return raw.replace("\r\n", "\n")
 
@@ -345,15 +351,14 @@ def _hash_batch(
     owner, lo, hi, line, end, hashes, words, needs = block_kernel(
         text, starts, unit == "paragraph", case, stable, tones, threads
     )
-    data = text.tobytes()
     rows = np.flatnonzero(needs)
     if len(rows):
         # Blocks holding a code point that is not NFC-stable: Python's NFC first (rare).
         spans = zip(lo[rows].tolist(), hi[rows].tolist(), strict=True)
-        texts = [data[a:b].decode("utf-8", "surrogatepass") for a, b in spans]
+        texts = [text[a:b].tobytes().decode("utf-8", "surrogatepass") for a, b in spans]
         buf, offsets = normalize_batch(texts, workers=workers)
         hashes[rows], words[rows] = hash_kernel(buf, offsets, threads)
-    return _Batch(first, len(names), names, data, owner, lo, hi, line, end, hashes, words >= min_words)
+    return _Batch(first, len(names), names, text, owner, lo, hi, line, end, hashes, words >= min_words)
 
 
 class DistinctCounts:

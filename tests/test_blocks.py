@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from dedup import Document, find_duplicates
+from dedup import Document, _kernels, find_duplicates
 from dedup._kernels import hash_kernel
 from dedup.blocks import Block, block_batches, find_repeated_blocks, split_blocks
 from dedup.cli import app
@@ -227,3 +227,15 @@ def test_compiled_blocks_match_split_blocks(texts: list[str], unit: str, workers
     hashes, words = hash_kernel(buf, offsets, 1)
     assert batch.hashes.tolist() == hashes.tolist()
     assert batch.keep.tolist() == (words >= 2).tolist()
+
+
+@pytest.mark.parametrize("doc", [0, 3])
+def test_blocks_kernel_reports_out_of_memory(doc: int) -> None:
+    texts = [f"dòng {i} của bài\ndòng chung của mọi bài" for i in range(4)]
+    _kernels.fail_allocation_for_tests(doc, _kernels.SITE_TEXT)
+    try:
+        with pytest.raises(MemoryError, match=f"the first at position {doc}"):
+            find_repeated_blocks(texts, workers=2)
+    finally:
+        _kernels.fail_allocation_for_tests(-1, -1)
+    assert len(find_repeated_blocks(texts, workers=2).groups) == 1
