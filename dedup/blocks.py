@@ -811,18 +811,25 @@ def _fill_groups(
     ids: list[str],
 ) -> None:
     """Build the groups (in order of their head rows) and the spans to strip."""
+    # Python ints once: per-row numpy scalars and a np.unique per group cost
+    # more than the rest of the grouping.
+    key, doc, line, end = rows.key.tolist(), rows.doc.tolist(), rows.line.tolist(), rows.end.tolist()
     groups: list[BlockGroup] = []
     for head, members in heads:
-        head_key = int(rows.key[head])
-        kind = "exact" if len(np.unique(rows.key[members])) == 1 else "near"
+        head_key = key[head]
+        exact = True
         occurrences = []
         for row in members.tolist():
-            k = int(rows.key[row])
-            sim = 1.0 if k == head_key else similarity[k]
-            occurrences.append(BlockOccurrence(ids[int(rows.doc[row])], int(rows.line[row]), int(rows.end[row]), sim))
-        groups.append(BlockGroup(kind, texts[head_key], occurrences, len(np.unique(rows.doc[members]))))
+            k = key[row]
+            sim = 1.0
+            if k != head_key:
+                exact = False
+                sim = similarity[k]
+            occurrences.append(BlockOccurrence(ids[doc[row]], line[row], end[row], sim))
+        spanned = len({doc[row] for row in members.tolist()})
+        groups.append(BlockGroup("exact" if exact else "near", texts[head_key], occurrences, spanned))
         for row in members[1:].tolist():
-            result.repeats.setdefault(int(rows.doc[row]), []).append((int(rows.line[row]), int(rows.end[row])))
+            result.repeats.setdefault(doc[row], []).append((line[row], end[row]))
     result.groups = groups
 
 
