@@ -202,6 +202,7 @@ class _Batch:
     end: npt.NDArray[np.int64]
     hashes: npt.NDArray[np.uint64]
     keep: npt.NDArray[np.bool_]
+    worded: npt.NDArray[np.bool_]  # has a word at all (a cleaned text left without one is lost)
 
     def text(self, block: int) -> str:
         """Block ``block``'s text as written (what :func:`split_blocks` gives)."""
@@ -358,7 +359,7 @@ def _hash_batch(
         texts = [text[a:b].tobytes().decode("utf-8", "surrogatepass") for a, b in spans]
         buf, offsets = normalize_batch(texts, workers=workers)
         hashes[rows], words[rows] = hash_kernel(buf, offsets, threads)
-    return _Batch(first, len(names), names, text, owner, lo, hi, line, end, hashes, words >= min_words)
+    return _Batch(first, len(names), names, text, owner, lo, hi, line, end, hashes, words >= min_words, words > 0)
 
 
 class DistinctCounts:
@@ -884,6 +885,8 @@ class Boilerplate:
         workers: Threads for the compiled kernels.
         removed: Block occurrences :meth:`clean` removed so far.
         changed: Documents :meth:`clean` changed so far.
+        whole: Documents :meth:`clean` left whole because every block of
+            theirs is boilerplate so far.
     """
 
     hashes: npt.NDArray[np.uint64]
@@ -894,6 +897,7 @@ class Boilerplate:
     workers: int | None = None
     removed: int = 0
     changed: int = 0
+    whole: int = 0
 
     def clean(self, documents: Iterable[DocumentLike]) -> Iterator[Document | Skipped]:
         """The documents with their boilerplate blocks removed, in order
@@ -901,6 +905,10 @@ class Boilerplate:
 
         A cleaned text is its remaining blocks as written, one per line
         (blank lines between paragraphs); shingles do not see the difference.
+        A document none of whose worded blocks would remain is left whole: its
+        blocks recur in many documents because the story itself does (one
+        story carried by several outlets, or copied), and removing them all
+        would lose the document, not a template.
         """
         skipped: list[Skipped] = []
         for batch in block_batches(lambda: documents, self.unit, self.min_words, self.workers, skipped.append):
@@ -914,6 +922,11 @@ class Boilerplate:
         if len(self.hashes) and len(batch.hashes):
             where = np.minimum(np.searchsorted(self.hashes, batch.hashes), len(self.hashes) - 1)
             hit = batch.keep & (self.hashes[where] == batch.hashes)
+        worded = np.bincount(batch.owner[batch.worded], minlength=batch.documents)
+        removable = np.bincount(batch.owner[hit], minlength=batch.documents)
+        whole = (removable > 0) & (removable == worded)
+        hit &= ~whole[batch.owner]
+        self.whole += int(whole.sum())
         self.removed += int(hit.sum())
         self.changed += len(np.unique(batch.owner[hit]))
         cuts = np.searchsorted(batch.owner, np.arange(batch.documents + 1))
@@ -1019,4 +1032,5 @@ def find_duplicates_without_boilerplate(
     result.stats.boilerplate_removed = boilerplate.removed
     result.stats.boilerplate_documents = boilerplate.changed
     result.stats.boilerplate_min_documents = boilerplate.min_documents
+    result.stats.boilerplate_whole = boilerplate.whole
     return result

@@ -706,6 +706,12 @@ def _verbose_scan(result: ScanResult, threshold: float) -> None:
             f"{_plural(s.boilerplate_documents, 'document')} before shingling: similarities are of the cleaned texts",
             err=True,
         )
+        if s.boilerplate_whole:
+            typer.echo(
+                f"boilerplate: {_plural(s.boilerplate_whole, 'document')} left whole: every line of theirs recurs "
+                "that often (a story carried by several outlets, not a template)",
+                err=True,
+            )
     capped = ""
     if s.capped_buckets:
         capped = f"; {s.capped_buckets:,} buckets over {MAX_BUCKET:,} documents paired star-wise"

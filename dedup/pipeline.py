@@ -99,6 +99,10 @@ class ScanStats:
     """With ``ignore_boilerplate``: documents that lost a block."""
     boilerplate_min_documents: int = 0
     """With ``ignore_boilerplate``: documents a block had to occur in to be removed."""
+    boilerplate_whole: int = 0
+    """With ``ignore_boilerplate``: documents left whole because every block
+    of theirs occurs in that many documents (a story carried by several
+    outlets, not only a template)."""
 
 
 @dataclass

@@ -189,3 +189,28 @@ def test_blocks_strip_refuses_pages_before_any_work(site: Path, tmp_path: Path) 
     run = _dedup("blocks", str(site), "--strip", str(tmp_path / "clean"))
     assert run.returncode == 2 and "not of HTML pages or WARC archives" in run.stderr
     assert not (tmp_path / "clean").exists()
+
+
+def test_a_story_carried_by_several_outlets_is_not_erased_as_boilerplate(tmp_path: Path) -> None:
+    """Every line of the three copies recurs in >= 3 documents; removing
+    them all would lose the story (they were skipped as empty)."""
+    story = [
+        "Mỹ và Taliban nối lại đàm phán hòa bình tại thủ đô Doha của Qatar hôm nay",
+        "Hai bên thảo luận về việc rút quân và lệnh ngừng bắn trên toàn quốc trong nhiều tháng tới",
+        "Các nhà ngoại giao cho biết vòng đàm phán mới có thể kéo dài đến cuối tuần này",
+        "Phái đoàn Mỹ do đặc phái viên dẫn đầu đã gặp đại diện Taliban trong buổi sáng đầu tiên",
+        "Nhiều nước trong khu vực bày tỏ hy vọng tiến trình hòa bình sẽ sớm mang lại kết quả cụ thể",
+        "Giới quan sát nhận định đây là cơ hội hiếm hoi để chấm dứt cuộc xung đột kéo dài gần hai thập kỷ",
+    ]
+    for outlet in range(3):
+        header = f"Báo điện tử số {outlet} trang chủ thế giới kinh tế thể thao"
+        footer = f"Mời quý độc giả theo dõi báo số {outlet} trên mạng xã hội"
+        for page in range(6):
+            body = story if page == 0 else [f"Tin riêng số {page} của báo {outlet} về một chủ đề khác hẳn hôm nay"]
+            (tmp_path / f"o{outlet}_{page}.txt").write_text("\n".join([header, *body, footer]), encoding="utf-8")
+    result = find_duplicates_without_boilerplate(lambda: read_documents([str(tmp_path)]))
+    assert [c.ids for c in result.clusters] == [["o0_0.txt", "o1_0.txt", "o2_0.txt"]]
+    assert not result.skipped
+    assert result.stats.boilerplate_whole == 3
+    # The other pages lost their template lines, as before.
+    assert result.stats.boilerplate_documents == 15 and result.stats.boilerplate_removed == 30
