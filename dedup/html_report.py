@@ -31,9 +31,13 @@ Texts are fetched for the displayed documents only, through a callback
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import gzip
 import json
+import multiprocessing
+import os
 import re
+import signal
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -203,6 +207,8 @@ class ScanHtml:
         measure: What each member's figure is: ``"similarity"`` (Jaccard to
             the kept document) or ``"containment"`` (of the member in the
             kept container).
+        processes: Worker processes for the shared passages of a large
+            report (None: one per core; 1: none). The page is the same.
     """
 
     header: ReportHeader
@@ -211,6 +217,7 @@ class ScanHtml:
     fold_accents: bool = False
     max_clusters: int = DEFAULT_MAX_CLUSTERS
     measure: str = "similarity"
+    processes: int | None = None
 
     def __call__(self, out: IO[str], clusters: Iterable[Cluster]) -> None:
         """Write the page.
@@ -226,6 +233,7 @@ class ScanHtml:
         shown = sorted(numbered, key=lambda item: (-item[1].size, item[0]))[: self.max_clusters]
         wanted = {m: i for _, c in shown for m, i in _displayed(c)}
         texts = self.texts(wanted)
+        marks = _all_marks([c for _, c in shown], texts, str(spec), self.fold_accents, self.processes)
         context = {
             "header": self.header,
             "spec": str(spec),
@@ -235,7 +243,7 @@ class ScanHtml:
             "capped": len(shown) < len(numbered),
             "max_members": MAX_MEMBERS_SHOWN,
             "measure": self.measure,
-            "clusters": (_scan_record(number, c, texts, spec, self.fold_accents) for number, c in shown),
+            "clusters": (_scan_record(number, c, texts, m) for (number, c), m in zip(shown, marks, strict=True)),
         }
         _render(out, "scan.html.j2", context)
 
@@ -249,9 +257,57 @@ def _displayed(cluster: Cluster) -> list[tuple[int, str]]:
     return [keep, *others]
 
 
-def _scan_record(
-    number: int, cluster: Cluster, texts: Mapping[int, str], spec: ShingleSpec, fold_accents: bool
-) -> dict[str, object]:
+# Fewer member texts than this are marked in this process: starting workers costs more.
+_POOL_MIN_TEXTS = 500
+
+_Marks = list[tuple[list[int], list[int]]]  # per member after the kept one: UTF-16 spans in kept, in member
+
+
+def _all_marks(
+    clusters: Sequence[Cluster], texts: Mapping[int, str], spec: str, fold_accents: bool, processes: int | None
+) -> list[_Marks]:
+    """Shared passages of each shown member with its kept document, per
+    cluster, in order. Pure Python per pair (~0.5 ms), so a large report
+    shares the clusters out to worker processes (spawned: the scan's OpenMP
+    threads make fork unsafe); the result is the same either way."""
+    jobs = [_marks_job(c, texts) for c in clusters]
+    workers = min(processes or os.cpu_count() or 1, len(jobs))
+    if workers < 2 or sum(len(members) for _, members in jobs) < _POOL_MIN_TEXTS:
+        return [_cluster_marks(kept, members, spec, fold_accents) for kept, members in jobs]
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_sigint) as pool:
+        chunk = max(1, len(jobs) // (8 * workers))
+        return list(pool.map(_cluster_marks_job, [(k, m, spec, fold_accents) for k, m in jobs], chunksize=chunk))
+
+
+def _ignore_sigint() -> None:
+    # Ctrl-C reaches the whole process group: the parent alone answers it (exit 130, no traceback).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _marks_job(cluster: Cluster, texts: Mapping[int, str]) -> tuple[str | None, list[str]]:
+    """The kept text and the texts of the other shown members, in member order."""
+    members = [texts[m] for m in cluster.members if m != cluster.keep and m in texts]
+    return texts.get(cluster.keep), members
+
+
+def _cluster_marks_job(job: tuple[str | None, list[str], str, bool]) -> _Marks:
+    return _cluster_marks(*job)
+
+
+def _cluster_marks(kept_text: str | None, members: Sequence[str], spec: str, fold_accents: bool) -> _Marks:
+    if kept_text is None:
+        return []
+    shingles = parse_shingle_spec(spec)
+    kept_tokens = tokenize(kept_text, shingles, fold_accents=fold_accents)
+    marks: _Marks = []
+    for text in members:
+        left, right = _passages(kept_tokens, text, shingles, fold_accents)
+        marks.append((utf16_spans(kept_text, left), utf16_spans(text, right)))
+    return marks
+
+
+def _scan_record(number: int, cluster: Cluster, texts: Mapping[int, str], marks: _Marks) -> dict[str, object]:
     """One cluster for the template: its members, and the data its script
     shows (texts, and per member the shared passages with the kept one)."""
     members = [
@@ -259,18 +315,16 @@ def _scan_record(
         for m, i, s in zip(cluster.members, cluster.ids, cluster.similarities, strict=True)
     ]
     kept_text = texts.get(cluster.keep)
-    kept_tokens = tokenize(kept_text, spec, fold_accents=fold_accents) if kept_text is not None else None
     docs: list[dict[str, object]] = []
+    others = iter(marks)
     for position, (m, i, s) in enumerate(zip(cluster.members, cluster.ids, cluster.similarities, strict=True)):
         text = texts.get(m)
-        if text is None or kept_text is None or kept_tokens is None:
+        if text is None or kept_text is None:
             continue
         members[position]["shown"] = True
         entry: dict[str, object] = {"m": position, "id": printable(i), "sim": round(float(s), 6), "text": text}
         if m != cluster.keep:
-            left, right = _passages(kept_tokens, text, spec, fold_accents)
-            entry["keep_marks"] = utf16_spans(kept_text, left)
-            entry["marks"] = utf16_spans(text, right)
+            entry["keep_marks"], entry["marks"] = next(others)
         docs.append(entry)
     keep_position = cluster.members.index(cluster.keep)
     return {

@@ -239,3 +239,23 @@ def test_a_containment_page_names_its_measure(tmp_path: Path) -> None:
         other = "similarity" if measure == "containment" else "containment"
         assert f'class="sim" title="{name}"' in page and f'title="{other}"' not in page
         assert f'"{name}" + " " + member.sim' in page
+
+
+def test_worker_processes_mark_the_same_passages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large report marks its pairs in spawned worker processes; the page is the same byte for byte."""
+    import dedup.html_report as html_report
+
+    words = STORY.split()
+    texts = {n: " ".join(words[: len(words) - n % 7]) + f" tin {n}" for n in range(24)}
+    clusters = [
+        Cluster(list(range(k, k + 4)), k + 1, [0.9, 1.0, 0.85, 0.8], [f"d{k + j}" for j in range(4)])
+        for k in range(0, 24, 4)
+    ]
+    header = ReportHeader("scan", ["in/"], {}, 24)
+    pages = []
+    for processes in (1, 2):
+        monkeypatch.setattr(html_report, "_POOL_MIN_TEXTS", 1)
+        out = io.StringIO()
+        ScanHtml(header, lambda wanted: {m: texts[m] for m in wanted}, processes=processes)(out, clusters)
+        pages.append(out.getvalue())
+    assert pages[0] == pages[1] and pages[0].count('class="doc member"') == 18
