@@ -1013,6 +1013,7 @@ def find_duplicates_without_boilerplate(
         config = ScanConfig(**options)  # type: ignore[arg-type]  # checked by validate()
     elif options:
         config = ScanConfig(**{**config.__dict__, **options})
+    config = dataclasses.replace(config, ignore_boilerplate=True)
     config.validate()
     check_documents(documents)
     boilerplate = find_boilerplate(
@@ -1026,7 +1027,10 @@ def find_duplicates_without_boilerplate(
     fresh = documents() if callable(documents) else documents
     cleaned = boilerplate.clean(as_document(item, position) for position, item in enumerate(fresh))
     result = find_duplicates(
-        cleaned, dataclasses.replace(config, ignore_boilerplate=False), progress=progress, on_stage=on_stage
+        cleaned,
+        dataclasses.replace(config, ignore_boilerplate=False, boilerplate_documents=None),
+        progress=progress,
+        on_stage=on_stage,
     )
     result.stats.boilerplate_blocks = len(boilerplate.hashes)
     result.stats.boilerplate_removed = boilerplate.removed

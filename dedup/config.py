@@ -109,6 +109,12 @@ class ScanConfig:
                 f"boilerplate_documents must be at least 1, got {self.boilerplate_documents}",
                 option="boilerplate_documents",
             )
+        if self.boilerplate_documents is not None and not self.ignore_boilerplate:
+            raise UsageError(
+                "boilerplate_documents is the threshold of the boilerplate pass: it applies only when "
+                "boilerplate is ignored",
+                option="boilerplate_documents",
+            )
         check_html_text(self.html_text)
         try:
             return parse_shingle_spec(self.shingle)

@@ -214,3 +214,14 @@ def test_a_story_carried_by_several_outlets_is_not_erased_as_boilerplate(tmp_pat
     assert result.stats.boilerplate_whole == 3
     # The other pages lost their template lines, as before.
     assert result.stats.boilerplate_documents == 15 and result.stats.boilerplate_removed == 30
+
+
+def test_boilerplate_documents_without_ignore_boilerplate_is_refused(site: Path) -> None:
+    run = _dedup("scan", str(site), "--boilerplate-documents", "5")
+    assert run.returncode == 2
+    assert "--boilerplate-documents is the threshold of the boilerplate pass" in run.stderr
+    with pytest.raises(UsageError, match=r"^boilerplate_documents is the threshold") as err:
+        find_duplicates(["một hai ba bốn năm"], boilerplate_documents=5)
+    assert err.value.option == "boilerplate_documents"
+    # The boilerplate pass implies the option; its threshold is taken.
+    assert find_duplicates_without_boilerplate(["một hai ba bốn năm"], boilerplate_documents=5).documents == 1
