@@ -79,6 +79,7 @@ MAX_DOCUMENTS_SHOWN = 500
 """Documents whose texts a blocks report includes."""
 _FIRST_PATHS = 3
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 Texts = Callable[[Mapping[int, str]], Mapping[int, str]]
 """Scan number -> id of the documents wanted, to scan number -> text."""
@@ -156,8 +157,13 @@ def _json(value: object) -> Markup:
 def _packed(value: object) -> str:
     """JSON, gzip-compressed (deterministically: no time, no name), base64:
     the members of a cluster are near-duplicates, so their texts compress
-    tenfold; the page's script inflates them with ``DecompressionStream``."""
-    data = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+    tenfold; the page's script inflates them with ``DecompressionStream``.
+    A lone surrogate (a JSONL ``"\\ud800"``) is written as its ``\\u``
+    escape: raw, the browser's UTF-8 decoder would make it three U+FFFD and
+    shift every highlight after it; escaped, it is the one UTF-16 unit
+    :func:`utf16_spans` counts."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    data = _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text).encode("utf-8")
     return base64.b64encode(gzip.compress(data, compresslevel=6, mtime=0)).decode("ascii")
 
 

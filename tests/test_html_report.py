@@ -259,3 +259,25 @@ def test_worker_processes_mark_the_same_passages(monkeypatch: pytest.MonkeyPatch
         ScanHtml(header, lambda wanted: {m: texts[m] for m in wanted}, processes=processes)(out, clusters)
         pages.append(out.getvalue())
     assert pages[0] == pages[1] and pages[0].count('class="doc member"') == 18
+
+
+def test_a_lone_surrogate_in_a_text_keeps_the_highlight_in_place() -> None:
+    # A JSONL "\ud800" escape gives a text with a lone surrogate. The browser
+    # decodes the page's data as UTF-8: written raw (surrogatepass) it would
+    # become three U+FFFD and shift every highlight after it.
+    kept = "a \ud800 😀 " + STORY + " end"
+    member = "b \udfff\ud800 " + STORY + " fin"
+    clusters = [Cluster([0, 1], 0, [1.0, 0.9], ["k", "m"])]
+    page = _page(clusters, {0: kept, 1: member})
+    data = re.findall(r'<script type="application/gzip" class="data">(.*?)</script>', page, re.S)
+    raw = gzip.decompress(base64.b64decode(data[0])).decode("utf-8")  # strict: what TextDecoder reads
+    doc = json.loads(raw)["docs"][1]
+
+    def js_slices(text: str, flat: list[int]) -> list[str]:
+        units = text.encode("utf-16-le", "surrogatepass")
+        pairs = zip(flat[0::2], flat[1::2], strict=True)
+        return [units[2 * s : 2 * e].decode("utf-16-le", "surrogatepass") for s, e in pairs]
+
+    assert doc["text"] == member
+    assert js_slices(kept, doc["keep_marks"]) == [STORY]
+    assert js_slices(member, doc["marks"]) == [STORY]
