@@ -113,12 +113,15 @@ def _nfc_with_spans(text: str) -> tuple[str, npt.NDArray[np.int64], npt.NDArray[
         return text, starts, starts + 1
     # Segments: a starter and the combining marks after it. NFC acts inside
     # them; when each composes to one code point (NFD text: every accented
-    # letter), the k-th NFC code point is the k-th segment.
+    # letter), the k-th NFC code point is the k-th segment. Equal counts alone
+    # do not say so: Hangul jamo compose across segments (fewer code points)
+    # while a mark with no precomposed letter stays (more); with no mark left
+    # in the NFC, no segment gave more than one code point, so none gave fewer.
     nfc = unicodedata.normalize("NFC", text)
     starter = np.fromiter(map(unicodedata.combining, text), dtype=np.int64, count=len(text)) == 0
     starter[0] = True
     cuts = np.flatnonzero(starter).astype(np.int64)
-    if len(cuts) == len(nfc):
+    if len(cuts) == len(nfc) and not any(map(unicodedata.combining, nfc)):
         return nfc, cuts, np.append(cuts[1:], len(text))
     pieces: list[str] = []
     starts_list: list[int] = []

@@ -281,3 +281,14 @@ def test_a_lone_surrogate_in_a_text_keeps_the_highlight_in_place() -> None:
     assert doc["text"] == member
     assert js_slices(kept, doc["keep_marks"]) == [STORY]
     assert js_slices(member, doc["marks"]) == [STORY]
+
+
+def test_nfd_hangul_beside_marks_that_do_not_compose_keeps_the_spans() -> None:
+    # NFD Hangul (macOS) composes across starters (fewer code points) and a
+    # mark with no precomposed letter stays (more): when the counts happen to
+    # balance, the k-th NFC code point is not the k-th segment.
+    marks = " ".join(letter + "\u0301" for letter in "xyzqwjfvb")  # no precomposed letter: 9 code points more
+    a = unicodedata.normalize("NFD", "한국 뉴스") + " " + STORY + " " + marks  # 9 fewer
+    b = STORY + " khác"
+    left, right = shared_passages(a, b, "word:5")
+    assert _marked(a, left) == [STORY] and _marked(b, right) == [STORY]
