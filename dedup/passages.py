@@ -145,19 +145,47 @@ _RUNS = re.compile(r"\s+|\S+")
 def _nfc_segments(run: str, at: int, pieces: list[str], starts: list[int], ends: list[int]) -> None:
     """NFC of a run not in NFC, each output code point spanning its segment.
 
-    NFC acts inside a starter and the combining marks after it: each such
-    segment is normalized alone. Rare scripts compose across starters
-    (Hangul jamo, some Indic vowel signs): then the segments' NFC is not the
-    run's, and the spans are those of the segments (a highlight still lands
-    on the right words).
+    NFC acts inside a segment: a starter and what may compose with it, the
+    combining marks after it and the starters that compose with a preceding
+    one (Hangul vowel and final jamo, as NFD Korean has, some Indic vowel
+    signs). Each segment is normalized alone; should that ever differ from
+    the run's NFC, every code point spans the whole run (the units stay
+    those the scan shingles; only the highlight is coarser).
     """
-    cuts = [i for i, ch in enumerate(run) if i == 0 or unicodedata.combining(ch) == 0]
+    seconds = _composing_starters()
+    cuts = [i for i, ch in enumerate(run) if i == 0 or (unicodedata.combining(ch) == 0 and ch not in seconds)]
     cuts.append(len(run))
+    mine: list[str] = []
+    mine_starts: list[int] = []
+    mine_ends: list[int] = []
     for lo, hi in itertools.pairwise(cuts):
         piece = unicodedata.normalize("NFC", run[lo:hi])
-        pieces.append(piece)
-        starts.extend([at + lo] * len(piece))
-        ends.extend([at + hi] * len(piece))
+        mine.append(piece)
+        mine_starts.extend([at + lo] * len(piece))
+        mine_ends.extend([at + hi] * len(piece))
+    nfc = "".join(mine)
+    if nfc != unicodedata.normalize("NFC", run):
+        nfc = unicodedata.normalize("NFC", run)
+        mine_starts, mine_ends = [at] * len(nfc), [at + len(run)] * len(nfc)
+    pieces.append(nfc)
+    starts.extend(mine_starts)
+    ends.extend(mine_ends)
+
+
+@cache
+def _composing_starters() -> frozenset[str]:
+    """Starters (combining class 0) that NFC composes with the character
+    before them: the second halves of canonical compositions, Hangul jamo."""
+    found = {chr(c) for c in itertools.chain(range(0x1161, 0x1176), range(0x11A8, 0x11C3))}
+    for c in range(0x30000):  # nothing above decomposes canonically
+        decomposition = unicodedata.decomposition(chr(c)).split()
+        if len(decomposition) != 2 or decomposition[0].startswith("<"):
+            continue
+        second = chr(int(decomposition[1], 16))
+        composed = unicodedata.normalize("NFC", chr(int(decomposition[0], 16)) + second)
+        if composed == chr(c) and unicodedata.combining(second) == 0:
+            found.add(second)
+    return frozenset(found)
 
 
 def _code_points(text: str) -> npt.NDArray[np.uint32]:

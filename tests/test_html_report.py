@@ -292,3 +292,13 @@ def test_nfd_hangul_beside_marks_that_do_not_compose_keeps_the_spans() -> None:
     b = STORY + " khác"
     left, right = shared_passages(a, b, "word:5")
     assert _marked(a, left) == [STORY] and _marked(b, right) == [STORY]
+
+
+def test_nfd_hangul_shares_its_passages_with_the_composed_copy() -> None:
+    # Text from a macOS file system has its Hangul in jamo; the scan composes
+    # them (NFC, across starters), so the highlight must too.
+    story = "서울 시장 선거 결과가 오늘 발표되었으며 많은 시민들이 관심을 보였다 다음 주에 새 시장이 취임한다"
+    nfd = unicodedata.normalize("NFD", story)
+    left, right = shared_passages(nfd, story, "word:5")
+    assert _marked(nfd, left) == [nfd] and _marked(story, right) == [story]
+    assert jaccard(nfd, story, "word:5") == 1.0
