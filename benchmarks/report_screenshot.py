@@ -19,16 +19,11 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.chromium import launch  # noqa: E402  # after sys.path
+
 SEEDS = ROOT.parent / "shared" / "seeds"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def main() -> None:
@@ -48,7 +43,7 @@ def _shoot(report: Path, target: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        browser = launch(p)
         page = browser.new_page(viewport={"width": 1200, "height": 860}, device_scale_factor=1)
         page.goto(report.as_uri())
         # The republished copy with edits: the most telling pair.

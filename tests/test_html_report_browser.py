@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from benchmarks.chromium import CHROMIUM, launch
 from dedup.cli import app
 from dedup.passages import shared_passages
 
@@ -24,16 +25,6 @@ try:
 except ImportError:  # the tests skip (or fail under CI) with the reason, in the browser fixture
     expect = None
 
-CHROMIUM = os.environ.get("DEDUP_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 STORY = "Mỹ và Taliban nối lại đàm phán hòa bình tại thủ đô Doha của Qatar sau nhiều tháng căng thẳng"
 HOSTILE = (
@@ -63,7 +54,7 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        launched = launch(p)
         yield launched
         launched.close()
 
