@@ -212,3 +212,10 @@ def test_sort_orders_skewed_values(n: int) -> None:
         out = np.ascontiguousarray(values)
         sort_hashes_for_tests(out)
         assert out.tolist() == sorted(values.tolist())
+
+
+def test_the_report_highlights_the_scripts_the_kernel_shingles_by_characters() -> None:
+    from dedup import passages
+
+    # dedup.passages keeps its own copy of the kernel's ranges (the kernel's are C code).
+    assert passages._UNSPACED.tolist() == [list(r) for r in UNSPACED_RANGES]
