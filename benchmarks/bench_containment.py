@@ -28,13 +28,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import dedup  # noqa: E402  # after sys.path
-from benchmarks.metrics import write_section  # noqa: E402  # after sys.path
+from benchmarks.metrics import exact_containment, write_section  # noqa: E402  # after sys.path
 from dedup.generate import containment_corpus  # noqa: E402  # after sys.path
 
 SHARED = HERE.parents[1] / "shared" / "corpora"
@@ -56,18 +55,6 @@ def _stories(path: Path, limit: int | None) -> list[str]:
     return out
 
 
-def _oracle(values: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(a, b, containment)`` of every pair ``a < b`` sharing a shingle."""
-    sizes = np.diff(starts)
-    _, cols = np.unique(values, return_inverse=True)
-    rows = np.repeat(np.arange(len(sizes)), sizes)
-    x = sp.csr_matrix((np.ones(len(values), dtype=np.int32), (rows, cols)), shape=(len(sizes), int(cols.max()) + 1))
-    inter = (x @ x.T).tocoo()
-    upper = inter.row < inter.col
-    a, b, common = inter.row[upper], inter.col[upper], inter.data[upper]
-    return a, b, common / np.minimum(sizes[a], sizes[b])
-
-
 def _datasketch(signatures: np.ndarray, sizes: np.ndarray, threshold: float) -> tuple[Pairs, float]:
     from datasketch import MinHashLSHEnsemble
 
@@ -87,7 +74,7 @@ def _score(found: Pairs, truth: Pairs) -> tuple[float, float]:
 def run(name: str, texts: list[str]) -> list[str]:
     values, starts, signatures = dedup.sketch_texts(texts)
     sizes = np.diff(starts)
-    a, b, containment = _oracle(values, starts)
+    a, b, containment = exact_containment(values, starts)
     rows = []
     for threshold in (0.8, 0.5):
         ok = containment >= threshold

@@ -7,6 +7,7 @@ import os
 from dedup.metrics import (
     adjusted_rand_index,
     cluster_pairs,
+    exact_containment,
     exact_pairs,
     f1,
     measure,
@@ -17,6 +18,7 @@ from dedup.metrics import (
 __all__ = [
     "adjusted_rand_index",
     "cluster_pairs",
+    "exact_containment",
     "exact_pairs",
     "f1",
     "measure",

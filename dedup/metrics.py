@@ -23,6 +23,7 @@ __all__ = [
     "adjusted_rand_index",
     "cluster_pairs",
     "clustering_scores",
+    "exact_containment",
     "exact_pairs",
     "f1",
     "measure",
@@ -124,6 +125,36 @@ def exact_pairs(values: npt.NDArray[np.uint64], starts: npt.NDArray[np.int64], t
     Returns:
         ``{(i, j): jaccard}`` with ``i < j``.
     """
+    a, b, shared = _shared_shingles(values, starts)
+    sizes = np.diff(starts)
+    jaccard = shared / (sizes[a] + sizes[b] - shared)
+    keep = jaccard >= threshold
+    return {(int(i), int(j)): float(s) for i, j, s in zip(a[keep], b[keep], jaccard[keep], strict=True)}
+
+
+def exact_containment(
+    values: npt.NDArray[np.uint64], starts: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.float64]]:
+    """Containment of every pair sharing a shingle, by the same sparse product
+    as :func:`exact_pairs` (the oracle of ``--measure containment``).
+
+    Args:
+        values: uint64, each document's distinct shingle hashes back to back.
+        starts: int64, shape ``(n_docs + 1,)``.
+
+    Returns:
+        ``(a, b, containment)``, arrays of shape ``(n_pairs,)`` with ``a < b``:
+        the shared shingles over the smaller set's size (float64).
+    """
+    a, b, shared = _shared_shingles(values, starts)
+    sizes = np.diff(starts)
+    return a, b, shared / np.minimum(sizes[a], sizes[b])
+
+
+def _shared_shingles(
+    values: npt.NDArray[np.uint64], starts: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.int32]]:
+    """``(a, b, shared)`` of every pair ``a < b`` sharing a shingle, from ``X @ X.T``."""
     from scipy import sparse
 
     n_docs = len(starts) - 1
@@ -133,10 +164,7 @@ def exact_pairs(values: npt.NDArray[np.uint64], starts: npt.NDArray[np.int64], t
         shape=(n_docs, int(columns.max(initial=-1)) + 1),
     )
     inter = sparse.triu(x @ x.T, k=1).tocoo()
-    sizes = np.diff(starts)
-    jaccard = inter.data / (sizes[inter.row] + sizes[inter.col] - inter.data)
-    keep = jaccard >= threshold
-    return {(int(i), int(j)): float(s) for i, j, s in zip(inter.row[keep], inter.col[keep], jaccard[keep], strict=True)}
+    return inter.row, inter.col, inter.data
 
 
 def _tree(pid: int) -> list[int]:

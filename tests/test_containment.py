@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -30,6 +29,7 @@ from dedup.ensemble import (
 from dedup.errors import UsageError
 from dedup.generate import CONTAINMENT_KINDS, containment_corpus, generate_dump
 from dedup.lsh import catch_probability, choose_bands
+from dedup.metrics import exact_containment as containment_of_pairs
 from tests.conftest import SHARED
 from tests.strategies import containment_corpora
 
@@ -54,14 +54,7 @@ def exact_containment(texts: list[str]) -> dict[tuple[int, int], float]:
     ``i < j``, from a sparse document x shingle product (independent of the
     verification kernel)."""
     values, starts, _ = dedup.sketch_texts(texts)
-    sizes = np.diff(starts)
-    _, cols = np.unique(values, return_inverse=True)
-    rows = np.repeat(np.arange(len(texts)), sizes)
-    x = sp.csr_matrix((np.ones(len(values), dtype=np.int64), (rows, cols)), shape=(len(texts), int(cols.max()) + 1))
-    inter = (x @ x.T).tocoo()
-    upper = inter.row < inter.col
-    a, b, common = inter.row[upper], inter.col[upper], inter.data[upper]
-    values_c = common / np.minimum(sizes[a], sizes[b])
+    a, b, values_c = containment_of_pairs(values, starts)
     return {(int(i), int(j)): float(c) for i, j, c in zip(a, b, values_c, strict=True)}
 
 
