@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from test_web_pages import URL, build_pages, stories, warc_bytes, warc_record, write_pages
+from test_web_pages import URL, build_pages, raw_warc_record, stories, warc_bytes, warc_record, write_pages
 
 from dedup import Document, Skipped, find_duplicates, read_documents
 from dedup.errors import InputError, UsageError
@@ -138,22 +138,6 @@ def test_chunked_gzipped_bodies_are_decoded(tmp_path: Path) -> None:
     assert isinstance(doc, Document) and "Người dân phải dắt xe" in doc.text
 
 
-def _raw_record(uri: str, http: bytes) -> bytes:
-    """A response record holding ``http`` byte for byte (fastwarc writes it)."""
-    import io
-
-    from fastwarc.warc import WarcRecord, WarcRecordType
-
-    record = WarcRecord()
-    record.init_headers(WarcRecordType.response)
-    record.headers["WARC-Target-URI"] = uri
-    record.headers["Content-Type"] = "application/http; msgtype=response"
-    record.set_bytes_content(http)
-    out = io.BytesIO()
-    record.write(out)
-    return out.getvalue()
-
-
 def _read_in_thread(name: str) -> list[Document | Skipped]:
     """The items of ``name``, failing (not hanging) when reading never ends."""
     import threading
@@ -171,13 +155,13 @@ def test_a_hostile_http_block_skips_its_record_only(tmp_path: Path) -> None:
     head = b"Content-Type: text/html; charset=utf-8\r\n"
     data = (
         # "\xb2" is "²" in latin-1, a digit to str.isdigit and not to int().
-        _raw_record(URL + "sup", b"HTTP/1.1 \xb2 OK\r\n" + head + b"\r\n" + page)
+        raw_warc_record(URL + "sup", b"HTTP/1.1 \xb2 OK\r\n" + head + b"\r\n" + page)
         # A negative chunk size once stepped back to itself forever.
-        + _raw_record(
+        + raw_warc_record(
             URL + "neg", b"HTTP/1.1 200 OK\r\n" + head + b"Transfer-Encoding: chunked\r\n\r\n-6\r\nabcdef\r\n0\r\n\r\n"
         )
         # A bytes-to-bytes codec is no charset: the page is read as if none were declared.
-        + _raw_record(URL + "b64", b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=base64\r\n\r\n" + page)
+        + raw_warc_record(URL + "b64", b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=base64\r\n\r\n" + page)
         + warc_record(URL + "ok", page)
     )
     (tmp_path / "crawl.warc").write_bytes(data)

@@ -184,8 +184,6 @@ def warc_record(
 ) -> bytes:
     """One WARC response record (uncompressed), written by fastwarc;
     ``coded``: the body sent gzip-compressed in chunks, as a server may."""
-    from fastwarc.warc import WarcRecord, WarcRecordType
-
     if coded:
         payload = gzip.compress(body, mtime=0)
         chunks = [payload[i : i + 100] for i in range(0, len(payload), 100)]
@@ -194,6 +192,13 @@ def warc_record(
     else:
         sent, framing = body, f"Content-Length: {len(body)}"
     http = f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n{framing}\r\n\r\n".encode() + sent
+    return raw_warc_record(uri, http)
+
+
+def raw_warc_record(uri: str, http: bytes) -> bytes:
+    """A response record holding ``http`` byte for byte (fastwarc writes it)."""
+    from fastwarc.warc import WarcRecord, WarcRecordType
+
     record = WarcRecord()
     record.init_headers(WarcRecordType.response)
     record.headers["WARC-Target-URI"] = uri
