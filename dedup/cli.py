@@ -20,44 +20,21 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Annotated, Any
+from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
 import typer.core
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    Progress,
-    SpinnerColumn,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
 
 from dedup import __version__
-from dedup.bench import BenchReport, plot_report, run_bench
-from dedup.blocks import (
-    BlockGroup,
-    BlocksConfig,
-    BlocksResult,
-    find_duplicates_without_boilerplate,
-    find_repeated_blocks,
-)
 from dedup.cluster import Cluster
-from dedup.dask_engine import RemoteFile, blocks_files, check_config, collect_inputs_any, scan_files
+from dedup.config import DEFAULT_MAX_CLUSTERS, check_max_shown
 from dedup.document import Document, Renamed, Skipped, printable
 from dedup.errors import EXIT_DUPLICATES, EXIT_FATAL, EXIT_USAGE, DedupError, UsageError, exit_code
-from dedup.generate import write_dump
-from dedup.html_report import DEFAULT_MAX_CLUSTERS, BlocksHtml, MatchesHtml, ReportHeader, ScanHtml, check_max_shown
-from dedup.index import BATCH_SIZE, Index, IndexInfo, IndexResult, Match
+from dedup.index import BATCH_SIZE
 from dedup.io import WEB_KINDS, InputFile, InputSet, collect_inputs, read_documents
 from dedup.lsh import MAX_BUCKET
 from dedup.output import check_output_folder, check_outputs, open_output
 from dedup.pipeline import ScanConfig, ScanResult, find_duplicates
-from dedup.readback import Locations, read_texts_by_id
 from dedup.report import (
     Renderer,
     write_clusters_csv,
@@ -75,7 +52,15 @@ from dedup.report import (
     write_skipped_jsonl,
 )
 from dedup.store import parse_memory
-from dedup.strip import CleanedCopy, plan_cleaned_copies, strip_text, write_cleaned_copies
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from dedup.bench import BenchReport
+    from dedup.blocks import BlockGroup, BlocksResult
+    from dedup.index import Index, IndexInfo, IndexResult, Match
+    from dedup.readback import Locations
+    from dedup.strip import CleanedCopy
 
 
 class _PanelCommand(typer.core.TyperCommand):
@@ -273,6 +258,17 @@ class _Progress:
         self.read = 0
         if not enabled:
             return
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            SpinnerColumn,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
         self.bar = Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -342,10 +338,15 @@ def _shown(text: str) -> str:
     """Text for a rich table: markup escaped, control characters and lone
     surrogates (file names that are not UTF-8) spelled out, so a name can
     neither drive the terminal nor misalign the columns."""
+    from rich.markup import escape
+
     return escape(printable(text))
 
 
 def _render_table(result: ScanResult, pairs: bool, out: IO[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console(file=out, width=None if out.isatty() else 120, highlight=False)
     if not ((result.pairs or result.contained) if pairs else result.clusters):
         console.print(f"No near-duplicates at this threshold among {_plural(result.documents, 'document')}.")
@@ -378,6 +379,7 @@ def _scan_texts(
 ) -> Callable[[Mapping[int, str]], Mapping[int, str]]:
     """How an HTML report gets the texts of the members it shows: by the
     positions noted while reading (local engine), else by id."""
+    from dedup.readback import read_texts_by_id
 
     def texts(wanted: Mapping[int, str]) -> Mapping[int, str]:
         if locations is not None:
@@ -428,7 +430,11 @@ def _check_html_inputs(output_format: OutputFormat, inputs: InputSet) -> None:
     Raises:
         UsageError: --format html with a URL among the inputs.
     """
-    if output_format is OutputFormat.html and any(isinstance(f, RemoteFile) for f in inputs.files):
+    if output_format is not OutputFormat.html:
+        return
+    from dedup.dask_engine import RemoteFile
+
+    if any(isinstance(f, RemoteFile) for f in inputs.files):
         raise UsageError("--format html reads the texts it shows back from local files, not from URLs")
 
 
@@ -554,6 +560,7 @@ def scan(
 
     Clusters name the document to keep; skipped inputs go to stderr, with why.
     """
+
     started = time.perf_counter()
     with _errors_as_exits():
         config = ScanConfig(
@@ -576,6 +583,8 @@ def scan(
         if engine is not Engine.dask and (scheduler is not None or scratch is not None):
             raise UsageError(f"{'--scheduler' if scheduler is not None else '--scratch'} needs --engine dask")
         if engine is Engine.dask:
+            from dedup.dask_engine import check_config, collect_inputs_any, scan_files
+
             check_config(config)
         _check_format(output_format, output)
         html = output_format is OutputFormat.html
@@ -607,6 +616,8 @@ def scan(
                 result = _scan_without_boilerplate(inputs, config, text_field, id_field, bar)
             else:
                 if html:
+                    from dedup.readback import Locations
+
                     # Notes each document's file and line, to read the shown ones back.
                     locations = Locations(
                         inputs,
@@ -628,6 +639,8 @@ def scan(
         _report_skips(result.skipped, result.renamed)
         with open_output(output) as out:
             if html:
+                from dedup.html_report import ReportHeader, ScanHtml
+
                 header = ReportHeader(
                     "scan",
                     paths,
@@ -675,6 +688,8 @@ def _scan_without_boilerplate(
     inputs: InputSet, config: ScanConfig, text_field: str, id_field: str, bar: _Progress
 ) -> ScanResult:
     """--ignore-boilerplate: one pass to find the boilerplate, one to scan."""
+    from dedup.blocks import find_duplicates_without_boilerplate
+
     passes = 0
 
     def documents() -> Iterator[Document | Skipped]:
@@ -745,6 +760,9 @@ def _skipped_summary(skipped: Sequence[Skipped]) -> str:
 
 
 def _render_groups(result: BlocksResult, out: IO[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console(file=out, width=None if out.isatty() else 120, highlight=False)
     if not result.groups:
         console.print(f"No repeated blocks among {_plural(result.documents, 'document')}.")
@@ -795,6 +813,8 @@ def _write_copies(
 ) -> None:
     """--strip: the cleaned copies; if stopped half-way, say how far it got
     (each copy written is whole, the rest are not there)."""
+    from dedup.strip import write_cleaned_copies
+
     written: list[Path] = []
     try:
         write_cleaned_copies(
@@ -900,6 +920,12 @@ def blocks(
     normalization; with --near also near-duplicates), where it occurs, and
     which blocks are template boilerplate; --strip writes cleaned copies.
     """
+    from dedup.blocks import BlocksConfig, find_repeated_blocks
+    from dedup.dask_engine import RemoteFile, blocks_files, collect_inputs_any
+    from dedup.html_report import BlocksHtml, ReportHeader
+    from dedup.readback import read_texts_by_id
+    from dedup.strip import plan_cleaned_copies, strip_text
+
     started = time.perf_counter()
     with _errors_as_exits():
         options = BlocksConfig(unit.value, min_words, near, boilerplate_documents, workers)
@@ -1031,6 +1057,8 @@ def generate(
     story and its republished copies (word edits, re-wrapping, case,
     punctuation, credit lines, Unicode form, tone-mark style).
     """
+    from dedup.generate import write_dump
+
     with _errors_as_exits():
         written = write_dump(out, docs=docs, dup_rate=dup_rate, seed=seed, sources=source or [], on_skip=_echo_skip)
     if not quiet:
@@ -1054,6 +1082,10 @@ def _floats(text: str) -> list[float]:
 
 
 def _render_bench(report: BenchReport, out: IO[str]) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
     console = Console(file=out, width=None if out.isatty() else 120, highlight=False)
     table = Table(
         "documents",
@@ -1134,6 +1166,8 @@ def bench(
     run ("kind": "run"), then one per --thresholds point ("kind":
     "threshold"); csv: one row per method run.
     """
+    from dedup.bench import plot_report, run_bench
+
     started = time.perf_counter()
     try:
         size_list = [int(x) for x in sizes.split(",") if x.strip()]
@@ -1201,6 +1235,9 @@ def _index_inputs(index: str) -> list[InputFile]:
 
 
 def _render_matches(result: IndexResult, verb: str, out: IO[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console(file=out, width=None if out.isatty() else 120, highlight=False)
     if not result.matches:
         console.print(f"No near-duplicates in the index for {_plural(result.documents, 'document')} {verb}.")
@@ -1261,6 +1298,8 @@ def index_create(
     quiet: Quiet = False,
 ) -> None:
     """Create an empty index; its matching options are fixed from now on."""
+    from dedup.index import Index
+
     with _errors_as_exits():
         Index.create(
             index, threshold=threshold, num_perm=num_perm, shingle=shingle, seed=seed, fold_accents=fold_accents
@@ -1304,6 +1343,8 @@ def index_add(
     skipped (or replaced with --replace). Each batch is one transaction:
     an interrupted add keeps every batch it committed.
     """
+    from dedup.index import Index
+
     started = time.perf_counter()
     with _errors_as_exits(), Index.open(index, workers=workers) as opened:
         _check_format(output_format, output, html=False)
@@ -1342,6 +1383,8 @@ def index_query(
     The whole call reads one snapshot of the index, even while another
     process adds to it.
     """
+    from dedup.index import Index
+
     started = time.perf_counter()
     with _errors_as_exits(), Index.open(index, readonly=True, workers=workers) as opened:
         _check_format(output_format, output)
@@ -1371,6 +1414,9 @@ def _write_matches_html(
 ) -> None:
     """``index query --format html``: queried texts read back from PATH...,
     indexed ones as the index keeps them."""
+    from dedup.html_report import MatchesHtml, ReportHeader
+    from dedup.readback import read_texts_by_id
+
     config = opened.config
     options = {
         "index": opened.path,
@@ -1431,6 +1477,8 @@ def index_remove(
     quiet: Quiet = False,
 ) -> None:
     """Remove documents from the index by id."""
+    from dedup.index import Index
+
     started = time.perf_counter()
     unknown: list[str] = []
     with _errors_as_exits():
@@ -1452,6 +1500,9 @@ def index_remove(
 
 
 def _render_info(info: IndexInfo, out: IO[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console(file=out, width=None if out.isatty() else 120, highlight=False)
     table = Table("", "", show_header=False, title=_shown(info.path))
     table.add_row("documents", f"{info.documents:,}")
@@ -1473,6 +1524,8 @@ def index_info(
     output: OutputOption = None,
 ) -> None:
     """Documents, matching options, format version and size on disk."""
+    from dedup.index import Index
+
     with _errors_as_exits():
         _check_format(output_format, output, html=False)
         with Index.open(index, readonly=True) as opened:

@@ -14,7 +14,7 @@ from dedup.cluster import KEEP_POLICIES
 from dedup.errors import UsageError
 from dedup.shingle import ShingleSpec, parse_shingle_spec
 
-__all__ = ["HTML_TEXT", "MEASURES", "ScanConfig", "check_html_text"]
+__all__ = ["DEFAULT_MAX_CLUSTERS", "HTML_TEXT", "MEASURES", "ScanConfig", "check_html_text", "check_max_shown"]
 
 MEASURES = ("jaccard", "containment")
 """What a scan measures: Jaccard similarity of the shingle sets, or the
@@ -22,6 +22,21 @@ containment of the smaller set in the larger (``|A & B| / |A|``)."""
 
 HTML_TEXT = ("main", "all")
 """What text of an HTML page is its document: the main content, or all visible text."""
+
+
+DEFAULT_MAX_CLUSTERS = 1000
+"""Clusters (groups, queried documents) an HTML report shows by default."""
+
+
+def check_max_shown(value: object) -> int:
+    """Validate ``html_max_clusters`` (clusters, groups or queried documents a page shows).
+
+    Raises:
+        UsageError: it is not a positive integer.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(f"html_max_clusters must be a positive integer, got {value!r}", option="html_max_clusters")
+    return value
 
 
 def check_html_text(html_text: str) -> None:

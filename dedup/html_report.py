@@ -50,8 +50,8 @@ from markupsafe import Markup
 from dedup import __version__
 from dedup.blocks import BlockGroup
 from dedup.cluster import Cluster
+from dedup.config import DEFAULT_MAX_CLUSTERS, check_max_shown
 from dedup.document import Skipped, printable
-from dedup.errors import UsageError
 from dedup.index import Match
 from dedup.passages import Span, Tokens, shared_passages, tokenize
 from dedup.shingle import ShingleSpec, parse_shingle_spec
@@ -67,8 +67,6 @@ __all__ = [
     "utf16_spans",
 ]
 
-DEFAULT_MAX_CLUSTERS = 1000
-"""Clusters (groups, queried documents) a report shows by default."""
 MAX_MEMBERS_SHOWN = 10
 """Members of one cluster (besides the kept one) whose texts a report
 includes, in input order; all are listed with their similarity. Each costs
@@ -85,17 +83,6 @@ Texts = Callable[[Mapping[int, str]], Mapping[int, str]]
 """Scan number -> id of the documents wanted, to scan number -> text."""
 TextsById = Callable[[Sequence[str]], Mapping[str, str]]
 """Ids wanted, to id -> text."""
-
-
-def check_max_shown(value: object) -> int:
-    """Validate ``html_max_clusters`` (clusters, groups or queried documents a page shows).
-
-    Raises:
-        UsageError: it is not a positive integer.
-    """
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UsageError(f"html_max_clusters must be a positive integer, got {value!r}", option="html_max_clusters")
-    return value
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import importlib.metadata
 import json
 import os
 import secrets
@@ -81,6 +80,7 @@ import numpy as np
 import numpy.typing as npt
 import zstandard
 
+from dedup import __version__
 from dedup._kernels import shingle_kernel
 from dedup._threads import resolve_workers
 from dedup.config import ScanConfig
@@ -138,13 +138,6 @@ CREATE TABLE documents(
 CREATE TABLE bands(key INTEGER NOT NULL, doc INTEGER NOT NULL, PRIMARY KEY (key, doc)) WITHOUT ROWID;
 CREATE TABLE bands_pending(batch INTEGER PRIMARY KEY, keys BLOB NOT NULL, docs BLOB NOT NULL);
 """
-
-
-def _dedup_version() -> str:
-    try:
-        return importlib.metadata.version("dedup")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def _id_bytes(doc_id: str) -> bytes:
@@ -1135,7 +1128,7 @@ def _initialize(path: str, config: ScanConfig, name: str) -> None:
         "format_version": str(FORMAT_VERSION),
         "options": json.dumps({k: getattr(config, k) for k in MATCH_OPTIONS}, sort_keys=True),
         "bands": json.dumps(list(choose_bands(config.threshold, config.num_perm))),
-        "dedup_version": _dedup_version(),
+        "dedup_version": __version__,
         "next_doc": "0",
         "pending_call": "",
     }

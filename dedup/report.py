@@ -29,13 +29,16 @@ import io
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import IO, Protocol, TypeVar
+from typing import IO, TYPE_CHECKING, Protocol, TypeVar
 
-from dedup.blocks import BlockGroup
-from dedup.cluster import Cluster
 from dedup.document import Skipped, printable
-from dedup.index import IndexInfo, Match
-from dedup.pipeline import ContainedPair, Pair
+
+if TYPE_CHECKING:
+    # Types only: writing a scan's clusters loads neither blocks nor the index.
+    from dedup.blocks import BlockGroup
+    from dedup.cluster import Cluster
+    from dedup.index import IndexInfo, Match
+    from dedup.pipeline import ContainedPair, Pair
 
 __all__ = [
     "Renderer",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dedup
 
 
@@ -54,3 +56,39 @@ def test_layering() -> None:
                 if top == "dedup" and "." in name:
                     target = name.split(".")[1]
                     assert layers[target] <= layers[module], f"{module} imports {target}"
+
+
+def test_scan_loads_no_heavy_library(tmp_path: Path) -> None:
+    """A plain scan starts without the libraries only other commands or
+    formats need (each costs start-up time and memory on every run)."""
+    import subprocess
+    import sys
+
+    story = "Mỹ và Taliban nối lại đàm phán hòa bình tại thủ đô Doha của Qatar hôm nay"
+    (tmp_path / "a.txt").write_text(story, encoding="utf-8")
+    (tmp_path / "b.txt").write_text(story.upper(), encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "dedup",
+            "scan",
+            str(tmp_path),
+            "-q",
+            "--format",
+            "jsonl",
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    loaded = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in run.stderr.splitlines() if "|" in line}
+    assert "dedup" in loaded and "numpy" in loaded
+    heavy = {"rich", "jinja2", "pydantic", "dask", "distributed", "datasketch", "scipy", "matplotlib", "pyarrow"}
+    assert loaded & heavy == set()
+    assert out.read_text(encoding="utf-8").count('"size": 2') == 1
