@@ -223,3 +223,21 @@ def test_interrupt_cleans_up_temporary_files(tmp_path: Path, signum: int) -> Non
     assert proc.returncode == 130
     assert err.strip() == "dedup: error: interrupted"
     assert list(tmpdir.iterdir()) == []
+
+
+def test_interrupt_while_loading_prints_no_traceback(tmp_path: Path) -> None:
+    """A Ctrl-C while the command line's libraries load (numpy, typer...):
+    one line and exit 130, as during a command, never a traceback."""
+    interrupted = (
+        "import sys\n"
+        "class Interrupting:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'dedup.cli':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Interrupting())\n"
+        "from dedup.__main__ import main\n"
+        "main()\n"
+    )
+    run = subprocess.run([sys.executable, "-c", interrupted, "--help"], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 130
+    assert run.stderr == "dedup: error: interrupted\n"
