@@ -86,7 +86,10 @@ class _PanelCommand(typer.core.TyperCommand):
             if param.param_type_name == "argument":
                 name = "Arguments"
                 # typer shows the Python type (<list[str]>): the metavar says it all.
-                record = ((param.metavar or (param.name or "").upper()) + ("..." if param.nargs == -1 else ""), record[1])
+                record = (
+                    (param.metavar or (param.name or "").upper()) + ("..." if param.nargs == -1 else ""),
+                    record[1],
+                )
             else:
                 name = getattr(param, "rich_help_panel", None) or "Other options"
             sections.setdefault(name, []).append(record)
