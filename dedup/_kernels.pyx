@@ -269,6 +269,65 @@ cdef inline uint64_t xxh64(const uint8_t* p, int64_t length) noexcept nogil:
     return h
 
 
+cdef inline uint64_t _pick(bint take, uint64_t a, uint64_t b) noexcept nogil:
+    """a if take else b, as arithmetic (a select the compiler keeps
+    branch-free: a branch here would mispredict on most shingles)."""
+    cdef uint64_t mask = 0 - <uint64_t>take
+    return (a & mask) | (b & ~mask)
+
+
+cdef inline uint64_t xxh64_padded(const uint8_t* p, int64_t length) noexcept nogil:
+    """XXH64 of ``p[:length]`` (the same value as :func:`xxh64`), reading up
+    to 32 bytes past its end: the caller guarantees they are readable.
+
+    The input's tail (below 32 bytes: a whole word shingle, mostly) takes
+    every step it might need, each kept or dropped by a select, so its
+    branches do not depend on the length; the bytes past the end only feed
+    dropped steps.
+    """
+    cdef const uint8_t* end = p + length
+    cdef uint64_t v1, v2, v3, v4, h, x
+    cdef int64_t r, n8, n1, j
+    if length >= 32:
+        v1 = P1 + P2
+        v2 = P2
+        v3 = 0
+        v4 = 0 - P1
+        while p + 32 <= end:
+            v1 = _round(v1, _read64(p))
+            v2 = _round(v2, _read64(p + 8))
+            v3 = _round(v3, _read64(p + 16))
+            v4 = _round(v4, _read64(p + 24))
+            p += 32
+        h = _rotl(v1, 1) + _rotl(v2, 7) + _rotl(v3, 12) + _rotl(v4, 18)
+        h = _merge(h, v1)
+        h = _merge(h, v2)
+        h = _merge(h, v3)
+        h = _merge(h, v4)
+    else:
+        h = P5
+    h = h + <uint64_t>length
+    r = end - p
+    n8 = r >> 3
+    for j in range(3):
+        x = _rotl(h ^ _round(0, _read64(p + 8 * j)), 27) * P1 + P4
+        h = _pick(j < n8, x, h)
+    p += 8 * n8
+    x = _rotl(h ^ (_read32(p) * P1), 23) * P2 + P3
+    h = _pick((r & 4) != 0, x, h)
+    p += r & 4
+    n1 = r & 3
+    for j in range(3):
+        x = _rotl(h ^ (<uint64_t>p[j] * P5), 11) * P1
+        h = _pick(j < n1, x, h)
+    h = h ^ (h >> 33)
+    h = h * P2
+    h = h ^ (h >> 29)
+    h = h * P3
+    h = h ^ (h >> 32)
+    return h
+
+
 def xxh64_buffer(const uint8_t[::1] buf, int64_t start, int64_t end):
     """XXH64 of ``buf[start:end]`` (bounds checked by the caller)."""
     if end <= start:
@@ -750,17 +809,22 @@ cdef inline void _unit_bounds(const uint8_t* doc, int64_t m, int kind, int64_t u
 
 cdef int64_t _hash_units(
     const uint8_t* doc, int64_t m, int kind, int n, int64_t units, uint64_t tag,
-    const int64_t* bounds, uint64_t* out, uint64_t* scratch,
+    const int64_t* bounds, uint64_t* out, uint64_t* scratch, bint padded,
 ) noexcept nogil:
     """Hash the shingles of a document of ``units >= n`` units (bounds as
     :func:`_unit_bounds`) into out (``units - n + 1`` slots), XOR each with
     tag, sort (``_sort_scratch`` words of scratch), dedupe in place; return
-    the number of distinct hashes."""
+    the number of distinct hashes. ``padded``: 32 bytes past ``doc[m]`` are
+    readable (see xxh64_padded)."""
     cdef int64_t s, k, count = units - n + 1
     cdef int64_t trail = 1 if kind == 0 else 0
-    for s in range(count):
-        # A word n-gram ends just before the space that precedes word s + n.
-        out[s] = xxh64(doc + bounds[s], bounds[s + n] - bounds[s] - trail) ^ tag
+    # A word n-gram ends just before the space that precedes word s + n.
+    if padded:
+        for s in range(count):
+            out[s] = xxh64_padded(doc + bounds[s], bounds[s + n] - bounds[s] - trail) ^ tag
+    else:
+        for s in range(count):
+            out[s] = xxh64(doc + bounds[s], bounds[s + n] - bounds[s] - trail) ^ tag
     _sort_hashes(out, count, scratch)
     k = 1
     for s in range(1, count):
@@ -789,7 +853,7 @@ cdef int64_t _shingle_one(
     if bounds == NULL:
         return -1
     _unit_bounds(doc, m, kind, units, bounds)
-    count = _hash_units(doc, m, kind, n, units, tag, bounds, out, <uint64_t*>(bounds + units + 2))
+    count = _hash_units(doc, m, kind, n, units, tag, bounds, out, <uint64_t*>(bounds + units + 2), False)
     free(bounds)
     return count
 
@@ -871,10 +935,20 @@ cdef inline void _minhash_row(
 ) noexcept nogil:
     cdef int64_t i
     cdef Py_ssize_t k
-    cdef uint32_t h, p
-    for i in range(count):
+    cdef uint32_t h, g, p, q
+    # Two values per pass over the row: half the loads and stores of it
+    # (min is order-free, so the result is the same).
+    for i in range(0, count - 1, 2):
         h = _fmix32(<uint32_t>(values[i] & 0xFFFFFFFFULL))
+        g = _fmix32(<uint32_t>(values[i + 1] & 0xFFFFFFFFULL))
         # Branch-free uint32 work over contiguous arrays: vectorized.
+        for k in range(num_perm):
+            p = a[k] * h + b[k]
+            q = a[k] * g + b[k]
+            p = p if p < q else q
+            row[k] = p if p < row[k] else row[k]
+    if count & 1:
+        h = _fmix32(<uint32_t>(values[count - 1] & 0xFFFFFFFFULL))
         for k in range(num_perm):
             p = a[k] * h + b[k]
             row[k] = p if p < row[k] else row[k]
@@ -958,8 +1032,9 @@ cdef int64_t _sketch_one(
     cdef int doc_kind = kind
     cdef uint64_t tag = 0
     cdef Counts* k = &sc.counts
-    # Room for the text and, in a word scan, the start of every word.
-    if not _reserve(<void**>&sc.text, &sc.text_cap, 3 * length, 1, d, _SITE_TEXT):
+    # Room for the text (and 32 bytes for xxh64_padded to read past it)
+    # and, in a word scan, the start of every word.
+    if not _reserve(<void**>&sc.text, &sc.text_cap, 3 * length + 32, 1, d, _SITE_TEXT):
         return -1
     if not _reserve(<void**>&sc.bounds, &sc.bounds_cap, length // 2 + 3, sizeof(int64_t), d, _SITE_BOUNDS):
         return -1
@@ -986,7 +1061,9 @@ cdef int64_t _sketch_one(
             sc.bounds[units] = m + 1  # the starts of words 0 .. units - 1 are written
         else:
             _unit_bounds(sc.text, m, 1, units, sc.bounds)
-        count = _hash_units(sc.text, m, doc_kind, n, units, tag, sc.bounds, sc.hashes, <uint64_t*>(sc.bounds + units + 2))
+        count = _hash_units(
+            sc.text, m, doc_kind, n, units, tag, sc.bounds, sc.hashes, <uint64_t*>(sc.bounds + units + 2), True
+        )
     _minhash_row(sc.hashes, count, a, b, num_perm, row)
     if not _reserve(<void**>&sc.kept, &sc.kept_cap, sc.kept_len + count, sizeof(uint64_t), d, _SITE_HASHES):
         return -1
