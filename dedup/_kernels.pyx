@@ -13,9 +13,9 @@ this module is private and its functions take arrays already validated there
 those preconditions, for the wrappers to call.
 """
 
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
-from libc.stdlib cimport calloc, free, malloc
+from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcmp, memcpy, memset
 
 import numpy as np
@@ -269,6 +269,65 @@ cdef inline uint64_t xxh64(const uint8_t* p, int64_t length) noexcept nogil:
     return h
 
 
+cdef inline uint64_t _pick(bint take, uint64_t a, uint64_t b) noexcept nogil:
+    """a if take else b, as arithmetic (a select the compiler keeps
+    branch-free: a branch here would mispredict on most shingles)."""
+    cdef uint64_t mask = 0 - <uint64_t>take
+    return (a & mask) | (b & ~mask)
+
+
+cdef inline uint64_t xxh64_padded(const uint8_t* p, int64_t length) noexcept nogil:
+    """XXH64 of ``p[:length]`` (the same value as :func:`xxh64`), reading up
+    to 32 bytes past its end: the caller guarantees they are readable.
+
+    The input's tail (below 32 bytes: a whole word shingle, mostly) takes
+    every step it might need, each kept or dropped by a select, so its
+    branches do not depend on the length; the bytes past the end only feed
+    dropped steps.
+    """
+    cdef const uint8_t* end = p + length
+    cdef uint64_t v1, v2, v3, v4, h, x
+    cdef int64_t r, n8, n1, j
+    if length >= 32:
+        v1 = P1 + P2
+        v2 = P2
+        v3 = 0
+        v4 = 0 - P1
+        while p + 32 <= end:
+            v1 = _round(v1, _read64(p))
+            v2 = _round(v2, _read64(p + 8))
+            v3 = _round(v3, _read64(p + 16))
+            v4 = _round(v4, _read64(p + 24))
+            p += 32
+        h = _rotl(v1, 1) + _rotl(v2, 7) + _rotl(v3, 12) + _rotl(v4, 18)
+        h = _merge(h, v1)
+        h = _merge(h, v2)
+        h = _merge(h, v3)
+        h = _merge(h, v4)
+    else:
+        h = P5
+    h = h + <uint64_t>length
+    r = end - p
+    n8 = r >> 3
+    for j in range(3):
+        x = _rotl(h ^ _round(0, _read64(p + 8 * j)), 27) * P1 + P4
+        h = _pick(j < n8, x, h)
+    p += 8 * n8
+    x = _rotl(h ^ (_read32(p) * P1), 23) * P2 + P3
+    h = _pick((r & 4) != 0, x, h)
+    p += r & 4
+    n1 = r & 3
+    for j in range(3):
+        x = _rotl(h ^ (<uint64_t>p[j] * P5), 11) * P1
+        h = _pick(j < n1, x, h)
+    h = h ^ (h >> 33)
+    h = h * P2
+    h = h ^ (h >> 29)
+    h = h * P3
+    h = h ^ (h >> 32)
+    return h
+
+
 def xxh64_buffer(const uint8_t[::1] buf, int64_t start, int64_t end):
     """XXH64 of ``buf[start:end]`` (bounds checked by the caller)."""
     if end <= start:
@@ -366,11 +425,29 @@ cdef struct Tables:
     bint check_nfc
 
 
-cdef int64_t _normalize_one(const uint8_t* s, int64_t m, const Tables* t, uint8_t* out) noexcept nogil:
+cdef struct Counts:
+    # What the shingling needs to know of a normalized document, counted as
+    # it is written: its words, its letters (code points but spaces) and
+    # those of its letters in a script written without spaces.
+    int64_t words
+    int64_t letters
+    int64_t unspaced
+
+
+cdef int64_t _normalize_counted(
+    const uint8_t* s, int64_t m, const Tables* t, uint8_t* out, int64_t* starts, Counts* counts
+) noexcept nogil:
     """Normalize one UTF-8 document into out (room for 3 bytes per input
     byte) in one pass; return the number of bytes written, or -1 when
-    ``t.check_nfc`` and the document needs Python's NFC first."""
-    cdef int64_t i = 0, j, pos = 0, pos1 = 0, pos2 = 0, wordlen = 0
+    ``t.check_nfc`` and the document needs Python's NFC first.
+
+    Also counts the output's words, letters and unspaced letters (what
+    _mostly_unspaced and _count_units would find in it), and when ``starts``
+    is not NULL (room for ``m // 2 + 1`` entries: a word and a separator
+    take an input byte each) writes the output offset of each word's first
+    byte there.
+    """
+    cdef int64_t i = 0, j, pos = 0, pos1 = 0, pos2 = 0, wordlen = 0, words = 0, letters = 0, unspaced = 0
     cdef uint32_t c, low, c1 = 0, c2 = 0, c3 = 0
     cdef bint pending = False
     while i < m:
@@ -411,6 +488,12 @@ cdef int64_t _normalize_one(const uint8_t* s, int64_t m, const Tables* t, uint8_
             out[pos] = SPACE
             pos += 1
             pending = False
+        if wordlen == 0:
+            if starts != NULL:
+                starts[words] = pos
+            words += 1
+        if c >= 0x0E00:
+            unspaced += _unspaced_script(c)
         pos2 = pos1
         pos1 = pos
         pos = _utf8(c, out, pos)
@@ -418,9 +501,19 @@ cdef int64_t _normalize_one(const uint8_t* s, int64_t m, const Tables* t, uint8_
         c2 = c1
         c1 = c
         wordlen += 1
+        letters += 1
     if wordlen > 0 and not t.fold_accents:
         pos = _end_word(c1, c2, c3, wordlen, pos2, pos, t.tones, t.n_tones, out)
+    counts.words = words
+    counts.letters = letters
+    counts.unspaced = unspaced
     return pos
+
+
+cdef inline int64_t _normalize_one(const uint8_t* s, int64_t m, const Tables* t, uint8_t* out) noexcept nogil:
+    """:func:`_normalize_counted` without the word starts."""
+    cdef Counts counts
+    return _normalize_counted(s, m, t, out, NULL, &counts)
 
 
 cdef Tables _tables(
@@ -694,27 +787,12 @@ def sort_hashes_for_tests(uint64_t[::1] values):
     free(scratch)
 
 
-cdef int64_t _shingle_one(
-    const uint8_t* doc, int64_t m, int kind, int n, int64_t units, uint64_t tag, uint64_t* out, Py_ssize_t d
-) noexcept nogil:
-    """Hash the shingles of document d into out (room for
-    ``_shingle_count(units, n)``), XOR each with tag, sort, dedupe in place;
-    return the number of distinct hashes, or -1 when out of memory."""
-    cdef int64_t i, k, s, count
-    cdef int64_t* bounds
-    if units == 0:
-        return 0
-    if units < n:
-        out[0] = xxh64(doc, m) ^ tag
-        return 1
-    count = units - n + 1
-    # bounds[k] = first byte of unit k; bounds[units] = m + 1 for words
-    # (one past the implied trailing space) and m for code points. The
-    # stores are unconditional (branch-free); a slot is overwritten until
-    # its unit starts, hence the spare slot. The sort's scratch follows.
-    bounds = <int64_t*>_alloc((units + 2 + _sort_scratch(count)) * sizeof(int64_t), d, _SITE_BOUNDS)
-    if bounds == NULL:
-        return -1
+cdef inline void _unit_bounds(const uint8_t* doc, int64_t m, int kind, int64_t units, int64_t* bounds) noexcept nogil:
+    """bounds[k] = first byte of unit k (``units + 2`` slots); bounds[units]
+    = m + 1 for words (one past the implied trailing space) and m for code
+    points. The stores are unconditional (branch-free); a slot is
+    overwritten until its unit starts, hence the spare slot."""
+    cdef int64_t i, k
     bounds[0] = 0
     if kind == 0:
         k = 1
@@ -727,17 +805,57 @@ cdef int64_t _shingle_one(
             bounds[k] = i
             k += (doc[i] & 0xC0) != 0x80
     bounds[units] = m + 1 if kind == 0 else m
-    for s in range(count):
-        # A word n-gram ends just before the space that precedes word s + n.
-        out[s] = xxh64(doc + bounds[s], bounds[s + n] - bounds[s] - (1 if kind == 0 else 0)) ^ tag
-    _sort_hashes(out, count, <uint64_t*>(bounds + units + 2))
-    free(bounds)
+
+
+cdef int64_t _hash_units(
+    const uint8_t* doc, int64_t m, int kind, int n, int64_t units, uint64_t tag,
+    const int64_t* bounds, uint64_t* out, uint64_t* scratch, bint padded,
+) noexcept nogil:
+    """Hash the shingles of a document of ``units >= n`` units (bounds as
+    :func:`_unit_bounds`) into out (``units - n + 1`` slots), XOR each with
+    tag, sort (``_sort_scratch`` words of scratch), dedupe in place; return
+    the number of distinct hashes. ``padded``: 32 bytes past ``doc[m]`` are
+    readable (see xxh64_padded)."""
+    cdef int64_t s, k, count = units - n + 1
+    cdef int64_t trail = 1 if kind == 0 else 0
+    # A word n-gram ends just before the space that precedes word s + n.
+    if padded:
+        for s in range(count):
+            out[s] = xxh64_padded(doc + bounds[s], bounds[s + n] - bounds[s] - trail) ^ tag
+    else:
+        for s in range(count):
+            out[s] = xxh64(doc + bounds[s], bounds[s + n] - bounds[s] - trail) ^ tag
+    _sort_hashes(out, count, scratch)
     k = 1
     for s in range(1, count):
         if out[s] != out[k - 1]:
             out[k] = out[s]
             k += 1
     return k
+
+
+cdef int64_t _shingle_one(
+    const uint8_t* doc, int64_t m, int kind, int n, int64_t units, uint64_t tag, uint64_t* out, Py_ssize_t d
+) noexcept nogil:
+    """Hash the shingles of document d into out (room for
+    ``_shingle_count(units, n)``), XOR each with tag, sort, dedupe in place;
+    return the number of distinct hashes, or -1 when out of memory."""
+    cdef int64_t count
+    cdef int64_t* bounds
+    if units == 0:
+        return 0
+    if units < n:
+        out[0] = xxh64(doc, m) ^ tag
+        return 1
+    count = units - n + 1
+    # The bounds, then the sort's scratch.
+    bounds = <int64_t*>_alloc((units + 2 + _sort_scratch(count)) * sizeof(int64_t), d, _SITE_BOUNDS)
+    if bounds == NULL:
+        return -1
+    _unit_bounds(doc, m, kind, units, bounds)
+    count = _hash_units(doc, m, kind, n, units, tag, bounds, out, <uint64_t*>(bounds + units + 2), False)
+    free(bounds)
+    return count
 
 
 def shingle_kernel(const uint8_t[::1] buf, const int64_t[::1] offsets, int kind, int n, int num_threads):
@@ -817,10 +935,20 @@ cdef inline void _minhash_row(
 ) noexcept nogil:
     cdef int64_t i
     cdef Py_ssize_t k
-    cdef uint32_t h, p
-    for i in range(count):
+    cdef uint32_t h, g, p, q
+    # Two values per pass over the row: half the loads and stores of it
+    # (min is order-free, so the result is the same).
+    for i in range(0, count - 1, 2):
         h = _fmix32(<uint32_t>(values[i] & 0xFFFFFFFFULL))
+        g = _fmix32(<uint32_t>(values[i + 1] & 0xFFFFFFFFULL))
         # Branch-free uint32 work over contiguous arrays: vectorized.
+        for k in range(num_perm):
+            p = a[k] * h + b[k]
+            q = a[k] * g + b[k]
+            p = p if p < q else q
+            row[k] = p if p < row[k] else row[k]
+    if count & 1:
+        h = _fmix32(<uint32_t>(values[count - 1] & 0xFFFFFFFFULL))
         for k in range(num_perm):
             p = a[k] * h + b[k]
             row[k] = p if p < row[k] else row[k]
@@ -848,8 +976,101 @@ def signature_kernel(
 
 # --------------------------------------------------------------------------
 # The fused pass: normalize, shingle, hash, dedupe and MinHash each document
-# in one go, with only per-document scratch memory. Same results as
-# normalize_kernel -> shingle_kernel -> signature_kernel (tested).
+# in one go. Same results as normalize_kernel -> shingle_kernel ->
+# signature_kernel (tested). The normalization counts the words and letters
+# and writes where each word starts, so the shingling reads the text once
+# more only to hash it (and, for the char fallback, to find code points).
+#
+# Scratch memory is per thread, grown as needed and reused by the thread's
+# next documents (a malloc and free of each document's buffers kept glibc's
+# per-thread arenas holding freed memory); each thread also appends its
+# documents' distinct hashes to its own arena until the prefix sum of the
+# counts says where they go.
+
+cdef struct Scratch:
+    uint8_t* text
+    int64_t* bounds
+    uint64_t* hashes
+    uint64_t* kept
+    int64_t text_cap
+    int64_t bounds_cap
+    int64_t hashes_cap
+    int64_t kept_cap
+    int64_t kept_len
+    Counts counts
+
+
+cdef bint _reserve(void** buf, int64_t* cap, int64_t need, size_t item, Py_ssize_t d, int site) noexcept nogil:
+    """Grow ``buf[0]`` (``cap[0]`` items of ``item`` bytes, contents kept) to
+    at least ``need`` items, doubling; False when out of memory (``buf[0]``
+    stays valid). Document d's allocation ``site`` fails when the tests say
+    so, whether or not the buffer must grow."""
+    cdef int64_t want
+    cdef void* grown
+    if d == _fail_doc and site == _fail_site:
+        return False
+    if need <= cap[0]:
+        return True
+    want = need if need > 2 * cap[0] else 2 * cap[0]
+    grown = realloc(buf[0], want * item)
+    if grown == NULL:
+        return False
+    buf[0] = grown
+    cap[0] = want
+    return True
+
+
+cdef int64_t _sketch_one(
+    const uint8_t* s, int64_t length, const Tables* t, int kind, int n,
+    const uint32_t* a, const uint32_t* b, Py_ssize_t num_perm, uint32_t* row,
+    Scratch* sc, Py_ssize_t d, uint8_t* by_chars,
+) noexcept nogil:
+    """Sketch document d (``s[:length]``, length > 0): its distinct hashes
+    are appended to ``sc.kept``, its signature written to ``row``. Return
+    their number, -1 when out of memory, -2 when it needs Python's NFC."""
+    cdef int64_t m, units, count
+    cdef int doc_kind = kind
+    cdef uint64_t tag = 0
+    cdef Counts* k = &sc.counts
+    # Room for the text (and 32 bytes for xxh64_padded to read past it)
+    # and, in a word scan, the start of every word.
+    if not _reserve(<void**>&sc.text, &sc.text_cap, 3 * length + 32, 1, d, _SITE_TEXT):
+        return -1
+    if not _reserve(<void**>&sc.bounds, &sc.bounds_cap, length // 2 + 3, sizeof(int64_t), d, _SITE_BOUNDS):
+        return -1
+    m = _normalize_counted(s, length, t, sc.text, sc.bounds if kind == 0 else NULL, k)
+    if m < 0:
+        return -2
+    if kind == 0 and 2 * k.unspaced > k.letters:
+        # Mostly a script written without spaces: shingled by code points.
+        doc_kind = 1
+        tag = CHAR_FALLBACK_TAG
+        by_chars[0] = 1
+    units = k.words if doc_kind == 0 else (k.letters + k.words - 1 if k.words > 0 else 0)
+    count = _shingle_count(units, n)
+    if count == 0:
+        return 0
+    if not _reserve(<void**>&sc.hashes, &sc.hashes_cap, count, sizeof(uint64_t), d, _SITE_HASHES):
+        return -1
+    if units < n:
+        sc.hashes[0] = xxh64(sc.text, m) ^ tag
+    else:
+        if not _reserve(<void**>&sc.bounds, &sc.bounds_cap, units + 2 + _sort_scratch(count), sizeof(int64_t), d, _SITE_BOUNDS):
+            return -1
+        if doc_kind == 0:
+            sc.bounds[units] = m + 1  # the starts of words 0 .. units - 1 are written
+        else:
+            _unit_bounds(sc.text, m, 1, units, sc.bounds)
+        count = _hash_units(
+            sc.text, m, doc_kind, n, units, tag, sc.bounds, sc.hashes, <uint64_t*>(sc.bounds + units + 2), True
+        )
+    _minhash_row(sc.hashes, count, a, b, num_perm, row)
+    if not _reserve(<void**>&sc.kept, &sc.kept_cap, sc.kept_len + count, sizeof(uint64_t), d, _SITE_HASHES):
+        return -1
+    memcpy(sc.kept + sc.kept_len, sc.hashes, count * sizeof(uint64_t))
+    sc.kept_len += count
+    return count
+
 
 def sketch_kernel(
     const uint8_t[::1] text,
@@ -874,80 +1095,69 @@ def sketch_kernel(
     cdef Py_ssize_t n_docs = starts.shape[0] - 1
     cdef Py_ssize_t num_perm = a.shape[0]
     cdef Py_ssize_t d
-    cdef int64_t lo, hi, m, n_units, count
-    cdef int doc_kind
-    cdef uint8_t* normal
-    cdef uint64_t* hashes
+    cdef int n_slots = num_threads if num_threads > 1 else 1
+    cdef int64_t got
+    cdef Scratch* sc
     cdef const uint8_t* base = &text[0] if text.shape[0] > 0 else NULL
     cdef Tables t = _tables(case, accent, stable, tones, fold_accents, check_nfc)
     signatures_arr = np.full((n_docs, num_perm), 0xFFFFFFFF, dtype=np.uint32)
     counts_arr = np.zeros(n_docs, dtype=np.int64)
+    owner_arr = np.zeros(n_docs, dtype=np.int32)
+    at_arr = np.zeros(n_docs, dtype=np.int64)
     by_chars_arr = np.zeros(n_docs, dtype=np.uint8)
     status_arr = np.zeros(n_docs, dtype=np.uint8)
     needs_arr = np.zeros(n_docs, dtype=np.uint8)
     cdef uint32_t[:, ::1] signatures = signatures_arr
     cdef int64_t[::1] counts = counts_arr
+    cdef int[::1] owner = owner_arr
+    cdef int64_t[::1] at = at_arr
     cdef uint8_t[::1] by_chars = by_chars_arr
     cdef uint8_t[::1] status = status_arr
     cdef uint8_t[::1] needs = needs_arr
-    # Each document's distinct hashes wait in their own buffer until the
-    # prefix sum of the counts says where they go.
-    cdef uint64_t** held = <uint64_t**>calloc(max(n_docs, 1), sizeof(uint64_t*))
-    if held == NULL:
+    cdef Scratch* scratch = <Scratch*>calloc(n_slots, sizeof(Scratch))
+    if scratch == NULL:
         raise MemoryError()
     try:
         for d in prange(n_docs, nogil=True, schedule="dynamic", chunksize=8, num_threads=num_threads):
-            lo = starts[d]
-            hi = starts[d + 1]
-            if hi == lo:
+            if starts[d + 1] == starts[d]:
                 continue
-            normal = <uint8_t*>_alloc(3 * (hi - lo), d, _SITE_TEXT)
-            if normal == NULL:
+            owner[d] = threadid()
+            sc = &scratch[owner[d]]
+            at[d] = sc.kept_len
+            got = _sketch_one(
+                base + starts[d], starts[d + 1] - starts[d], &t, kind, n,
+                &a[0], &b[0], num_perm, &signatures[d, 0], sc, d, &by_chars[d],
+            )
+            if got == -1:
                 status[d] = 1
-                continue
-            m = _normalize_one(base + lo, hi - lo, &t, normal)
-            if m < 0:
+            elif got == -2:
                 needs[d] = 1
-                free(normal)
-                continue
-            doc_kind = _doc_kind(normal, m, kind)
-            by_chars[d] = doc_kind != kind
-            n_units = _count_units(normal, m, doc_kind)
-            count = _shingle_count(n_units, n)
-            if count > 0:
-                hashes = <uint64_t*>_alloc(count * sizeof(uint64_t), d, _SITE_HASHES)
-                # Held at once, so the finally clause frees it whatever follows.
-                held[d] = hashes
-                if hashes == NULL:
-                    status[d] = 1
-                else:
-                    count = _shingle_one(
-                        normal, m, doc_kind, n, n_units, CHAR_FALLBACK_TAG if by_chars[d] else 0, hashes, d
-                    )
-                    if count < 0:
-                        status[d] = 1
-                    else:
-                        _minhash_row(hashes, count, &a[0], &b[0], num_perm, &signatures[d, 0])
-                        counts[d] = count
-            free(normal)
+            else:
+                counts[d] = got
         _raise_if_failed(status_arr)
         value_starts_arr = np.zeros(n_docs + 1, dtype=np.int64)
         np.cumsum(counts_arr, out=value_starts_arr[1:])
         values_arr = np.empty(value_starts_arr[n_docs], dtype=np.uint64)
-        values_arr = _collect(held, counts, value_starts_arr, values_arr, num_threads)
+        values_arr = _collect(scratch, owner, at, counts, value_starts_arr, values_arr, num_threads)
         return values_arr, value_starts_arr, signatures_arr, by_chars_arr, needs_arr
     finally:
-        for d in range(n_docs):
-            free(held[d])
-        free(held)
+        for d in range(n_slots):
+            free(scratch[d].text)
+            free(scratch[d].bounds)
+            free(scratch[d].hashes)
+            free(scratch[d].kept)
+        free(scratch)
 
 
-cdef object _collect(uint64_t** held, const int64_t[::1] counts, const int64_t[::1] value_starts, values_arr, int num_threads):
+cdef object _collect(
+    const Scratch* scratch, const int[::1] owner, const int64_t[::1] at, const int64_t[::1] counts,
+    const int64_t[::1] value_starts, values_arr, int num_threads,
+):
     cdef uint64_t[::1] values = values_arr
     cdef Py_ssize_t d, n_docs = counts.shape[0]
     for d in prange(n_docs, nogil=True, schedule="static", num_threads=num_threads):
         if counts[d] > 0:
-            memcpy(&values[value_starts[d]], held[d], counts[d] * sizeof(uint64_t))
+            memcpy(&values[value_starts[d]], scratch[owner[d]].kept + at[d], counts[d] * sizeof(uint64_t))
     return values_arr
 
 

@@ -407,3 +407,20 @@ def block_texts(draw: st.DrawFn) -> str:
     ends = draw(st.lists(st.sampled_from(["\n", "\r\n", "\r\r\n", "\n\n"]), min_size=len(lines), max_size=len(lines)))
     text = "".join(a + b for a, b in zip(lines, ends, strict=True))
     return text if draw(st.booleans()) else text[: len(text) - draw(st.integers(0, 2))]
+
+
+# UTF-8 "soup" for the compiled kernels, which take bytes: news text (NFC and
+# NFD, so some documents need Python's NFC), unspaced scripts, lone and paired
+# surrogates as "surrogatepass" writes them, and bytes that are not UTF-8
+# (stray continuations, truncated sequences, overlong forms).
+_SOUP_PIECES = st.one_of(
+    news_texts.map(lambda t: t.encode()),
+    news_texts.map(lambda t: unicodedata.normalize("NFD", t).encode()),
+    mixed_script_texts.map(lambda t: t.encode()),
+    st.sampled_from(["\ud800", "\udc00", "\ud83d\ude00", "\ud800x", " \udfff "]).map(
+        lambda t: t.encode("utf-8", "surrogatepass")
+    ),
+    st.sampled_from([b"\x80", b"\xc3", b"\xe1\xbb", b"\xc0\xaf", b"\xe0\x80\x80", b"\xf4\x90\x80\x80", b"\xff"]),
+    st.binary(max_size=8),
+)
+utf8_soup = st.lists(_SOUP_PIECES, max_size=8).map(b"".join)
