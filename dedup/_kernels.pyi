@@ -83,20 +83,23 @@ ID_TOKEN: int
 
 def jsonl_kernel(
     data: npt.NDArray[np.uint8],
-    line_lo: npt.NDArray[np.int64],
-    line_hi: npt.NDArray[np.int64],
+    size: int,
     text_key: npt.NDArray[np.uint8],
     id_key: npt.NDArray[np.uint8],
     num_threads: int,
 ) -> tuple[
-    npt.NDArray[np.uint8],
-    npt.NDArray[np.uint8],
     npt.NDArray[np.int64],
     npt.NDArray[np.int64],
     npt.NDArray[np.uint8],
+    npt.NDArray[np.uint8],
     npt.NDArray[np.int64],
     npt.NDArray[np.int64],
+    npt.NDArray[np.uint8],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.uint8],
 ]: ...
+def jsonl_simd_for_tests(on: bool) -> bool: ...
 
 # ---- blocks (dedup/blocks.py)
 def block_kernel(

@@ -1362,31 +1362,237 @@ cdef inline int64_t _hex4(const uint8_t* p, int64_t i, int64_t m) noexcept nogil
     return v
 
 
-cdef int64_t _string(const uint8_t* p, int64_t i, int64_t m, uint8_t* out, int64_t* out_len, bint* escaped) noexcept nogil:
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <string.h>
+    /* How many of the 8 bytes at p lead as plain JSON string bytes (printable
+       ASCII other than '"' and '\\\\'): 8 when all do. Per byte, the high bit
+       of mask flags a byte >= 0x80, < 0x20, '"' or '\\\\'; a borrow only runs
+       from a flagged byte to the ones after it, so the first flag is exact. */
+    static inline int dedup_jsonl_plain8(const unsigned char* p) {
+        const uint64_t ones = 0x0101010101010101ULL;
+        uint64_t x, quote, slash, mask;
+        memcpy(&x, p, 8);
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        x = __builtin_bswap64(x);  /* the first byte lowest: borrows run upward */
+    #endif
+        quote = x ^ (ones * 0x22);
+        slash = x ^ (ones * 0x5C);
+        mask = (x | ((x - ones * 0x20) & ~x) | ((quote - ones) & ~quote) | ((slash - ones) & ~slash))
+               & (ones * 0x80);
+        return mask ? (int)(__builtin_ctzll(mask) >> 3) : 8;
+    }
+    """
+    int _plain8 "dedup_jsonl_plain8"(const uint8_t* p) noexcept nogil
+
+
+# Strict UTF-8 by lead byte: the sequence's length (0: no sequence starts
+# with this byte) and the range of its second byte (the rest are 80-BF); the
+# ranges leave out overlong forms, surrogates and code points past U+10FFFF.
+cdef uint8_t _U8_LEN[256]
+cdef uint8_t _U8_LO[256]
+cdef uint8_t _U8_HI[256]
+
+
+cdef void _utf8_tables() noexcept:
+    cdef int c
+    for c in range(256):
+        _U8_LEN[c] = 2 if 0xC2 <= c <= 0xDF else 3 if 0xE0 <= c <= 0xEF else 4 if 0xF0 <= c <= 0xF4 else 0
+        _U8_LO[c] = 0x80
+        _U8_HI[c] = 0xBF
+    _U8_LO[0xE0] = 0xA0
+    _U8_HI[0xED] = 0x9F
+    _U8_LO[0xF0] = 0x90
+    _U8_HI[0xF4] = 0x8F
+
+
+_utf8_tables()
+
+
+cdef extern from *:
+    """
+    #if defined(__SSSE3__)
+    #include <tmmintrin.h>
+    #define DEDUP_JSONL_SIMD 1
+    #else
+    #define DEDUP_JSONL_SIMD 0
+    #endif
+    static int dedup_jsonl_simd_on = DEDUP_JSONL_SIMD;
+
+    #if DEDUP_JSONL_SIMD
+    /* The plain run of a JSON string at p[i], 16 bytes at a time: up to the
+       first '"', '\\\\' or control byte, checked to be strictly valid UTF-8
+       (the lookup algorithm of Keiser and Lemire, "Validating UTF-8 in less
+       than one instruction per byte", 2021), copied to out + *pos (when out is
+       not NULL) and its code points added to *chars. Returns the index of that
+       byte, or where fewer than 16 bytes are left (at the start of a UTF-8
+       sequence: the caller goes on byte by byte), or -1 for invalid UTF-8.
+       The run must start after an ASCII byte (a quote or an escape). */
+    static inline int64_t dedup_jsonl_run(const uint8_t* p, int64_t i, int64_t m, uint8_t* out,
+                                          int64_t* pos, int64_t* chars) {
+        static const uint8_t keep[32] = {
+            255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+        /* Bits of an error between two bytes (first, second), as named there. */
+        enum { SHORT = 1, LONG = 2, OVER3 = 4, LARGE = 8, SURR = 16, OVER2 = 32, LARGE1000 = 64,
+               OVER4 = 64, TWOCONT = 128, CARRY = SHORT | LONG | TWOCONT };
+        const __m128i first_high = _mm_setr_epi8(
+            LONG, LONG, LONG, LONG, LONG, LONG, LONG, LONG, TWOCONT, TWOCONT, TWOCONT, TWOCONT,
+            SHORT | OVER2, SHORT, SHORT | OVER3 | SURR, SHORT | LARGE | LARGE1000 | OVER4);
+        const __m128i first_low = _mm_setr_epi8(
+            CARRY | OVER3 | OVER2 | OVER4, CARRY | OVER2, CARRY, CARRY, CARRY | LARGE,
+            CARRY | LARGE | LARGE1000, CARRY | LARGE | LARGE1000, CARRY | LARGE | LARGE1000,
+            CARRY | LARGE | LARGE1000, CARRY | LARGE | LARGE1000, CARRY | LARGE | LARGE1000,
+            CARRY | LARGE | LARGE1000, CARRY | LARGE | LARGE1000, CARRY | LARGE | LARGE1000 | SURR,
+            CARRY | LARGE | LARGE1000, CARRY | LARGE | LARGE1000);
+        const __m128i second_high = _mm_setr_epi8(
+            SHORT, SHORT, SHORT, SHORT, SHORT, SHORT, SHORT, SHORT,
+            LONG | OVER2 | TWOCONT | OVER3 | LARGE1000 | OVER4, LONG | OVER2 | TWOCONT | OVER3 | LARGE,
+            LONG | OVER2 | TWOCONT | SURR | LARGE, LONG | OVER2 | TWOCONT | SURR | LARGE,
+            SHORT, SHORT, SHORT, SHORT);
+        const __m128i nibble = _mm_set1_epi8(0x0F);
+        const __m128i quote = _mm_set1_epi8(0x22), slash = _mm_set1_epi8(0x5C), space = _mm_set1_epi8(0x1F);
+        const __m128i cont_top = _mm_set1_epi8((char)0xC0);
+        __m128i prev = _mm_setzero_si128(), error = _mm_setzero_si128();
+        int64_t at = *pos, count = *chars, start = i;
+        int stop = 0, t, lead;
+        while (i + 16 <= m) {
+            __m128i x = _mm_loadu_si128((const __m128i*)(p + i));
+            __m128i ends = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, slash)),
+                                        _mm_cmpeq_epi8(_mm_min_epu8(x, space), x));
+            stop = _mm_movemask_epi8(ends);
+            t = stop ? __builtin_ctz(stop) : 16;
+            if (out != NULL) _mm_storeu_si128((__m128i*)(out + at), x);
+            /* From the stop on, zeros: ASCII, so a sequence cut by the stop is an error. */
+            x = _mm_and_si128(x, _mm_loadu_si128((const __m128i*)(keep + 16 - t)));
+            __m128i prev1 = _mm_alignr_epi8(x, prev, 15);
+            __m128i special = _mm_and_si128(
+                _mm_and_si128(_mm_shuffle_epi8(first_high, _mm_and_si128(_mm_srli_epi16(prev1, 4), nibble)),
+                              _mm_shuffle_epi8(first_low, _mm_and_si128(prev1, nibble))),
+                _mm_shuffle_epi8(second_high, _mm_and_si128(_mm_srli_epi16(x, 4), nibble)));
+            __m128i third = _mm_subs_epu8(_mm_alignr_epi8(x, prev, 14), _mm_set1_epi8(0xE0 - 0x80));
+            __m128i fourth = _mm_subs_epu8(_mm_alignr_epi8(x, prev, 13), _mm_set1_epi8(0xF0 - 0x80));
+            __m128i must = _mm_and_si128(_mm_or_si128(third, fourth), _mm_set1_epi8((char)0x80));
+            error = _mm_or_si128(error, _mm_xor_si128(must, special));
+            /* Code points: the bytes that are not continuation bytes (80-BF, below C0 signed). */
+            count += t - __builtin_popcount(_mm_movemask_epi8(_mm_cmplt_epi8(x, cont_top)) & ((1 << t) - 1));
+            i += t;
+            at += t;
+            if (stop) break;
+            prev = x;
+        }
+        if (_mm_movemask_epi8(_mm_cmpeq_epi8(error, _mm_setzero_si128())) != 0xFFFF) return -1;
+        if (!stop && i > start) {
+            /* Stopped for the end of the line: back to the start of a
+               sequence the last chunk may have cut (checked again after). */
+            for (t = 1; t <= 3 && i - t >= 0 && (p[i - t] & 0xC0) == 0x80; t++) {}
+            if (t <= 3 && i - t >= 0 && p[i - t] >= 0xC0) {
+                lead = p[i - t] >= 0xF0 ? 4 : p[i - t] >= 0xE0 ? 3 : 2;
+                if (lead > t) {
+                    i -= t;
+                    at -= t;
+                    count -= 1;
+                }
+            }
+        }
+        *pos = at;
+        *chars = count;
+        return i;
+    }
+    #else
+    static inline int64_t dedup_jsonl_run(const uint8_t* p, int64_t i, int64_t m, uint8_t* out,
+                                          int64_t* pos, int64_t* chars) {
+        (void)p; (void)m; (void)out; (void)pos; (void)chars;
+        return i;
+    }
+    #endif
+    """
+    int _jsonl_simd_on "dedup_jsonl_simd_on"
+    const int _JSONL_SIMD "DEDUP_JSONL_SIMD"
+    int64_t _simd_run "dedup_jsonl_run"(
+        const uint8_t* p, int64_t i, int64_t m, uint8_t* out, int64_t* pos, int64_t* chars
+    ) noexcept nogil
+
+
+def jsonl_simd_for_tests(bint on):
+    """Turn the 16-byte string scan of the JSONL parser on (where the CPU
+    has it) or off (byte by byte only): both must give the same results.
+    Returns whether it was on."""
+    global _jsonl_simd_on
+    cdef bint was = _jsonl_simd_on
+    _jsonl_simd_on = on and _JSONL_SIMD
+    return was
+
+
+cdef inline int64_t _string(
+    const uint8_t* p, int64_t i, int64_t m, uint8_t* out, int64_t* out_len, int64_t* chars, bint* escaped
+) noexcept nogil:
     """Check the JSON string whose first byte (after the quote) is ``p[i]``;
-    with ``out``, write its value there as UTF-8 (never longer than the
-    string as written). Return the index after the closing quote, or -1."""
-    cdef int64_t pos = 0, v, w
-    cdef int k
-    cdef uint8_t c, e
+    with ``out`` (room for ``m - i`` bytes: it may write past the value, never
+    past that), write its value there as UTF-8, its byte length to
+    ``out_len`` and its length in code points to ``chars``. Return the index
+    after the closing quote, or -1."""
+    cdef int64_t pos = 0, count = 0, v, w
+    cdef int k, j
+    cdef uint8_t c, e, c1, c2, c3
     escaped[0] = False
-    while i < m:
-        c = p[i]
-        if 0x20 <= c < 0x80 and c != 0x22 and c != 0x5C:
-            # Most bytes: printable ASCII, copied as they are.
+    while True:
+        if _jsonl_simd_on:
+            i = _simd_run(p, i, m, out, &pos, &count)
+            if i < 0:
+                return -1
+        # Runs of plain ASCII, 8 bytes at a time (copied whole: the bytes
+        # past the run are overwritten next).
+        while i + 8 <= m:
+            k = _plain8(p + i)
             if out != NULL:
-                out[pos] = c
-                pos += 1
-            i += 1
+                memcpy(out + pos, p + i, 8)
+            i += k
+            pos += k
+            count += k
+            if k < 8:
+                break
+        if i >= m:
+            return -1
+        c = p[i]
+        if c >= 0x80:
+            k = _U8_LEN[c]
+            if i + 4 <= m:
+                # Checked without a branch on the length: Vietnamese mixes
+                # 2- and 3-byte sequences unpredictably.
+                c1, c2, c3 = p[i + 1], p[i + 2], p[i + 3]
+                if (
+                    (k == 0) | (c1 < _U8_LO[c]) | (c1 > _U8_HI[c])
+                    | ((k >= 3) & ((c2 & 0xC0) != 0x80)) | ((k == 4) & ((c3 & 0xC0) != 0x80))
+                ):
+                    return -1
+                if out != NULL:
+                    memcpy(out + pos, p + i, 4)
+            else:
+                if k == 0 or i + k > m or p[i + 1] < _U8_LO[c] or p[i + 1] > _U8_HI[c]:
+                    return -1
+                if k >= 3 and not _cont(p[i + 2]):
+                    return -1
+                if k == 4 and not _cont(p[i + 3]):
+                    return -1
+                if out != NULL:
+                    for j in range(k):
+                        out[pos + j] = p[i + j]
+            i += k
+            pos += k
+            count += 1
             continue
         if c == 0x22:
             out_len[0] = pos
+            chars[0] = count
             return i + 1
         if c == 0x5C:
             escaped[0] = True
             if i + 1 >= m:
                 return -1
             e = p[i + 1]
+            count += 1
             if e == 0x75:  # \uXXXX, a surrogate pair as two of them
                 v = _hex4(p, i + 2, m)
                 if v < 0 or 0xDC00 <= v < 0xE000:
@@ -1419,47 +1625,17 @@ cdef int64_t _string(const uint8_t* p, int64_t i, int64_t m, uint8_t* out, int64
                 return -1
             if out != NULL:
                 out[pos] = c
-                pos += 1
+            pos += 1
             i += 2
             continue
         if c < 0x20:
             return -1
-        if c < 0x80:
-            if out != NULL:
-                out[pos] = c
-                pos += 1
-            i += 1
-            continue
-        # The sequences of most non-ASCII text (2 bytes; 3 bytes led by
-        # E1-EC or EE-EF, which have no overlong or surrogate forms: all of
-        # Vietnamese) checked and copied in line; _strict_utf8 the rest.
-        if 0xC2 <= c <= 0xDF:
-            if i + 1 >= m or not _cont(p[i + 1]):
-                return -1
-            if out != NULL:
-                out[pos] = c
-                out[pos + 1] = p[i + 1]
-                pos += 2
-            i += 2
-            continue
-        if 0xE1 <= c <= 0xEF and c != 0xED:
-            if i + 2 >= m or not _cont(p[i + 1]) or not _cont(p[i + 2]):
-                return -1
-            if out != NULL:
-                out[pos] = c
-                out[pos + 1] = p[i + 1]
-                out[pos + 2] = p[i + 2]
-                pos += 3
-            i += 3
-            continue
-        k = _strict_utf8(p, i, m)
-        if k == 0:
-            return -1
+        # Plain ASCII within 8 bytes of the line's end.
         if out != NULL:
-            memcpy(out + pos, p + i, k)
-            pos += k
-        i += k
-    return -1
+            out[pos] = c
+        pos += 1
+        count += 1
+        i += 1
 
 
 cdef inline int64_t _digits(const uint8_t* p, int64_t i, int64_t m) noexcept nogil:
@@ -1506,14 +1682,14 @@ cdef inline int64_t _literal(const uint8_t* p, int64_t i, int64_t m, const char*
 
 cdef int64_t _value(const uint8_t* p, int64_t i, int64_t m, int depth) noexcept nogil:
     """Check the JSON value at ``p[i]``; return the index after it, or -1."""
-    cdef int64_t length
+    cdef int64_t length, chars
     cdef bint escaped
     cdef uint8_t c, close
     if i >= m:
         return -1
     c = p[i]
     if c == 0x22:
-        return _string(p, i + 1, m, NULL, &length, &escaped)
+        return _string(p, i + 1, m, NULL, &length, &chars, &escaped)
     if c == 0x2D or 0x30 <= c <= 0x39:
         return _number(p, i, m)
     if c == 0x74:
@@ -1534,7 +1710,7 @@ cdef int64_t _value(const uint8_t* p, int64_t i, int64_t m, int depth) noexcept 
         if c == 0x7B:
             if i >= m or p[i] != 0x22:
                 return -1
-            i = _string(p, i + 1, m, NULL, &length, &escaped)
+            i = _string(p, i + 1, m, NULL, &length, &chars, &escaped)
             if i < 0:
                 return -1
             i = _skip_ws(p, i, m)
@@ -1584,10 +1760,11 @@ cdef inline bint _same(const uint8_t* p, int64_t lo, int64_t hi, const uint8_t* 
 
 cdef int _jsonl_line(
     const uint8_t* p, int64_t m, const uint8_t* tkey, int64_t tk, const uint8_t* ikey, int64_t ik,
-    uint8_t* out, int64_t* text_len, uint8_t* id_kind, int64_t* id_lo, int64_t* id_hi,
+    uint8_t* out, int64_t* text_len, int64_t* chars, uint8_t* id_kind, int64_t* id_lo, int64_t* id_hi,
 ) noexcept nogil:
-    """Parse one line (without its newline); return a ``_LINE_*`` status."""
-    cdef int64_t i, ks, ke, vs, j
+    """Parse one line (without its newline), its text's value to ``out``
+    (room for ``m`` bytes); return a ``_LINE_*`` status."""
+    cdef int64_t i, ks, ke, vs, j, length
     cdef bint escaped, is_text, is_id, seen_text = False, seen_id = False
     cdef uint8_t c
     i = 0
@@ -1597,6 +1774,7 @@ cdef int _jsonl_line(
         return _LINE_BLANK
     id_kind[0] = _ID_NONE
     text_len[0] = 0
+    chars[0] = 0
     i = _skip_ws(p, 0, m)
     if i >= m or p[i] != 0x7B:
         return _LINE_PYTHON
@@ -1605,7 +1783,7 @@ cdef int _jsonl_line(
         if i >= m or p[i] != 0x22:
             return _LINE_PYTHON
         ks = i + 1
-        i = _string(p, ks, m, NULL, &ke, &escaped)
+        i = _string(p, ks, m, NULL, &length, &length, &escaped)
         if i < 0 or escaped:
             return _LINE_PYTHON
         ke = i - 1
@@ -1620,7 +1798,7 @@ cdef int _jsonl_line(
             if seen_text or i >= m or p[i] != 0x22:
                 return _LINE_PYTHON
             seen_text = True
-            i = _string(p, i + 1, m, out, text_len, &escaped)
+            i = _string(p, i + 1, m, out, text_len, chars, &escaped)
         else:
             i = _value(p, i, m, 1)
         if i < 0:
@@ -1663,69 +1841,167 @@ cdef int _jsonl_line(
     return _LINE_OK
 
 
+cdef extern from "<string.h>" nogil:
+    const void* _jsonl_memchr "memchr"(const void* s, int c, size_t n)
+    void* _jsonl_memmove "memmove"(void* dest, const void* src, size_t n)
+
+
+cdef Py_ssize_t _split_lines(const uint8_t* p, int64_t size, int64_t* lo, int64_t* hi) noexcept nogil:
+    """The lines of ``p[:size]``: one ending at each "\\n" (which is not part
+    of it) and one more for the bytes after the last, if any. With ``lo``
+    NULL only count them; else write their spans. Return how many."""
+    cdef Py_ssize_t n = 0
+    cdef int64_t i = 0, nl
+    cdef const void* hit
+    while i < size:
+        hit = _jsonl_memchr(p + i, 10, <size_t>(size - i))
+        nl = size if hit == NULL else <int64_t>(<const uint8_t*>hit - p)
+        if lo != NULL:
+            lo[n] = i
+            hi[n] = nl
+        n += 1
+        i = nl + 1
+    return n
+
+
+cdef void _parse_lines(
+    const uint8_t* p, Py_ssize_t first, Py_ssize_t last, const int64_t* lo, const int64_t* hi,
+    const uint8_t* tkey, int64_t tk, const uint8_t* ikey, int64_t ik, uint8_t* out,
+    uint8_t* status, int64_t* text_len, int64_t* chars, uint8_t* kind, int64_t* id_lo, int64_t* id_hi,
+) noexcept nogil:
+    """Parse lines ``first`` to ``last - 1``, their texts back to back in
+    ``out`` from ``out[lo[first]]`` on (a text is never longer than its line,
+    so each is written before where its line starts)."""
+    cdef Py_ssize_t k
+    cdef int64_t at = lo[first] if first < last else 0
+    for k in range(first, last):
+        status[k] = _jsonl_line(
+            p + lo[k], hi[k] - lo[k], tkey, tk, ikey, ik, out + at, &text_len[k], &chars[k], &kind[k], &id_lo[k], &id_hi[k]
+        )
+        if status[k] == _LINE_OK:
+            id_lo[k] += lo[k]
+            id_hi[k] += lo[k]
+            at += text_len[k]
+        else:
+            text_len[k] = 0
+            chars[k] = 0
+
+
 def jsonl_kernel(
     const uint8_t[::1] data,
-    const int64_t[::1] line_lo,
-    const int64_t[::1] line_hi,
+    int64_t size,
     const uint8_t[::1] text_key,
     const uint8_t[::1] id_key,
     int num_threads,
 ):
-    """Parse the lines ``data[line_lo[k]:line_hi[k]]`` (ascending, not
-    overlapping): ``(status, text, text_offsets, lengths, id_kind, id_lo,
-    id_hi)``. status (uint8) is a ``LINE_*`` per line; text (uint8) the
-    UTF-8 texts of the ``LINE_OK`` lines back to back, line k owning
-    ``text[text_offsets[k]:text_offsets[k + 1]]`` (empty for other lines);
-    lengths (int64) their code points; id_kind (uint8) an ``ID_*`` and
-    ``data[id_lo:id_hi]`` the id as written (``ID_PLAIN``: the string's
-    bytes, ``ID_ESCAPED``: the string with its quotes, ``ID_TOKEN``: a number,
-    true or false)."""
-    cdef Py_ssize_t n = line_lo.shape[0]
-    cdef Py_ssize_t k
-    cdef int64_t i, count
+    """Split ``data[:size]`` into lines (:func:`_split_lines`: at each "\\n")
+    and parse them: ``(line_lo, line_hi, status, text, text_offsets, lengths,
+    id_kind, id_lo, id_hi, ids)``, one entry per line (text_offsets: one
+    more; text and ids: bytes).
+
+    Line k is ``data[line_lo[k]:line_hi[k]]`` (int64); status (uint8) is a
+    ``LINE_*``; text (uint8) the UTF-8 texts of the ``LINE_OK`` lines back
+    to back, line k owning ``text[text_offsets[k]:text_offsets[k + 1]]``
+    (empty for other lines); lengths (int64) their code points; id_kind
+    (uint8) an ``ID_*`` and ``data[id_lo:id_hi]`` the id as written
+    (``ID_PLAIN``: the string's bytes, ``ID_ESCAPED``: the string with its
+    quotes, ``ID_TOKEN``: a number, true or false); ids (uint8) the
+    ``ID_PLAIN`` and ``ID_TOKEN`` ids of the ``LINE_OK`` lines (:func:`_id_bytes`).
+    ``size`` must be within ``data``."""
     cdef const uint8_t* base = &data[0] if data.shape[0] > 0 else NULL
     cdef const uint8_t* tkey = &text_key[0] if text_key.shape[0] > 0 else NULL
     cdef const uint8_t* ikey = &id_key[0] if id_key.shape[0] > 0 else NULL
     cdef int64_t tk = text_key.shape[0], ik = id_key.shape[0]
+    cdef Py_ssize_t n, k, g, groups
+    with nogil:
+        n = _split_lines(base, size, NULL, NULL)
+    lo_arr = np.empty(n, dtype=np.int64)
+    hi_arr = np.empty(n, dtype=np.int64)
     status_arr = np.zeros(n, dtype=np.uint8)
     kind_arr = np.zeros(n, dtype=np.uint8)
     id_lo_arr = np.zeros(n, dtype=np.int64)
     id_hi_arr = np.zeros(n, dtype=np.int64)
     text_len_arr = np.zeros(n, dtype=np.int64)
     lengths_arr = np.zeros(n, dtype=np.int64)
-    # A string's value is never longer than the string as written, so line
-    # k writes its text into its own region of wide.
-    wide_arr = np.empty(max(data.shape[0], 1), dtype=np.uint8)
+    out_arr = np.empty(max(size, 1), dtype=np.uint8)
+    # Thread t parses a run of whole lines from about byte t * size / groups
+    # on, its texts packed from where its first line starts; the runs are
+    # moved together after.
+    groups = max(1, min(num_threads, n // 64))
+    firsts_arr = np.empty(groups + 1, dtype=np.int64)
+    cdef int64_t[::1] lo = lo_arr
+    cdef int64_t[::1] hi = hi_arr
     cdef uint8_t[::1] status = status_arr
     cdef uint8_t[::1] kind = kind_arr
     cdef int64_t[::1] id_lo = id_lo_arr
     cdef int64_t[::1] id_hi = id_hi_arr
     cdef int64_t[::1] text_len = text_len_arr
     cdef int64_t[::1] lengths = lengths_arr
-    cdef uint8_t[::1] wide = wide_arr
-    for k in prange(n, nogil=True, schedule="dynamic", chunksize=16, num_threads=num_threads):
-        status[k] = _jsonl_line(
-            base + line_lo[k], line_hi[k] - line_lo[k], tkey, tk, ikey, ik,
-            &wide[line_lo[k]], &text_len[k], &kind[k], &id_lo[k], &id_hi[k],
-        )
-        if status[k] != _LINE_OK:
-            text_len[k] = 0
-        else:
-            id_lo[k] = id_lo[k] + line_lo[k]
-            id_hi[k] = id_hi[k] + line_lo[k]
-            count = 0
-            for i in range(line_lo[k], line_lo[k] + text_len[k]):
-                count = count + ((wide[i] & 0xC0) != 0x80)
-            lengths[k] = count
+    cdef uint8_t[::1] out = out_arr
+    cdef int64_t[::1] firsts = firsts_arr
+    cdef int64_t* lo_p = &lo[0] if n > 0 else NULL
+    cdef int64_t* hi_p = &hi[0] if n > 0 else NULL
+    with nogil:
+        _split_lines(base, size, lo_p, hi_p)
+        k = 0
+        for g in range(groups):
+            while k < n and lo[k] < size * g // groups:
+                k += 1
+            firsts[g] = k
+        firsts[groups] = n
+    if n > 0 and groups == 1:
+        with nogil:
+            _parse_lines(
+                base, 0, n, lo_p, hi_p, tkey, tk, ikey, ik, &out[0],
+                &status[0], &text_len[0], &lengths[0], &kind[0], &id_lo[0], &id_hi[0],
+            )
+    elif n > 0:
+        for g in prange(groups, nogil=True, schedule="static", chunksize=1, num_threads=groups):
+            _parse_lines(
+                base, firsts[g], firsts[g + 1], lo_p, hi_p, tkey, tk, ikey, ik, &out[0],
+                &status[0], &text_len[0], &lengths[0], &kind[0], &id_lo[0], &id_hi[0],
+            )
     offsets_arr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(text_len_arr, out=offsets_arr[1:])
-    text_arr = np.empty(offsets_arr[n], dtype=np.uint8)
     cdef int64_t[::1] offsets = offsets_arr
-    cdef uint8_t[::1] text = text_arr
-    for k in prange(n, nogil=True, schedule="static", num_threads=num_threads):
-        if text_len[k] > 0:
-            memcpy(&text[offsets[k]], &wide[line_lo[k]], text_len[k])
-    return status_arr, text_arr, offsets_arr, lengths_arr, kind_arr, id_lo_arr, id_hi_arr
+    with nogil:
+        for g in range(1, groups):
+            k = firsts[g]
+            if k < n and offsets[k] != lo[k]:
+                _jsonl_memmove(&out[offsets[k]], &out[lo[k]], <size_t>(offsets[firsts[g + 1]] - offsets[k]))
+    ids_arr = _id_bytes(base, status, kind, id_lo, id_hi)
+    return (
+        lo_arr, hi_arr, status_arr, out_arr[: offsets_arr[n]], offsets_arr, lengths_arr, kind_arr, id_lo_arr, id_hi_arr,
+        ids_arr,
+    )
+
+
+cdef _id_bytes(
+    const uint8_t* base, const uint8_t[::1] status, const uint8_t[::1] kind, const int64_t[::1] id_lo,
+    const int64_t[::1] id_hi,
+):
+    """uint8: each ``LINE_OK`` line's id as written when it is ``ID_PLAIN``
+    or ``ID_TOKEN`` (nothing for the others), each followed by a newline (no
+    id as written holds one): one decode and split give them all."""
+    cdef Py_ssize_t k, n = status.shape[0]
+    cdef int64_t size = 0, at = 0
+    for k in range(n):
+        if status[k] == _LINE_OK:
+            size += 1
+            if kind[k] == _ID_PLAIN or kind[k] == _ID_TOKEN:
+                size += id_hi[k] - id_lo[k]
+    ids_arr = np.empty(size, dtype=np.uint8)
+    cdef uint8_t[::1] ids = ids_arr
+    with nogil:
+        for k in range(n):
+            if status[k] != _LINE_OK:
+                continue
+            if kind[k] == _ID_PLAIN or kind[k] == _ID_TOKEN:
+                memcpy(&ids[at], base + id_lo[k], <size_t>(id_hi[k] - id_lo[k]))
+                at += id_hi[k] - id_lo[k]
+            ids[at] = 10
+            at += 1
+    return ids_arr
 
 
 # ==========================================================================

@@ -33,6 +33,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from io import FileIO
 from pathlib import Path
 from typing import IO, Any, overload
 
@@ -442,7 +443,8 @@ class PackedTexts:
 
     Attributes:
         ids: Each document's id (as :func:`read_documents` gives it).
-        locations: Each document's ``FILE:LINE``.
+        name: The file's name as in its documents' ``FILE:LINE``.
+        lines: int64, shape ``(n,)``: each document's 1-based line.
         text: uint8, the texts back to back (and maybe more around them).
         offsets: int64, shape ``(n + 1,)``: document ``i`` is
             ``text[offsets[i]:offsets[i + 1]]``.
@@ -450,13 +452,20 @@ class PackedTexts:
     """
 
     ids: list[str]
-    locations: list[str]
+    name: str
+    lines: npt.NDArray[np.int64]
     text: npt.NDArray[np.uint8]
     offsets: npt.NDArray[np.int64]
     lengths: npt.NDArray[np.int64]
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def locations(self) -> list[str]:
+        """Each document's ``FILE:LINE`` (made when asked: most are never shown)."""
+        name = self.name
+        return [f"{name}:{line}" for line in self.lines.tolist()]
 
     def documents(self) -> list[Document]:
         """The documents, texts decoded."""
@@ -494,31 +503,75 @@ class DocumentStream(Iterator[Document | Skipped]):
         yield from self._items
 
 
-def _line_blocks(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Whole lines, a few MiB at a time: every block but the last ends with
-    a newline. A cut archive first yields the whole lines before the cut
-    (as :func:`_lines` does), then raises :class:`_TruncatedError`."""
-    pending: list[bytes] = []
-    size = 0
-    try:
-        for chunk in chunks:
-            pending.append(chunk)
-            size += len(chunk)
-            if size < _JSONL_BLOCK or b"\n" not in chunk:
-                continue
-            data = b"".join(pending)
-            cut = data.rfind(b"\n") + 1
-            yield data[:cut]
-            pending = [data[cut:]] if cut < len(data) else []
-            size = len(data) - cut
-    except _TruncatedError:
-        data = b"".join(pending)
-        cut = data.rfind(b"\n") + 1
-        if cut:
-            yield data[:cut]
-        raise
-    if size:
-        yield b"".join(pending)
+_ReadInto = Callable[[memoryview], int]
+
+
+class _ChunkReader:
+    """``readinto`` over a stream of chunks (a compressed file's bytes)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self.chunks = chunks
+        self.pending = memoryview(b"")
+
+    def readinto(self, view: memoryview) -> int:
+        """Copy the next bytes into ``view``; 0 at the end of the stream."""
+        while not self.pending:
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                return 0
+            self.pending = memoryview(chunk)
+        got = min(len(view), len(self.pending))
+        view[:got] = self.pending[:got]
+        self.pending = self.pending[got:]
+        return got
+
+
+def _file_reader(handle: FileIO, on_read: _OnRead) -> _ReadInto:
+    """``readinto`` of an open file, reporting each read to ``on_read``."""
+
+    def readinto(view: memoryview) -> int:
+        got = handle.readinto(view) or 0
+        if on_read is not None and got:
+            on_read(got)
+        return got
+
+    return readinto
+
+
+def _line_blocks(readinto: _ReadInto) -> Iterator[tuple[npt.NDArray[np.uint8], int]]:
+    """Whole lines, a few MiB at a time, read into one buffer: ``(buffer,
+    size)``, ``buffer[:size]`` (uint8) the lines; every block but the last
+    ends with a newline. The buffer is reused: the next block overwrites it.
+    A cut archive first yields the whole lines before the cut (as
+    :func:`_lines` does), then raises :class:`_TruncatedError`."""
+    buffer = bytearray(_JSONL_BLOCK)
+    array = np.frombuffer(buffer, dtype=np.uint8)
+    filled = 0
+    while True:
+        try:
+            got = readinto(memoryview(buffer)[filled:])
+        except _TruncatedError:
+            cut = buffer.rfind(b"\n", 0, filled) + 1
+            if cut:
+                yield array, cut
+            raise
+        filled += got
+        if got and filled < len(buffer):
+            continue  # a compressed stream comes a chunk at a time: fill the buffer
+        if not got:
+            if filled:
+                yield array, filled
+            return
+        cut = buffer.rfind(b"\n", 0, filled) + 1
+        if not cut:  # a line longer than the buffer
+            buffer = buffer + bytearray(len(buffer))
+            array = np.frombuffer(buffer, dtype=np.uint8)
+            continue
+        yield array, cut
+        # The start of the next line to the front (the same length: the
+        # buffer, which numpy views, is never resized).
+        buffer[: filled - cut] = buffer[cut:filled]
+        filled -= cut
 
 
 def _read_jsonl_file(file: InputFile, text_field: str, id_field: str, on_read: _OnRead) -> Iterator[Document | Skipped]:
@@ -535,86 +588,81 @@ def _read_jsonl_packed(
     keys = (np.frombuffer(text_field.encode("utf-8", "surrogatepass"), dtype=np.uint8),
             np.frombuffer(id_field.encode("utf-8", "surrogatepass"), dtype=np.uint8))  # fmt: skip
     line_no = 0
-    try:
-        for data in _line_blocks(_chunks(file, on_read)):
-            lo, hi = _line_spans(data)
-            yield from _parse_block(file.name, data, lo, hi, line_no, keys, text_field, id_field)
-            line_no += len(lo)
-    except _TruncatedError:
-        yield Skipped(file.name, None, f"compressed file is truncated or corrupt after line {line_no}")
-
-
-def _line_spans(data: bytes) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """int64 ``(lo, hi)``: line ``k`` of ``data`` (not empty) is
-    ``data[lo[k]:hi[k]]``, without its newline; one line per newline, and
-    one more for the bytes after the last newline, if any."""
-    newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
-    lo = np.concatenate(([0], newlines + 1)).astype(np.int64)
-    hi = np.concatenate((newlines, [len(data)])).astype(np.int64)
-    if lo[-1] == hi[-1]:  # nothing after the last newline
-        lo, hi = lo[:-1], hi[:-1]
-    return lo, hi
+    with contextlib.ExitStack() as stack:
+        if file.compression is None:
+            readinto = _file_reader(stack.enter_context(open(file.path, "rb", buffering=0)), on_read)
+        else:
+            readinto = _ChunkReader(_chunks(file, on_read)).readinto
+        try:
+            for data, size in _line_blocks(readinto):
+                items, lines = _parse_block(file.name, data, size, line_no, keys, text_field, id_field)
+                yield from items
+                line_no += lines
+        except _TruncatedError:
+            yield Skipped(file.name, None, f"compressed file is truncated or corrupt after line {line_no}")
 
 
 def _parse_block(
     name: str,
-    data: bytes,
-    lo: npt.NDArray[np.int64],
-    hi: npt.NDArray[np.int64],
+    data: npt.NDArray[np.uint8],
+    size: int,
     before: int,
     keys: tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]],
     text_field: str,
     id_field: str,
-) -> Iterator[PackedTexts | Document | Skipped]:
-    """The items of the lines ``data[lo[k]:hi[k]]`` (:func:`_line_spans`),
-    line numbers after ``before``."""
-    raw = np.frombuffer(data, dtype=np.uint8)
-    status, text, offsets, lengths, kinds, id_lo, id_hi = jsonl_kernel(
-        raw, lo, hi, keys[0], keys[1], resolve_workers(None)
+) -> tuple[list[PackedTexts | Document | Skipped], int]:
+    """The items of the lines of ``data[:size]`` (line numbers after
+    ``before``), and how many lines there are. Nothing returned refers to
+    ``data``: the caller reuses it."""
+    lo, hi, status, text, offsets, lengths, kinds, id_lo, id_hi, id_bytes = jsonl_kernel(
+        data, size, keys[0], keys[1], resolve_workers(None)
     )
+    n = len(lo)
+    ids = _kernel_ids(name, data, before, status, kinds, id_lo, id_hi, id_bytes)
     others = np.flatnonzero(status != LINE_OK).tolist()
-    start = 0
-    for k in [*others, len(lo)]:
+    items: list[PackedTexts | Document | Skipped] = []
+    start = done = 0  # the first line of the run, and how many documents came before it
+    for k in [*others, n]:
         if k > start:
-            yield _packed_run(name, data, before, start, k, text, offsets, lengths, kinds, id_lo, id_hi)
+            lines = np.arange(before + start + 1, before + k + 1, dtype=np.int64)
+            items.append(
+                PackedTexts(ids[done : done + k - start], name, lines, text, offsets[start : k + 1], lengths[start:k])
+            )
+            done += k - start
         start = k + 1
-        if k == len(lo) or status[k] == LINE_BLANK:
+        if k == n or status[k] == LINE_BLANK:
             continue
         if status[k] == LINE_EMPTY:
-            yield Skipped(name, before + k + 1, "empty document")
+            items.append(Skipped(name, before + k + 1, "empty document"))
         else:
-            yield _parse_jsonl_line(name, before + k + 1, data[lo[k] : hi[k]], text_field, id_field)
+            items.append(_parse_jsonl_line(name, before + k + 1, data[lo[k] : hi[k]].tobytes(), text_field, id_field))
+    return items, n
 
 
-def _packed_run(
+def _kernel_ids(
     name: str,
-    data: bytes,
+    data: npt.NDArray[np.uint8],
     before: int,
-    start: int,
-    end: int,
-    text: npt.NDArray[np.uint8],
-    offsets: npt.NDArray[np.int64],
-    lengths: npt.NDArray[np.int64],
+    status: npt.NDArray[np.uint8],
     kinds: npt.NDArray[np.uint8],
     id_lo: npt.NDArray[np.int64],
     id_hi: npt.NDArray[np.int64],
-) -> PackedTexts:
-    """The documents of lines ``start`` to ``end`` (0-based in the block),
-    all read by the kernel."""
-    locations = [f"{name}:{line}" for line in range(before + start + 1, before + end + 1)]
-    ids = []
-    for kind, a, b, location in zip(
-        kinds[start:end].tolist(), id_lo[start:end].tolist(), id_hi[start:end].tolist(), locations, strict=True
-    ):
-        if kind == ID_PLAIN:
-            ids.append(data[a:b].decode("utf-8"))
-        elif kind == ID_TOKEN:
-            ids.append(data[a:b].decode("ascii"))
-        elif kind == ID_ESCAPED:
-            ids.append(orjson.loads(data[a:b]) or location)
+    id_bytes: npt.NDArray[np.uint8],
+) -> list[str]:
+    """The ids of the lines the kernel read (``LINE_OK``), in order: the
+    plain ones and tokens from one decode, the few others one by one."""
+    ids = id_bytes.tobytes().decode("utf-8").split("\n")
+    ids.pop()  # after the last newline
+    ok = np.flatnonzero(status == LINE_OK)
+    kind = kinds[ok]
+    for j in np.flatnonzero((kind != ID_PLAIN) & (kind != ID_TOKEN)).tolist():
+        k = int(ok[j])
+        location = f"{name}:{before + k + 1}"
+        if kind[j] == ID_ESCAPED:
+            ids[j] = orjson.loads(data[id_lo[k] : id_hi[k]].tobytes()) or location
         else:
-            ids.append(location)
-    return PackedTexts(ids, locations, text, offsets[start : end + 1], lengths[start:end])
+            ids[j] = location
+    return ids
 
 
 class _Number:

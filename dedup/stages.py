@@ -138,7 +138,11 @@ class TextBatch:
 
 
 class _BatchBuilder:
-    """Documents and their UTF-8 texts, gathered until a batch is full."""
+    """Documents and their UTF-8 texts, gathered until a batch is full.
+
+    A batch whose texts are one piece (most, from a JSONL dump: one run of
+    a :class:`PackedTexts`) keeps a view of them: no copy.
+    """
 
     def __init__(self) -> None:
         self.docs: list[Document] = []
@@ -155,8 +159,12 @@ class _BatchBuilder:
 
     def add_packed(self, packed: PackedTexts, start: int, end: int) -> None:
         offsets = packed.offsets[start : end + 1]
+        name = packed.name
         self.docs.extend(
-            Document(i, "", loc) for i, loc in zip(packed.ids[start:end], packed.locations[start:end], strict=True)
+            [
+                Document(doc_id, "", f"{name}:{line}")
+                for doc_id, line in zip(packed.ids[start:end], packed.lines[start:end].tolist(), strict=True)
+            ]
         )
         self.pieces.append(packed.text[offsets[0] : offsets[-1]])
         self.sizes.append(np.diff(offsets))
@@ -166,7 +174,10 @@ class _BatchBuilder:
         sizes = np.concatenate(self.sizes) if self.sizes else np.zeros(0, dtype=np.int64)
         starts = np.zeros(len(sizes) + 1, dtype=np.int64)
         np.cumsum(sizes, out=starts[1:])
-        text = np.concatenate(self.pieces) if self.pieces else np.zeros(0, dtype=np.uint8)
+        if len(self.pieces) == 1:
+            text = self.pieces[0]
+        else:
+            text = np.concatenate(self.pieces) if self.pieces else np.zeros(0, dtype=np.uint8)
         lengths = np.concatenate(self.lengths) if self.lengths else np.zeros(0, dtype=np.int64)
         self.docs, self.pieces, self.sizes, self.lengths = [], [], [], []
         return TextBatch(text, starts, lengths)

@@ -424,3 +424,62 @@ _SOUP_PIECES = st.one_of(
     st.binary(max_size=8),
 )
 utf8_soup = st.lists(_SOUP_PIECES, max_size=8).map(b"".join)
+
+
+# Pieces of a JSON string's bytes as written: ASCII runs, valid UTF-8 of
+# every length (and the edges of the ranges), escapes, and byte sequences
+# that are not strict UTF-8 (overlong, surrogate, past U+10FFFF, cut, stray
+# continuation bytes): what the compiled string scan must judge as Python does.
+JSON_STRING_PIECES = [
+    b"a",
+    b"tin ",
+    b"x" * 15,
+    b"\xc3\xa9",
+    b"\xe1\xba\xa1",
+    b"\xe2\x82\xac",
+    b"\xf0\x9d\x84\x9e",
+    b"\xf4\x8f\xbf\xbf",
+    b"\xe0\xa0\x80",
+    b"\xed\x9f\xbf",
+    b"\xee\x80\x80",
+    b"\xf0\x90\x80\x80",
+    b"\xc2\x80",
+    b"\\n",
+    b"\\\\",
+    b'\\"',
+    b"\\u00e9",
+    b"\\ud83d\\ude00",
+    b"\\u0000",
+]
+JSON_STRING_BAD_PIECES = [
+    b"\xc0\x80",
+    b"\xc1\xbf",
+    b"\xe0\x9f\xbf",
+    b"\xed\xa0\x80",
+    b"\xed\xbf\xbf",
+    b"\xf0\x8f\xbf\xbf",
+    b"\xf4\x90\x80\x80",
+    b"\xf5\x80\x80\x80",
+    b"\xff",
+    b"\x80",
+    b"\xbf",
+    b"\xc3",
+    b"\xe1\xba",
+    b"\xf0\x9d\x84",
+    b"\xc3\xc3\xa9",
+    b"\xe1\xba\xa1\x80",
+    b"\x1f",
+    b"\\ude00",
+    b"\\x",
+]
+
+
+@st.composite
+def json_string_bytes(draw: st.DrawFn) -> bytes:
+    """The bytes of a JSON string's value as written (between its quotes),
+    mostly valid, long enough to cross the scan's 16-byte chunks."""
+    pieces = draw(st.lists(st.sampled_from(JSON_STRING_PIECES), max_size=40))
+    if draw(st.integers(0, 3)) == 0:
+        bad = draw(st.sampled_from(JSON_STRING_BAD_PIECES))
+        pieces.insert(draw(st.integers(0, len(pieces))), bad)
+    return b"".join(pieces)

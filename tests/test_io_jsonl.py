@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import gzip
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup import find_duplicates
+from dedup._kernels import LINE_PYTHON, jsonl_kernel, jsonl_simd_for_tests
 from dedup.document import Document, Skipped
 from dedup.io import PackedTexts, _chunks, _lines, _parse_jsonl_line, _qualified, collect_inputs, read_documents
-from tests.strategies import jsonl_lines
+from tests.strategies import JSON_STRING_BAD_PIECES, JSON_STRING_PIECES, json_string_bytes, jsonl_lines
 
 
 def _python_reader(path: Path, text_field: str = "text", id_field: str = "id") -> list[Document | Skipped]:
@@ -88,3 +92,50 @@ def test_scan_of_packed_texts_equals_scan_of_strings(tmp_path: Path) -> None:
             (c.keep_id, c.ids, c.similarities) for c in strings.clusters
         ]
         assert packed.skipped == strings.skipped
+
+
+@pytest.fixture(params=[True, False], ids=["simd", "bytewise"])
+def string_scan(request: pytest.FixtureRequest) -> Iterator[bool]:
+    """The JSONL kernel with its 16-byte string scan (where the CPU has it) and without."""
+    was = jsonl_simd_for_tests(request.param)
+    try:
+        yield request.param
+    finally:
+        jsonl_simd_for_tests(was)
+
+
+def _kernel_status(path: Path) -> npt.NDArray[np.uint8]:
+    data = np.fromfile(path, dtype=np.uint8)
+    key = np.frombuffer(b"text", dtype=np.uint8)
+    return jsonl_kernel(data, len(data), key, np.frombuffer(b"id", dtype=np.uint8), 1)[2]
+
+
+def test_utf8_at_every_offset_of_a_chunk(tmp_path: Path, string_scan: bool) -> None:
+    """Each valid and invalid byte sequence at every offset of the scan's
+    16-byte chunks and near the line's end: the compiled reader reads the
+    valid lines itself (none left to Python) and gives what Python gives."""
+    lines, valid = [], []
+    for piece in JSON_STRING_PIECES + JSON_STRING_BAD_PIECES:
+        for before in range(34):
+            for after in (0, 1, 5, 17, 40):
+                lines.append(b'{"text": "' + b"a" * before + piece + b"b" * after + b'"}')
+                valid.append(piece in JSON_STRING_PIECES)
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    status = _kernel_status(path)
+    assert (status[np.array(valid)] != LINE_PYTHON).all()  # "\\n" alone is an empty document
+    assert (status[~np.array(valid)] == LINE_PYTHON).all()
+    _same(list(read_documents([path])), _python_reader(path))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(json_string_bytes(), min_size=1, max_size=6), st.sampled_from([b"", b', "id": "x"']))
+def test_string_scan_equals_python(tmp_path_factory: pytest.TempPathFactory, values: list[bytes], more: bytes) -> None:
+    path = tmp_path_factory.mktemp("jsonl") / "d.jsonl"
+    path.write_bytes(b"".join(b'{"text": "' + v + b'"' + more + b"}\n" for v in values))
+    for on in (True, False):
+        was = jsonl_simd_for_tests(on)
+        try:
+            _same(list(read_documents([path])), _python_reader(path))
+        finally:
+            jsonl_simd_for_tests(was)
