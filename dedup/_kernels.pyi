@@ -8,6 +8,7 @@ FALLBACK_TAG: int
 SITE_TEXT: int
 SITE_BOUNDS: int
 SITE_HASHES: int
+SITE_NFC: int
 
 _S = TypeVar("_S", bound=np.generic)
 
@@ -21,12 +22,16 @@ def fail_allocation_for_tests(doc: int, site: int) -> None: ...
 def sorted_distinct(values: npt.NDArray[_S]) -> npt.NDArray[_S]: ...
 def sort_hashes_for_tests(values: npt.NDArray[np.uint64]) -> None: ...
 def xxh64_buffer(buf: npt.NDArray[np.uint8], start: int, end: int) -> int: ...
+def nfc_kernel(
+    text: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64], nfc: npt.NDArray[np.uint32], num_threads: int
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]: ...
 def normalize_kernel(
     text: npt.NDArray[np.uint8],
     starts: npt.NDArray[np.int64],
     case: npt.NDArray[np.uint32],
     accent: npt.NDArray[np.uint32],
     stable: npt.NDArray[np.uint8],
+    nfc: npt.NDArray[np.uint32],
     fold_accents: bool,
     check_nfc: bool,
     tones: npt.NDArray[np.uint32],
@@ -56,6 +61,7 @@ def sketch_kernel(
     case: npt.NDArray[np.uint32],
     accent: npt.NDArray[np.uint32],
     stable: npt.NDArray[np.uint8],
+    nfc: npt.NDArray[np.uint32],
     fold_accents: bool,
     check_nfc: bool,
     tones: npt.NDArray[np.uint32],

@@ -156,10 +156,12 @@ cdef enum:
     _SITE_TEXT = 0
     _SITE_BOUNDS = 1
     _SITE_HASHES = 2
+    _SITE_NFC = 3
 
 SITE_TEXT = _SITE_TEXT
 SITE_BOUNDS = _SITE_BOUNDS
 SITE_HASHES = _SITE_HASHES
+SITE_NFC = _SITE_NFC
 
 cdef int64_t _fail_doc = -1
 cdef int _fail_site = -1
@@ -345,9 +347,12 @@ def xxh64_buffer(const uint8_t[::1] buf, int64_t start, int64_t end):
 # never a read past the document.
 #
 # NFC: with ``check_nfc``, a document holding a code point that is not
-# NFC-stable (see dedup/_unicode.py: every code point below U+0300 is) is
-# not normalized here: the kernel returns -1 and Python's unicodedata NFC
-# runs on it first. A document of stable code points only is already NFC.
+# NFC-stable (see dedup/_unicode.py: every code point below U+0300 is) goes
+# through NFC first: _normalize_counted returns -1 for it, and the kernels
+# given the NFC table (``Tables.nfc``) compose it here (_nfc) and normalize
+# the result without the check; without the table, the caller runs
+# Python's unicodedata NFC on it. A document of stable code points only is
+# already NFC.
 
 cdef uint32_t SPACE = 0x20
 cdef uint32_t INVALID = 0x110000
@@ -415,11 +420,288 @@ cdef inline int64_t _end_word(
     return pos
 
 
+# NFC in the kernel (UAX #15): decompose fully, stably sort each run of
+# non-starters by canonical combining class, compose with the blocking rule.
+# The table is generated from unicodedata (dedup/_unicode.py, nfc_table,
+# which describes its layout); Hangul syllables go by arithmetic. Tested to
+# equal unicodedata.normalize("NFC") on every code point, on base + mark
+# pairs and triples and on random text.
+#
+# The text is cut into segments, each from a "safe" starter (combining class
+# 0 and never the second half of a composition) to the next: nothing after
+# a safe starter composes or reorders with anything before it, so each
+# segment is finished and written as soon as the next one starts, and the
+# code-point scratch holds one segment (a few code points, short of
+# adversarial text). Bytes that start no valid UTF-8 sequence pass through
+# as starters that compose with nothing (RAW + the byte), and so do
+# surrogates, as Python's NFC leaves them: the text reads back as before.
+
+cdef enum:
+    _NFC_HEADER = 8
+    _NFC_CCC = 0xFF
+    _NFC_SECOND = 0x100
+    _NFC_DECOMP_SHIFT = 9
+    _NFC_DECOMP_MASK = 0xFFF
+    _NFC_FIRST_SHIFT = 21
+    _SHORT_RUN = 32
+
+cdef uint32_t _RAW = 0x110000
+cdef uint32_t _S_BASE = 0xAC00, _L_BASE = 0x1100, _V_BASE = 0x1161, _T_BASE = 0x11A7
+cdef uint32_t _L_COUNT = 19, _V_COUNT = 21, _T_COUNT = 28, _S_COUNT = 11172
+
+
+cdef struct Nfc:
+    const uint32_t* stage1
+    const uint32_t* stage2
+    const uint32_t* decomp_at
+    const uint32_t* decomp
+    const uint32_t* comp_at
+    const uint32_t* comp_second
+    const uint32_t* comp_to
+
+
+cdef struct NfcScratch:
+    # Per-thread: the composed text, a segment's code points (and as many
+    # again for sorting), the normalized text (normalize_kernel only).
+    uint8_t* text
+    uint32_t* cps
+    uint8_t* out
+    int64_t text_cap
+    int64_t cps_cap
+    int64_t out_cap
+
+
+cdef Nfc _nfc_tables(const uint32_t[::1] table):
+    """Point into the packed table; ValueError when its header is wrong."""
+    cdef Nfc u
+    cdef const uint32_t* p = &table[0]
+    cdef Py_ssize_t k
+    if table.shape[0] < _NFC_HEADER or p[0] != _NFC_HEADER or p[_NFC_HEADER - 1] != table.shape[0]:
+        raise ValueError("nfc is not a packed NFC table (dedup._unicode.nfc_table)")
+    for k in range(1, _NFC_HEADER):
+        if p[k] < p[k - 1]:
+            raise ValueError("nfc is not a packed NFC table (dedup._unicode.nfc_table)")
+    u.stage1 = p + p[0]
+    u.stage2 = p + p[1]
+    u.decomp_at = p + p[2]
+    u.decomp = p + p[3]
+    u.comp_at = p + p[4]
+    u.comp_second = p + p[5]
+    u.comp_to = p + p[6]
+    return u
+
+
+cdef inline uint32_t _props(const Nfc* u, uint32_t cp) noexcept nogil:
+    if cp >= 0x110000:
+        return 0
+    return u.stage2[(u.stage1[cp >> 7] << 7) | (cp & 127)]
+
+
+cdef inline uint32_t _compose(const Nfc* u, uint32_t first, uint32_t second) noexcept nogil:
+    """The primary composite of the pair, or 0."""
+    cdef uint32_t f, k
+    if first - _L_BASE < _L_COUNT and second - _V_BASE < _V_COUNT:
+        return _S_BASE + ((first - _L_BASE) * _V_COUNT + (second - _V_BASE)) * _T_COUNT
+    if first - _S_BASE < _S_COUNT and (first - _S_BASE) % _T_COUNT == 0 and second - _T_BASE - 1 < _T_COUNT - 1:
+        return first + (second - _T_BASE)
+    f = _props(u, first) >> _NFC_FIRST_SHIFT
+    if f == 0:
+        return 0
+    for k in range(u.comp_at[f - 1], u.comp_at[f]):
+        if u.comp_second[k] == second:
+            return u.comp_to[k]
+    return 0
+
+
+cdef void _sort_marks(const Nfc* u, uint32_t* cps, int64_t n, uint32_t* tmp) noexcept nogil:
+    """Stable sort of a run of non-starters by combining class: insertion
+    sort for short runs, counting sort (linear) for long ones."""
+    cdef int64_t i, p, at[257]
+    cdef uint32_t x, cx
+    if n <= _SHORT_RUN:
+        for i in range(1, n):
+            x = cps[i]
+            cx = _props(u, x) & _NFC_CCC
+            p = i
+            while p > 0 and (_props(u, cps[p - 1]) & _NFC_CCC) > cx:
+                cps[p] = cps[p - 1]
+                p -= 1
+            cps[p] = x
+        return
+    memset(at, 0, sizeof(at))
+    for i in range(n):
+        at[(_props(u, cps[i]) & _NFC_CCC) + 1] += 1
+    for i in range(1, 257):
+        at[i] += at[i - 1]
+    for i in range(n):
+        cx = _props(u, cps[i]) & _NFC_CCC
+        tmp[at[cx]] = cps[i]
+        at[cx] += 1
+    memcpy(cps, tmp, n * sizeof(uint32_t))
+
+
+cdef int64_t _nfc_segment(const Nfc* u, uint32_t* cps, int64_t n, uint8_t* out, int64_t pos) noexcept nogil:
+    """Reorder and compose the decomposed segment ``cps[:n]`` (room for n
+    more after it) and write it as UTF-8 at ``out[pos]``; the new position."""
+    cdef int64_t i = 0, j, w = 0, starter = -1
+    cdef uint32_t c, cc, last = 0, composite
+    while i < n:
+        if _props(u, cps[i]) & _NFC_CCC == 0:
+            i += 1
+            continue
+        j = i + 1
+        while j < n and _props(u, cps[j]) & _NFC_CCC != 0:
+            j += 1
+        if j - i > 1:
+            _sort_marks(u, cps + i, j - i, cps + n)
+        i = j
+    for i in range(n):
+        c = cps[i]
+        cc = _props(u, c) & _NFC_CCC
+        # Not blocked from the last starter: adjacent to it, or every code
+        # point between (non-starters in class order) of a lower class.
+        if starter >= 0 and (w - 1 == starter or last < cc):
+            composite = _compose(u, cps[starter], c)
+            if composite != 0:
+                cps[starter] = composite
+                continue
+        if cc == 0:
+            starter = w
+        cps[w] = c
+        w += 1
+        last = cc
+    for i in range(w):
+        if cps[i] >= _RAW:
+            out[pos] = <uint8_t>(cps[i] - _RAW)
+            pos += 1
+        else:
+            pos = _utf8(cps[i], out, pos)
+    return pos
+
+
+cdef int64_t _nfc(const uint8_t* s, int64_t m, const Nfc* u, NfcScratch* ns, Py_ssize_t d) noexcept nogil:
+    """NFC of the UTF-8 ``s[:m]`` into ``ns.text``: its length, or -1 when
+    out of memory."""
+    cdef int64_t i = 0, at, n = 0, pos = 0, k, lo, hi, index
+    cdef uint32_t c, head, props
+    if not _reserve(<void**>&ns.text, &ns.text_cap, m + 16, 1, d, _SITE_NFC):
+        return -1
+    if not _reserve(<void**>&ns.cps, &ns.cps_cap, 64, sizeof(uint32_t), d, _SITE_NFC):
+        return -1
+    while i < m:
+        at = i
+        c = s[i]
+        if c < 0x80:
+            i += 1
+        else:
+            c = _next_cp(s, m, &i)
+            if c == INVALID:
+                c = _RAW + s[at]
+        props = _props(u, c)
+        index = (props >> _NFC_DECOMP_SHIFT) & _NFC_DECOMP_MASK
+        lo = 0
+        hi = 0
+        if index != 0:
+            lo = u.decomp_at[index - 1]
+            hi = u.decomp_at[index]
+            head = u.decomp[lo]
+        elif c - _S_BASE < _S_COUNT:
+            head = _L_BASE + (c - _S_BASE) // (_V_COUNT * _T_COUNT)
+        else:
+            head = c
+        if n > 0 and _props(u, head) & (_NFC_CCC | _NFC_SECOND) == 0:
+            # A safe starter: the segment before it is final. Room for 4
+            # UTF-8 bytes per code point (composing never lengthens it).
+            if not _reserve(<void**>&ns.text, &ns.text_cap, pos + 4 * n, 1, d, _SITE_NFC):
+                return -1
+            pos = _nfc_segment(u, ns.cps, n, ns.text, pos)
+            n = 0
+        # A code point decomposes to at most 4; the sort needs n more.
+        if not _reserve(<void**>&ns.cps, &ns.cps_cap, 2 * (n + 4), sizeof(uint32_t), d, _SITE_NFC):
+            return -1
+        if index != 0:
+            for k in range(lo, hi):
+                ns.cps[n] = u.decomp[k]
+                n += 1
+        elif c - _S_BASE < _S_COUNT:
+            ns.cps[n] = head
+            ns.cps[n + 1] = _V_BASE + ((c - _S_BASE) % (_V_COUNT * _T_COUNT)) // _T_COUNT
+            n += 2
+            if (c - _S_BASE) % _T_COUNT != 0:
+                ns.cps[n] = _T_BASE + (c - _S_BASE) % _T_COUNT
+                n += 1
+        else:
+            ns.cps[n] = c
+            n += 1
+    if n > 0:
+        if not _reserve(<void**>&ns.text, &ns.text_cap, pos + 4 * n, 1, d, _SITE_NFC):
+            return -1
+        pos = _nfc_segment(u, ns.cps, n, ns.text, pos)
+    return pos
+
+
+cdef void _free_nfc_scratch(NfcScratch* ns) noexcept nogil:
+    free(ns.text)
+    free(ns.cps)
+    free(ns.out)
+
+
+def nfc_kernel(const uint8_t[::1] text, const int64_t[::1] starts, const uint32_t[::1] nfc, int num_threads):
+    """NFC of each UTF-8 text (``"surrogatepass"``; invalid bytes pass
+    through) by the packed table ``nfc``: ``(utf8 bytes, offsets)``, uint8
+    and int64 of shape ``(n + 1,)``, as numpy arrays."""
+    cdef Py_ssize_t n_docs = starts.shape[0] - 1
+    cdef Py_ssize_t d
+    cdef int n_slots = num_threads if num_threads > 1 else 1
+    cdef int64_t got
+    cdef Nfc u = _nfc_tables(nfc)
+    cdef NfcScratch* ns
+    cdef const uint8_t* base = &text[0] if text.shape[0] > 0 else NULL
+    lengths_arr = np.zeros(n_docs, dtype=np.int64)
+    status_arr = np.zeros(n_docs, dtype=np.uint8)
+    cdef int64_t[::1] lengths = lengths_arr
+    cdef uint8_t[::1] status = status_arr
+    cdef uint8_t** composed = <uint8_t**>calloc(n_docs if n_docs > 0 else 1, sizeof(uint8_t*))
+    cdef NfcScratch* scratch = <NfcScratch*>calloc(n_slots, sizeof(NfcScratch))
+    try:
+        if composed == NULL or scratch == NULL:
+            raise MemoryError()
+        for d in prange(n_docs, nogil=True, schedule="dynamic", chunksize=16, num_threads=num_threads):
+            if starts[d + 1] == starts[d]:
+                continue
+            ns = &scratch[threadid()]
+            got = _nfc(base + starts[d], starts[d + 1] - starts[d], &u, ns, d)
+            composed[d] = <uint8_t*>_alloc(got if got > 0 else 1, d, _SITE_TEXT) if got >= 0 else NULL
+            if composed[d] == NULL:
+                status[d] = 1
+            else:
+                memcpy(composed[d], ns.text, got)
+                lengths[d] = got
+        _raise_if_failed(status_arr)
+        offsets_arr = np.zeros(n_docs + 1, dtype=np.int64)
+        np.cumsum(lengths_arr, out=offsets_arr[1:])
+        out_arr = np.empty(offsets_arr[n_docs], dtype=np.uint8)
+        for d in range(n_docs):
+            if lengths[d] > 0:
+                out_arr[offsets_arr[d] : offsets_arr[d + 1]] = <uint8_t[:lengths[d]]>composed[d]
+        return out_arr, offsets_arr
+    finally:
+        if composed != NULL:
+            for d in range(n_docs):
+                free(composed[d])
+        free(composed)
+        if scratch != NULL:
+            for d in range(n_slots):
+                _free_nfc_scratch(&scratch[d])
+        free(scratch)
+
+
 cdef struct Tables:
     const uint32_t* case
     const uint32_t* accent
     const uint8_t* stable
     const uint32_t* tones
+    const Nfc* nfc  # NULL: documents that need NFC are left to Python
     int64_t n_tones
     bint fold_accents
     bint check_nfc
@@ -532,7 +814,21 @@ cdef Tables _tables(
     t.n_tones = tones.shape[0]
     t.fold_accents = fold_accents
     t.check_nfc = check_nfc
+    t.nfc = NULL
     return t
+
+
+cdef int64_t _normalize_nfc(
+    const uint8_t* s, int64_t m, const Tables* t, NfcScratch* ns, Py_ssize_t d
+) noexcept nogil:
+    """NFC of ``s[:m]`` (``t.nfc``), normalized into ``ns.out``: its length,
+    or -1 when out of memory."""
+    cdef int64_t n = _nfc(s, m, t.nfc, ns, d)
+    cdef Tables composed = t[0]
+    if n < 0 or not _reserve(<void**>&ns.out, &ns.out_cap, 3 * n + 1, 1, d, _SITE_NFC):
+        return -1
+    composed.check_nfc = False
+    return _normalize_one(ns.text, n, &composed, ns.out)
 
 
 def normalize_kernel(
@@ -541,39 +837,71 @@ def normalize_kernel(
     const uint32_t[::1] case,
     const uint32_t[::1] accent,
     const uint8_t[::1] stable,
+    const uint32_t[::1] nfc,
     bint fold_accents,
     bint check_nfc,
     const uint32_t[:, ::1] tones,
     int num_threads,
 ):
     """Normalize a batch of UTF-8 texts; return ``(utf8 bytes, offsets,
-    needs_nfc)`` as numpy arrays, needs_nfc (uint8) flagging the documents
-    left empty because they need Python's NFC first (only with check_nfc)."""
+    needs_nfc)`` as numpy arrays. With check_nfc, a document that is not
+    NFC-stable is composed here by the packed table ``nfc``
+    (dedup._unicode.nfc_table); needs_nfc (uint8) flags the documents left
+    empty for Python's NFC instead: all of them when ``nfc`` is empty, else
+    the ones whose normalized text would take more than 3 bytes per input
+    byte (never seen: the bound the output layout needs)."""
     cdef Py_ssize_t n_docs = starts.shape[0] - 1
     cdef Py_ssize_t d
+    cdef int n_slots = num_threads if num_threads > 1 else 1
     cdef int64_t lo, hi, got, total = starts[n_docs]
     cdef Tables t = _tables(case, accent, stable, tones, fold_accents, check_nfc)
+    cdef Nfc u
+    cdef NfcScratch* ns
+    if nfc.shape[0] > 0:
+        u = _nfc_tables(nfc)
+        t.nfc = &u
     # Normalizing never writes more than 2 bytes per input byte (1 for ASCII,
     # tested), so document d writes into its own region
     # [3 * starts[d], 3 * starts[d + 1]).
     wide_arr = np.empty(max(3 * total, 1), dtype=np.uint8)
     lengths_arr = np.empty(n_docs, dtype=np.int64)
     needs_arr = np.zeros(n_docs, dtype=np.uint8)
+    status_arr = np.zeros(n_docs, dtype=np.uint8)
     cdef uint8_t[::1] wide = wide_arr
     cdef int64_t[::1] lengths = lengths_arr
     cdef uint8_t[::1] needs = needs_arr
+    cdef uint8_t[::1] status = status_arr
     cdef const uint8_t* base = &text[0] if text.shape[0] > 0 else NULL
-    for d in prange(n_docs, nogil=True, schedule="dynamic", chunksize=16, num_threads=num_threads):
-        lo = starts[d]
-        hi = starts[d + 1]
-        lengths[d] = 0
-        if hi == lo:
-            continue
-        got = _normalize_one(base + lo, hi - lo, &t, &wide[3 * lo])
-        if got < 0:
-            needs[d] = 1
-        else:
-            lengths[d] = got
+    cdef NfcScratch* scratch = <NfcScratch*>calloc(n_slots, sizeof(NfcScratch))
+    if scratch == NULL:
+        raise MemoryError()
+    try:
+        for d in prange(n_docs, nogil=True, schedule="dynamic", chunksize=16, num_threads=num_threads):
+            lo = starts[d]
+            hi = starts[d + 1]
+            lengths[d] = 0
+            if hi == lo:
+                continue
+            got = _normalize_one(base + lo, hi - lo, &t, &wide[3 * lo])
+            if got >= 0:
+                lengths[d] = got
+            elif t.nfc == NULL:
+                needs[d] = 1
+            else:
+                ns = &scratch[threadid()]
+                got = _normalize_nfc(base + lo, hi - lo, &t, ns, d)
+                if got < 0:
+                    status[d] = 1
+                elif got > 3 * (hi - lo):
+                    needs[d] = 1
+                else:
+                    memcpy(&wide[3 * lo], ns.out, got)
+                    lengths[d] = got
+        _raise_if_failed(status_arr)
+    finally:
+        for d in range(n_slots):
+            _free_nfc_scratch(&scratch[d])
+        free(scratch)
     offsets_arr = np.zeros(n_docs + 1, dtype=np.int64)
     np.cumsum(lengths_arr, out=offsets_arr[1:])
     packed_arr = np.empty(offsets_arr[n_docs], dtype=np.uint8)
@@ -998,6 +1326,7 @@ cdef struct Scratch:
     int64_t kept_cap
     int64_t kept_len
     Counts counts
+    NfcScratch nfc
 
 
 cdef bint _reserve(void** buf, int64_t* cap, int64_t need, size_t item, Py_ssize_t d, int site) noexcept nogil:
@@ -1027,11 +1356,13 @@ cdef int64_t _sketch_one(
 ) noexcept nogil:
     """Sketch document d (``s[:length]``, length > 0): its distinct hashes
     are appended to ``sc.kept``, its signature written to ``row``. Return
-    their number, -1 when out of memory, -2 when it needs Python's NFC."""
+    their number, -1 when out of memory, -2 when it needs Python's NFC
+    (only without ``t.nfc``)."""
     cdef int64_t m, units, count
     cdef int doc_kind = kind
     cdef uint64_t tag = 0
     cdef Counts* k = &sc.counts
+    cdef Tables composed
     # Room for the text (and 32 bytes for xxh64_padded to read past it)
     # and, in a word scan, the start of every word.
     if not _reserve(<void**>&sc.text, &sc.text_cap, 3 * length + 32, 1, d, _SITE_TEXT):
@@ -1040,7 +1371,19 @@ cdef int64_t _sketch_one(
         return -1
     m = _normalize_counted(s, length, t, sc.text, sc.bounds if kind == 0 else NULL, k)
     if m < 0:
-        return -2
+        if t.nfc == NULL:
+            return -2
+        # Not NFC-stable: compose here, then normalize the composed text.
+        length = _nfc(s, length, t.nfc, &sc.nfc, d)
+        if length < 0:
+            return -1
+        if not _reserve(<void**>&sc.text, &sc.text_cap, 3 * length + 32, 1, d, _SITE_TEXT):
+            return -1
+        if not _reserve(<void**>&sc.bounds, &sc.bounds_cap, length // 2 + 3, sizeof(int64_t), d, _SITE_BOUNDS):
+            return -1
+        composed = t[0]
+        composed.check_nfc = False
+        m = _normalize_counted(sc.nfc.text, length, &composed, sc.text, sc.bounds if kind == 0 else NULL, k)
     if kind == 0 and 2 * k.unspaced > k.letters:
         # Mostly a script written without spaces: shingled by code points.
         doc_kind = 1
@@ -1078,6 +1421,7 @@ def sketch_kernel(
     const uint32_t[::1] case,
     const uint32_t[::1] accent,
     const uint8_t[::1] stable,
+    const uint32_t[::1] nfc,
     bint fold_accents,
     bint check_nfc,
     const uint32_t[:, ::1] tones,
@@ -1089,9 +1433,10 @@ def sketch_kernel(
 ):
     """``(values, value_starts, signatures, by_chars, needs_nfc)`` for a
     batch of UTF-8 texts; by_chars (uint8) flags the documents of a word
-    scan shingled by code points (the fallback), needs_nfc (uint8) the
-    documents left empty because they need Python's NFC first (only with
-    check_nfc)."""
+    scan shingled by code points (the fallback). With check_nfc, documents
+    that are not NFC-stable are composed here by the packed table ``nfc``
+    (dedup._unicode.nfc_table); when ``nfc`` is empty they are left empty
+    instead, flagged in needs_nfc (uint8) for Python's NFC."""
     cdef Py_ssize_t n_docs = starts.shape[0] - 1
     cdef Py_ssize_t num_perm = a.shape[0]
     cdef Py_ssize_t d
@@ -1100,6 +1445,10 @@ def sketch_kernel(
     cdef Scratch* sc
     cdef const uint8_t* base = &text[0] if text.shape[0] > 0 else NULL
     cdef Tables t = _tables(case, accent, stable, tones, fold_accents, check_nfc)
+    cdef Nfc u
+    if nfc.shape[0] > 0:
+        u = _nfc_tables(nfc)
+        t.nfc = &u
     signatures_arr = np.full((n_docs, num_perm), 0xFFFFFFFF, dtype=np.uint32)
     counts_arr = np.zeros(n_docs, dtype=np.int64)
     owner_arr = np.zeros(n_docs, dtype=np.int32)
@@ -1146,6 +1495,7 @@ def sketch_kernel(
             free(scratch[d].bounds)
             free(scratch[d].hashes)
             free(scratch[d].kept)
+            _free_nfc_scratch(&scratch[d].nfc)
         free(scratch)
 
 

@@ -20,8 +20,16 @@ The definitions (the single source of truth for what normalization means):
   a Hangul vowel or trailing consonant jamo. A text made only of NFC-stable
   code points is already in NFC (the quick check of UAX #15 answers Yes), so
   the kernel skips ``unicodedata.normalize`` for it; every other text goes
-  through Python's NFC first. Everything below U+0300 is stable, and so is
+  through NFC first. Everything below U+0300 is stable, and so is
   precomposed Vietnamese.
+* NFC (of a text that fails that check), as UAX #15 states it and
+  ``unicodedata.normalize("NFC")`` computes it: full canonical decomposition
+  (Hangul syllables by the arithmetic of UAX #15 §3.12), each run of
+  non-starters stably sorted by canonical combining class, then canonical
+  composition of the primary composites (pairs whose composite is its own
+  NFC: composition exclusions, singletons and non-starter decompositions
+  are not), with the blocking rule. :func:`nfc_table` packs what the kernel
+  needs for it into one array (layout below).
 """
 
 from __future__ import annotations
@@ -66,13 +74,22 @@ def fold_accent_char(ch: str) -> str:
     return base if len(base) == 1 else ch
 
 
+@cache
+def _canonical_decompositions() -> dict[int, tuple[int, ...]]:
+    """Each code point's one-level canonical decomposition (none for Hangul
+    syllables: :mod:`unicodedata` leaves them to arithmetic too)."""
+    found: dict[int, tuple[int, ...]] = {}
+    for cp in range(N_CODE_POINTS):
+        parts = unicodedata.decomposition(chr(cp)).split()
+        if parts and not parts[0].startswith("<"):
+            found[cp] = tuple(int(p, 16) for p in parts)
+    return found
+
+
 def _composition_seconds() -> set[int]:
     """Code points that can be the second half of a canonical composition."""
     seconds = set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))  # Hangul V and T jamo
-    for cp in range(N_CODE_POINTS):
-        parts = unicodedata.decomposition(chr(cp)).split()
-        if len(parts) == 2 and not parts[0].startswith("<"):
-            seconds.add(int(parts[1], 16))
+    seconds.update(parts[1] for parts in _canonical_decompositions().values() if len(parts) == 2)
     return seconds
 
 
@@ -92,6 +109,65 @@ def nfc_stable_ranges() -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]
             lo.append(cp)
             hi.append(cp)
     return np.array(lo, dtype=np.uint32), np.array(hi, dtype=np.uint32)
+
+
+# The kernel's NFC table (dedup/_kernels.pyx, ``Nfc``), one uint32 array:
+# a header of NFC_HEADER offsets (stage1, stage2, decomp_at, decomp, comp_at,
+# comp_second, comp_to, then the total length) and those sections. A code
+# point's properties are ``stage2[stage1[cp >> 7] * 128 + (cp & 127)]``:
+# bits 0-7 its canonical combining class, bit 8 set when it can be the
+# second half of a composition, bits 9-20 its decomposition id ``i`` (0:
+# none; it decomposes fully to ``decomp[decomp_at[i - 1]:decomp_at[i]]``),
+# bits 21-31 its first id ``f`` (0: none; it composes with
+# ``comp_second[k]`` into ``comp_to[k]`` for k in
+# ``range(comp_at[f - 1], comp_at[f])``).
+NFC_HEADER = 8
+NFC_SECOND = 1 << 8
+NFC_DECOMP_SHIFT = 9
+NFC_FIRST_SHIFT = 21
+_BLOCK = 128
+
+
+def _full_decomposition(cp: int, one_level: dict[int, tuple[int, ...]]) -> list[int]:
+    if cp not in one_level:
+        return [cp]
+    return [x for part in one_level[cp] for x in _full_decomposition(part, one_level)]
+
+
+def build_nfc_table() -> npt.NDArray[np.uint32]:
+    """The packed NFC table (layout above) from :mod:`unicodedata` (slow)."""
+    one_level = _canonical_decompositions()
+    decomposed = sorted(one_level)
+    full = [_full_decomposition(cp, one_level) for cp in decomposed]
+    # Primary composites: a pair's composite that is its own NFC (so not a
+    # composition exclusion, a singleton or a non-starter decomposition).
+    pairs = sorted(
+        (parts[0], parts[1], cp)
+        for cp, parts in one_level.items()
+        if len(parts) == 2 and unicodedata.normalize("NFC", chr(cp)) == chr(cp)
+    )
+    firsts = sorted({first for first, _, _ in pairs})
+    if len(decomposed) >= 1 << (NFC_FIRST_SHIFT - NFC_DECOMP_SHIFT) or len(firsts) >= 1 << (32 - NFC_FIRST_SHIFT):
+        raise ValueError("this Unicode version's NFC data does not fit the packed table")
+    props = np.zeros(N_CODE_POINTS, dtype=np.uint32)
+    for cp in range(N_CODE_POINTS):
+        props[cp] = unicodedata.combining(chr(cp))
+    props[sorted(_composition_seconds())] |= NFC_SECOND
+    props[decomposed] |= np.arange(1, len(decomposed) + 1, dtype=np.uint32) << NFC_DECOMP_SHIFT
+    props[firsts] |= np.arange(1, len(firsts) + 1, dtype=np.uint32) << NFC_FIRST_SHIFT
+    blocks, stage1 = np.unique(props.reshape(-1, _BLOCK), axis=0, return_inverse=True)
+    first_of = np.array([first for first, _, _ in pairs], dtype=np.uint32)
+    sections = [
+        stage1.reshape(-1).astype(np.uint32),
+        blocks.reshape(-1),
+        np.cumsum([0] + [len(f) for f in full]).astype(np.uint32),
+        np.array([x for f in full for x in f], dtype=np.uint32),
+        np.concatenate([[0], np.searchsorted(first_of, firsts, side="right")]).astype(np.uint32),
+        np.array([second for _, second, _ in pairs], dtype=np.uint32),
+        np.array([composite for _, _, composite in pairs], dtype=np.uint32),
+    ]
+    header = np.cumsum([NFC_HEADER] + [len(part) for part in sections]).astype(np.uint32)
+    return np.concatenate([header, *sections])
 
 
 def build_tables() -> dict[str, npt.NDArray[np.uint32]]:
@@ -136,6 +212,7 @@ def build_tables() -> dict[str, npt.NDArray[np.uint32]]:
         "accent_to": np.array([accent[k] for k in sorted(accent)], dtype=np.uint32),
         "nfc_unstable_lo": unstable_lo,
         "nfc_unstable_hi": unstable_hi,
+        "nfc": build_nfc_table(),
         "unidata_version": np.array([ord(c) for c in unicodedata.unidata_version], dtype=np.uint32),
     }
 
@@ -177,6 +254,12 @@ def nfc_stable_table() -> npt.NDArray[np.uint8]:
     for lo, hi in zip(data["nfc_unstable_lo"].tolist(), data["nfc_unstable_hi"].tolist(), strict=True):
         table[lo : hi + 1] = 0
     return table
+
+
+@cache
+def nfc_table() -> npt.NDArray[np.uint32]:
+    """The kernel's NFC table, uint32, packed as described above."""
+    return _load()["nfc"]
 
 
 def main() -> None:

@@ -19,12 +19,15 @@ The steps (see DESIGN.md):
 All five steps run in one compiled pass (``dedup/_kernels.pyx``) over a whole
 batch of UTF-8 documents (:func:`normalize_batch`); Python's own regular
 expressions managed only ~1,100 Vietnamese news documents per second on this
-work, a fifth of the rest of the pipeline. NFC is Python's
-(``unicodedata.normalize``), but only for the documents that need it: the
-kernel checks each code point against a table of NFC-stable ones (every code
-point below U+0300, precomposed Vietnamese...; see :mod:`dedup._unicode`), and
-a document holding another one (NFD Vietnamese, say) goes through Python's NFC
-and the kernel again (:func:`renormalized`).
+work, a fifth of the rest of the pipeline. NFC runs only on the documents
+that need it: the kernel checks each code point against a table of
+NFC-stable ones (every code point below U+0300, precomposed Vietnamese...;
+see :mod:`dedup._unicode`), and composes a document holding another one (NFD
+Vietnamese, say) itself, with tables generated from :mod:`unicodedata`
+(tested equal to ``unicodedata.normalize("NFC")``). Python's NFC
+(:func:`renormalized`) remains for what the kernel leaves: a document whose
+normalized text would outgrow its output region (3 bytes per input byte),
+never seen.
 
 Example:
     >>> normalize_text("Thuỷ  điện HOÀ BÌNH, khoẻ!")
@@ -44,7 +47,7 @@ import numpy.typing as npt
 
 from dedup._kernels import normalize_kernel
 from dedup._threads import resolve_workers
-from dedup._unicode import accent_table, case_table, nfc_stable_table
+from dedup._unicode import accent_table, case_table, nfc_stable_table, nfc_table
 
 __all__ = [
     "encode_texts",
@@ -81,6 +84,7 @@ def _tone_table() -> npt.NDArray[np.uint32]:
 
 
 _TONE_TABLE = _tone_table()
+_NO_TABLE = np.zeros(0, dtype=np.uint32)  # for the kernels' ``nfc``: no NFC there
 
 
 def encode_texts(texts: Sequence[str]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
@@ -189,12 +193,14 @@ def normalize_utf8(
     :func:`encode_texts` (trusted: not checked)."""
     case, accent, stable, tones = kernel_tables(fold_accents)
     threads = resolve_workers(workers)
-    buf, offsets, needs = normalize_kernel(text, starts, case, accent, stable, fold_accents, True, tones, threads)
+    buf, offsets, needs = normalize_kernel(
+        text, starts, case, accent, stable, nfc_table(), fold_accents, True, tones, threads
+    )
     rows = np.flatnonzero(needs)
     if len(rows):
         nfc, nfc_starts = renormalized(text, starts, rows)
         sub, sub_offsets, _ = normalize_kernel(
-            nfc, nfc_starts, case, accent, stable, fold_accents, False, tones, threads
+            nfc, nfc_starts, case, accent, stable, _NO_TABLE, fold_accents, False, tones, threads
         )
         buf, offsets = splice(buf, offsets, rows, sub, sub_offsets)
     return buf, offsets

@@ -35,6 +35,7 @@ import numpy.typing as npt
 
 from dedup._kernels import shingle_kernel, sketch_kernel, sorted_distinct
 from dedup._threads import resolve_workers
+from dedup._unicode import nfc_table
 from dedup.config import ScanConfig
 from dedup.document import Document, DocumentLike, Skipped, UniqueIds, as_document
 from dedup.ensemble import EnsembleStats, containment_candidates, containment_from_jaccard, orient
@@ -227,8 +228,7 @@ def sketch_units(
     fold_accents: bool,
     workers: int | None,
 ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.uint32], npt.NDArray[np.uint8]]:
-    """The compiled part of sketching (runs without the GIL but for the
-    documents that need Python's NFC): ``(values, starts, signatures,
+    """The compiled part of sketching, without the GIL: ``(values, starts, signatures,
     by_chars)`` of UTF-8 texts from :func:`dedup.normalize.encode_texts`
     (uint8, with int64 offsets of shape ``(n + 1,)``); by_chars is the uint8
     flags, shape ``(n,)``, of the documents shingled by characters as the
@@ -240,17 +240,19 @@ def sketch_units(
     case, accent, stable, tones = kernel_tables(fold_accents)
     a, b = permutations(num_perm, seed)
     kind, threads = SHINGLE_KINDS[spec.kind], resolve_workers(workers)
-    # One fused compiled pass; equal to normalize_batch -> shingle_batch ->
-    # compute_signatures (a property test checks it) without their batch-wide
-    # intermediate arrays.
+    # One fused compiled pass, NFC included; equal to normalize_batch ->
+    # shingle_batch -> compute_signatures (a property test checks it) without
+    # their batch-wide intermediate arrays.
+    table = nfc_table()
     values, starts, signatures, by_chars, needs = sketch_kernel(
-        text, text_starts, case, accent, stable, fold_accents, True, tones, kind, spec.n, a, b, threads
+        text, text_starts, case, accent, stable, table, fold_accents, True, tones, kind, spec.n, a, b, threads
     )
     rows = np.flatnonzero(needs)
     if len(rows):
+        # Only without the NFC table (a test's reference): Python's NFC, then the kernel.
         nfc, nfc_starts = renormalized(text, text_starts, rows)
         sub_values, sub_starts, signatures[rows], by_chars[rows], _ = sketch_kernel(
-            nfc, nfc_starts, case, accent, stable, fold_accents, False, tones, kind, spec.n, a, b, threads
+            nfc, nfc_starts, case, accent, stable, table, fold_accents, False, tones, kind, spec.n, a, b, threads
         )
         values, starts = splice(values, starts, rows, sub_values, sub_starts)
     return values, starts, signatures, by_chars

@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dedup._kernels import normalize_kernel, shingle_kernel, signature_kernel, sketch_kernel, sort_hashes_for_tests
+from dedup._unicode import nfc_table
 from dedup.hashing import xxh64_reference
 from dedup.minhash import permutations
 from dedup.normalize import kernel_tables, normalize_batch, normalize_text
@@ -227,25 +228,30 @@ def test_the_report_highlights_the_scripts_the_kernel_shingles_by_characters() -
     st.sampled_from([(0, 5), (0, 1), (1, 3)]),
     st.booleans(),
     st.booleans(),
+    st.booleans(),
     st.sampled_from([1, 2]),
 )
 def test_fused_kernel_equals_the_stage_kernels_on_any_bytes(
-    docs: list[bytes], shingle: tuple[int, int], fold_accents: bool, check_nfc: bool, workers: int
+    docs: list[bytes], shingle: tuple[int, int], fold_accents: bool, check_nfc: bool, compose: bool, workers: int
 ) -> None:
     """The fused kernel counts words and letters and finds word starts while
     normalizing, and hashes from padded scratch; the stage kernels find them
     again in the normalized text. Equal on any bytes: invalid UTF-8,
-    surrogates, NFD (flagged alike with check_nfc), unspaced scripts."""
+    surrogates, NFD (composed alike with the NFC table, flagged alike
+    without), unspaced scripts."""
     kind, n = shingle
     text = np.frombuffer(b"".join(docs), dtype=np.uint8)
     starts = np.zeros(len(docs) + 1, dtype=np.int64)
     np.cumsum([len(d) for d in docs], out=starts[1:])
     case, accent, stable, tones = kernel_tables(fold_accents)
+    nfc = nfc_table() if compose else np.zeros(0, dtype=np.uint32)
     a, b = permutations(16, 7)
     values, value_starts, signatures, by_chars, needs = sketch_kernel(
-        text, starts, case, accent, stable, fold_accents, check_nfc, tones, kind, n, a, b, workers
+        text, starts, case, accent, stable, nfc, fold_accents, check_nfc, tones, kind, n, a, b, workers
     )
-    buf, offsets, ref_needs = normalize_kernel(text, starts, case, accent, stable, fold_accents, check_nfc, tones, 1)
+    buf, offsets, ref_needs = normalize_kernel(
+        text, starts, case, accent, stable, nfc, fold_accents, check_nfc, tones, 1
+    )
     ref_values, ref_starts, ref_by_chars = shingle_kernel(buf, offsets, kind, n, 1)
     np.testing.assert_array_equal(needs, ref_needs)
     np.testing.assert_array_equal(value_starts, ref_starts)
