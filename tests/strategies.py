@@ -483,3 +483,45 @@ def json_string_bytes(draw: st.DrawFn) -> bytes:
         bad = draw(st.sampled_from(JSON_STRING_BAD_PIECES))
         pieces.insert(draw(st.integers(0, len(pieces))), bad)
     return b"".join(pieces)
+
+
+# Text for the kernel's NFC (UAX #15 in dedup/_kernels.pyx): Vietnamese in NFD
+# and in NFC side by side, combining marks stacked in odd orders (classes out
+# of order, repeated; runs long enough for the linear sort), marks after
+# digits, punctuation and spaces and at a text's start, Hangul jamo and
+# syllables, composition exclusions, singletons and the scripts whose second
+# halves are starters, lone and paired surrogates.
+NFC_MARKS = [chr(c) for c in range(0x300, 0x370)] + [
+    "\u05b0", "\u05bc", "\u05c1", "\u093c", "\u0e38", "\u0f71", "\u0f72", "\u0f74", "\u0f80",
+    "\u1dc0", "\u20d0", "\u302a", "\u3099", "\U0001d165", "\U0001d16e",
+]  # fmt: skip
+_NFC_ODD = [
+    "\u1100", "\u1161", "\u11a8", "\u11c3", "\uac00", "\uac01", "\u0344", "\u0f73", "\u0958", "\ufb2c",
+    "\U0001d160", "\u212b", "\u2126", "\u0b47", "\u0b3e", "\u0b57", "\u1b05", "\u1b35", "\u0dd9", "\u0dcf",
+    "\u0dca", "\u3046", "\u0cc6", "\u0cc2", "\u0cd5", "\U00011131", "\U00011127", "\u00c5", "\u01fa", "\u1e69",
+]  # fmt: skip
+_NFC_PIECES = st.one_of(
+    news_texts.map(lambda t: unicodedata.normalize("NFD", t)),
+    news_texts,
+    st.lists(st.sampled_from(SYLLABLES), min_size=1, max_size=6).map(
+        lambda ws: unicodedata.normalize("NFD", " ".join(ws).upper())
+    ),
+    st.lists(st.sampled_from(NFC_MARKS), min_size=1, max_size=6).map("".join),
+    st.lists(
+        st.sampled_from(NFC_MARKS[:8] + NFC_MARKS[0x23:0x28] + ["\u0345", "\u031b"]), min_size=30, max_size=70
+    ).map("".join),
+    st.sampled_from(list("aAeEoOuUyYiIđĐơưăâêô09 .-\n")),
+    st.sampled_from(_NFC_ODD),
+    st.sampled_from(["\ud800", "\udc00", "\ud83d\ude00", "\udbff\udfff"]),
+    st.characters(codec="utf-8"),
+)
+nfc_texts = st.lists(_NFC_PIECES, max_size=14).map("".join)
+# The same as bytes, with bytes that are not UTF-8 between the pieces.
+nfc_soup = st.lists(
+    st.one_of(
+        nfc_texts.map(lambda t: t.encode("utf-8", "surrogatepass")),
+        st.sampled_from([b"\x80", b"\xc3", b"\xe1\xbb", b"\xcc", b"\xe0\x80\x80", b"\xf4\x90\x80\x80", b"\xff"]),
+        st.binary(max_size=4),
+    ),
+    max_size=6,
+).map(b"".join)
