@@ -427,22 +427,25 @@ cdef inline int64_t _end_word(
 # equal unicodedata.normalize("NFC") on every code point, on base + mark
 # pairs and triples and on random text.
 #
-# The text is cut into segments, each from a "safe" starter (combining class
-# 0 and never the second half of a composition) to the next: nothing after
-# a safe starter composes or reorders with anything before it, so each
-# segment is finished and written as soon as the next one starts, and the
-# code-point scratch holds one segment (a few code points, short of
-# adversarial text). Bytes that start no valid UTF-8 sequence pass through
+# The text is cut into segments, each from a "safe" code point (one whose
+# decomposition starts with a starter that never composes with what comes
+# before it) to the next: nothing in a segment composes or reorders with
+# anything before it, so each segment is final as soon as the next one
+# starts, and the code-point scratch holds one segment (a few code points,
+# short of adversarial text). A segment of one NFC-stable code point (ASCII,
+# precomposed Vietnamese) is written as it is, without decomposing it; a run
+# of ASCII is copied. Bytes that start no valid UTF-8 sequence pass through
 # as starters that compose with nothing (RAW + the byte), and so do
 # surrogates, as Python's NFC leaves them: the text reads back as before.
 
 cdef enum:
-    _NFC_HEADER = 8
+    _NFC_HEADER = 6
     _NFC_CCC = 0xFF
-    _NFC_SECOND = 0x100
-    _NFC_DECOMP_SHIFT = 9
+    _NFC_SAFE = 0x100
+    _NFC_STABLE = 0x200
+    _NFC_DECOMP_SHIFT = 10
     _NFC_DECOMP_MASK = 0xFFF
-    _NFC_FIRST_SHIFT = 21
+    _NFC_FIRST = 0x400000
     _SHORT_RUN = 32
 
 cdef uint32_t _RAW = 0x110000
@@ -455,14 +458,15 @@ cdef struct Nfc:
     const uint32_t* stage2
     const uint32_t* decomp_at
     const uint32_t* decomp
-    const uint32_t* comp_at
-    const uint32_t* comp_second
-    const uint32_t* comp_to
+    const uint32_t* comp
+    int comp_shift
+    uint32_t comp_mask
 
 
 cdef struct NfcScratch:
-    # Per-thread: the composed text, a segment's code points (and as many
-    # again for sorting), the normalized text (normalize_kernel only).
+    # Per-thread: the composed text, a segment's code points (then its
+    # decomposition, and room to sort it), the normalized text
+    # (normalize_kernel only).
     uint8_t* text
     uint32_t* cps
     uint8_t* out
@@ -476,7 +480,10 @@ cdef Nfc _nfc_tables(const uint32_t[::1] table):
     cdef Nfc u
     cdef const uint32_t* p = &table[0]
     cdef Py_ssize_t k
-    if table.shape[0] < _NFC_HEADER or p[0] != _NFC_HEADER or p[_NFC_HEADER - 1] != table.shape[0]:
+    cdef uint32_t slots = 0
+    if table.shape[0] >= _NFC_HEADER and p[0] == _NFC_HEADER and p[_NFC_HEADER - 1] == table.shape[0]:
+        slots = (p[5] - p[4]) // 3
+    if slots < 2 or slots & (slots - 1) or 3 * slots != p[5] - p[4]:
         raise ValueError("nfc is not a packed NFC table (dedup._unicode.nfc_table)")
     for k in range(1, _NFC_HEADER):
         if p[k] < p[k - 1]:
@@ -485,79 +492,124 @@ cdef Nfc _nfc_tables(const uint32_t[::1] table):
     u.stage2 = p + p[1]
     u.decomp_at = p + p[2]
     u.decomp = p + p[3]
-    u.comp_at = p + p[4]
-    u.comp_second = p + p[5]
-    u.comp_to = p + p[6]
+    u.comp = p + p[4]
+    u.comp_mask = slots - 1
+    u.comp_shift = 32
+    while slots > 1:
+        slots >>= 1
+        u.comp_shift -= 1
     return u
 
 
 cdef inline uint32_t _props(const Nfc* u, uint32_t cp) noexcept nogil:
     if cp >= 0x110000:
-        return 0
+        return _NFC_SAFE | _NFC_STABLE  # RAW: a starter that composes with nothing
     return u.stage2[(u.stage1[cp >> 7] << 7) | (cp & 127)]
+
+
+cdef inline uint32_t _ccc(const Nfc* u, uint32_t cp) noexcept nogil:
+    return _props(u, cp) & _NFC_CCC
 
 
 cdef inline uint32_t _compose(const Nfc* u, uint32_t first, uint32_t second) noexcept nogil:
     """The primary composite of the pair, or 0."""
-    cdef uint32_t f, k
+    cdef uint32_t k
     if first - _L_BASE < _L_COUNT and second - _V_BASE < _V_COUNT:
         return _S_BASE + ((first - _L_BASE) * _V_COUNT + (second - _V_BASE)) * _T_COUNT
     if first - _S_BASE < _S_COUNT and (first - _S_BASE) % _T_COUNT == 0 and second - _T_BASE - 1 < _T_COUNT - 1:
         return first + (second - _T_BASE)
-    f = _props(u, first) >> _NFC_FIRST_SHIFT
-    if f == 0:
+    if not _props(u, first) & _NFC_FIRST:
         return 0
-    for k in range(u.comp_at[f - 1], u.comp_at[f]):
-        if u.comp_second[k] == second:
-            return u.comp_to[k]
+    # Open addressing, at most half full: a probe or two (nfc_pair_slot).
+    k = (((first * <uint32_t>0x9E3779B1) ^ second) * <uint32_t>0x85EBCA77) >> u.comp_shift
+    while u.comp[3 * k] != 0:
+        if u.comp[3 * k] == first and u.comp[3 * k + 1] == second:
+            return u.comp[3 * k + 2]
+        k = (k + 1) & u.comp_mask
     return 0
 
 
-cdef void _sort_marks(const Nfc* u, uint32_t* cps, int64_t n, uint32_t* tmp) noexcept nogil:
-    """Stable sort of a run of non-starters by combining class: insertion
-    sort for short runs, counting sort (linear) for long ones."""
+cdef void _sort_marks(uint32_t* cps, int64_t n, uint32_t* tmp) noexcept nogil:
+    """Stable sort of a run of non-starters (class in bits 24-31) by
+    combining class: insertion sort for short runs, counting sort (linear)
+    for long ones."""
     cdef int64_t i, p, at[257]
-    cdef uint32_t x, cx
+    cdef uint32_t x
     if n <= _SHORT_RUN:
         for i in range(1, n):
             x = cps[i]
-            cx = _props(u, x) & _NFC_CCC
             p = i
-            while p > 0 and (_props(u, cps[p - 1]) & _NFC_CCC) > cx:
+            while p > 0 and (cps[p - 1] >> 24) > (x >> 24):
                 cps[p] = cps[p - 1]
                 p -= 1
             cps[p] = x
         return
     memset(at, 0, sizeof(at))
     for i in range(n):
-        at[(_props(u, cps[i]) & _NFC_CCC) + 1] += 1
+        at[(cps[i] >> 24) + 1] += 1
     for i in range(1, 257):
         at[i] += at[i - 1]
     for i in range(n):
-        cx = _props(u, cps[i]) & _NFC_CCC
-        tmp[at[cx]] = cps[i]
-        at[cx] += 1
+        tmp[at[cps[i] >> 24]] = cps[i]
+        at[cps[i] >> 24] += 1
     memcpy(cps, tmp, n * sizeof(uint32_t))
 
 
-cdef int64_t _nfc_segment(const Nfc* u, uint32_t* cps, int64_t n, uint8_t* out, int64_t pos) noexcept nogil:
-    """Reorder and compose the decomposed segment ``cps[:n]`` (room for n
-    more after it) and write it as UTF-8 at ``out[pos]``; the new position."""
-    cdef int64_t i = 0, j, w = 0, starter = -1
+cdef int64_t _decompose(const Nfc* u, const uint32_t* seg, int64_t n, uint32_t* out) noexcept nogil:
+    """Full canonical decomposition of ``seg[:n]`` into ``out`` (room for
+    4 code points each), each code point with its class in bits 24-31 (RAW
+    values have no class: they stay below 2**24); the number written."""
+    cdef int64_t i, k, w = 0
+    cdef uint32_t c, props, index, s
+    for i in range(n):
+        c = seg[i]
+        props = _props(u, c)
+        index = (props >> _NFC_DECOMP_SHIFT) & _NFC_DECOMP_MASK
+        if index != 0:
+            for k in range(u.decomp_at[index - 1], u.decomp_at[index]):
+                out[w] = u.decomp[k]
+                w += 1
+        elif c - _S_BASE < _S_COUNT:
+            s = c - _S_BASE
+            out[w] = _L_BASE + s // (_V_COUNT * _T_COUNT)
+            out[w + 1] = _V_BASE + (s % (_V_COUNT * _T_COUNT)) // _T_COUNT
+            w += 2
+            if s % _T_COUNT != 0:
+                out[w] = _T_BASE + s % _T_COUNT
+                w += 1
+        else:
+            out[w] = c | ((props & _NFC_CCC) << 24)
+            w += 1
+    return w
+
+
+cdef int64_t _nfc_segment(const Nfc* u, uint32_t* seg, int64_t n, uint8_t* out, int64_t pos) noexcept nogil:
+    """Write the NFC of the segment ``seg[:n]`` (room for 9n code points:
+    its decomposition and as many again to sort it) as UTF-8 at
+    ``out[pos]``; the new position."""
+    cdef int64_t i, j, w = 0, starter = -1
     cdef uint32_t c, cc, last = 0, composite
+    cdef uint32_t* cps = seg + n
+    if n == 1 and _props(u, seg[0]) & _NFC_STABLE:
+        if seg[0] >= _RAW:
+            out[pos] = <uint8_t>(seg[0] - _RAW)
+            return pos + 1
+        return _utf8(seg[0], out, pos)
+    n = _decompose(u, seg, n, cps)
+    i = 0
     while i < n:
-        if _props(u, cps[i]) & _NFC_CCC == 0:
+        if cps[i] >> 24 == 0:
             i += 1
             continue
         j = i + 1
-        while j < n and _props(u, cps[j]) & _NFC_CCC != 0:
+        while j < n and cps[j] >> 24 != 0:
             j += 1
         if j - i > 1:
-            _sort_marks(u, cps + i, j - i, cps + n)
+            _sort_marks(cps + i, j - i, cps + n)
         i = j
     for i in range(n):
-        c = cps[i]
-        cc = _props(u, c) & _NFC_CCC
+        cc = cps[i] >> 24
+        c = cps[i] & 0xFFFFFF
         # Not blocked from the last starter: adjacent to it, or every code
         # point between (non-starters in class order) of a lower class.
         if starter >= 0 and (w - 1 == starter or last < cc):
@@ -582,8 +634,8 @@ cdef int64_t _nfc_segment(const Nfc* u, uint32_t* cps, int64_t n, uint8_t* out, 
 cdef int64_t _nfc(const uint8_t* s, int64_t m, const Nfc* u, NfcScratch* ns, Py_ssize_t d) noexcept nogil:
     """NFC of the UTF-8 ``s[:m]`` into ``ns.text``: its length, or -1 when
     out of memory."""
-    cdef int64_t i = 0, at, n = 0, pos = 0, k, lo, hi, index
-    cdef uint32_t c, head, props
+    cdef int64_t i = 0, j, at, n = 0, pos = 0
+    cdef uint32_t c
     if not _reserve(<void**>&ns.text, &ns.text_cap, m + 16, 1, d, _SITE_NFC):
         return -1
     if not _reserve(<void**>&ns.cps, &ns.cps_cap, 64, sizeof(uint32_t), d, _SITE_NFC):
@@ -597,44 +649,34 @@ cdef int64_t _nfc(const uint8_t* s, int64_t m, const Nfc* u, NfcScratch* ns, Py_
             c = _next_cp(s, m, &i)
             if c == INVALID:
                 c = _RAW + s[at]
-        props = _props(u, c)
-        index = (props >> _NFC_DECOMP_SHIFT) & _NFC_DECOMP_MASK
-        lo = 0
-        hi = 0
-        if index != 0:
-            lo = u.decomp_at[index - 1]
-            hi = u.decomp_at[index]
-            head = u.decomp[lo]
-        elif c - _S_BASE < _S_COUNT:
-            head = _L_BASE + (c - _S_BASE) // (_V_COUNT * _T_COUNT)
-        else:
-            head = c
-        if n > 0 and _props(u, head) & (_NFC_CCC | _NFC_SECOND) == 0:
-            # A safe starter: the segment before it is final. Room for 4
-            # UTF-8 bytes per code point (composing never lengthens it).
-            if not _reserve(<void**>&ns.text, &ns.text_cap, pos + 4 * n, 1, d, _SITE_NFC):
+        if n > 0 and _props(u, c) & _NFC_SAFE:
+            # The segment before a safe code point is final. Room for 4
+            # UTF-8 bytes per code point of its decomposition.
+            if pos + 16 * n > ns.text_cap and not _reserve(<void**>&ns.text, &ns.text_cap, pos + 16 * n, 1, d, _SITE_NFC):
                 return -1
             pos = _nfc_segment(u, ns.cps, n, ns.text, pos)
             n = 0
-        # A code point decomposes to at most 4; the sort needs n more.
-        if not _reserve(<void**>&ns.cps, &ns.cps_cap, 2 * (n + 4), sizeof(uint32_t), d, _SITE_NFC):
+        if c < 0x80:
+            # ASCII: every byte of a run but its last is followed by a safe
+            # code point (the next byte), so it is final as it is.
+            j = i
+            while j < m and s[j] < 0x80:
+                j += 1
+            if j > i:
+                if pos + j - at > ns.text_cap and not _reserve(<void**>&ns.text, &ns.text_cap, pos + j - at, 1, d, _SITE_NFC):
+                    return -1
+                memcpy(ns.text + pos, s + at, j - 1 - at)
+                pos += j - 1 - at
+                c = s[j - 1]
+                i = j
+        # The segment, then its decomposition (4 code points each at most)
+        # and as many again to sort it.
+        if 9 * (n + 1) > ns.cps_cap and not _reserve(<void**>&ns.cps, &ns.cps_cap, 9 * (n + 1), sizeof(uint32_t), d, _SITE_NFC):
             return -1
-        if index != 0:
-            for k in range(lo, hi):
-                ns.cps[n] = u.decomp[k]
-                n += 1
-        elif c - _S_BASE < _S_COUNT:
-            ns.cps[n] = head
-            ns.cps[n + 1] = _V_BASE + ((c - _S_BASE) % (_V_COUNT * _T_COUNT)) // _T_COUNT
-            n += 2
-            if (c - _S_BASE) % _T_COUNT != 0:
-                ns.cps[n] = _T_BASE + (c - _S_BASE) % _T_COUNT
-                n += 1
-        else:
-            ns.cps[n] = c
-            n += 1
+        ns.cps[n] = c
+        n += 1
     if n > 0:
-        if not _reserve(<void**>&ns.text, &ns.text_cap, pos + 4 * n, 1, d, _SITE_NFC):
+        if pos + 16 * n > ns.text_cap and not _reserve(<void**>&ns.text, &ns.text_cap, pos + 16 * n, 1, d, _SITE_NFC):
             return -1
         pos = _nfc_segment(u, ns.cps, n, ns.text, pos)
     return pos

@@ -112,20 +112,43 @@ def nfc_stable_ranges() -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]
 
 
 # The kernel's NFC table (dedup/_kernels.pyx, ``Nfc``), one uint32 array:
-# a header of NFC_HEADER offsets (stage1, stage2, decomp_at, decomp, comp_at,
-# comp_second, comp_to, then the total length) and those sections. A code
-# point's properties are ``stage2[stage1[cp >> 7] * 128 + (cp & 127)]``:
-# bits 0-7 its canonical combining class, bit 8 set when it can be the
-# second half of a composition, bits 9-20 its decomposition id ``i`` (0:
-# none; it decomposes fully to ``decomp[decomp_at[i - 1]:decomp_at[i]]``),
-# bits 21-31 its first id ``f`` (0: none; it composes with
-# ``comp_second[k]`` into ``comp_to[k]`` for k in
-# ``range(comp_at[f - 1], comp_at[f])``).
-NFC_HEADER = 8
-NFC_SECOND = 1 << 8
-NFC_DECOMP_SHIFT = 9
-NFC_FIRST_SHIFT = 21
+# a header of NFC_HEADER offsets (stage1, stage2, decomp_at, decomp, comp,
+# then the total length) and those sections. A code point's properties
+# are ``stage2[stage1[cp >> 7] * 128 + (cp & 127)]``:
+# bits 0-7 its canonical combining class; bit 8 (safe) set when the first
+# code point of its full decomposition (itself if none, the leading jamo of
+# a Hangul syllable) has class 0 and is never the second half of a
+# composition; bit 9 set when it is NFC-stable (as above); bits 10-21 its
+# decomposition id ``i`` (0: none; it decomposes fully to
+# ``decomp[decomp_at[i - 1]:decomp_at[i]]``, each entry a code point with
+# its combining class in bits 24-31); bit 22 set when it is the first half
+# of a primary composite. ``comp`` is a hash table of the primary composites:
+# slots of three (first, second, composite), a power of two of them, the
+# pair in the first slot from ``nfc_pair_slot`` on that is empty (first 0)
+# or holds it.
+NFC_HEADER = 6
+NFC_SAFE = 1 << 8
+NFC_STABLE = 1 << 9
+NFC_DECOMP_SHIFT = 10
+NFC_FIRST = 1 << 22
 _BLOCK = 128
+
+
+def nfc_pair_slot(first: int, second: int, bits: int) -> int:
+    """Where the hash table of composites (``1 << bits`` slots) starts
+    looking for a pair (the kernel's ``_compose`` computes the same)."""
+    return ((((first * 0x9E3779B1) & 0xFFFFFFFF) ^ second) * 0x85EBCA77 & 0xFFFFFFFF) >> (32 - bits)
+
+
+def _composite_hash(pairs: list[tuple[int, int, int]]) -> npt.NDArray[np.uint32]:
+    bits = max(1, (2 * len(pairs) - 1).bit_length())  # at most half full
+    slots = np.zeros((1 << bits, 3), dtype=np.uint32)
+    for first, second, composite in pairs:
+        k = nfc_pair_slot(first, second, bits)
+        while slots[k, 0] != 0:
+            k = (k + 1) & ((1 << bits) - 1)
+        slots[k] = first, second, composite
+    return slots.reshape(-1)
 
 
 def _full_decomposition(cp: int, one_level: dict[int, tuple[int, ...]]) -> list[int]:
@@ -134,8 +157,9 @@ def _full_decomposition(cp: int, one_level: dict[int, tuple[int, ...]]) -> list[
     return [x for part in one_level[cp] for x in _full_decomposition(part, one_level)]
 
 
-def build_nfc_table() -> npt.NDArray[np.uint32]:
-    """The packed NFC table (layout above) from :mod:`unicodedata` (slow)."""
+def build_nfc_table(unstable_lo: npt.NDArray[np.uint32], unstable_hi: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
+    """The packed NFC table (layout above) from :mod:`unicodedata` (slow),
+    given the runs of code points that are not NFC-stable (:func:`nfc_stable_ranges`)."""
     one_level = _canonical_decompositions()
     decomposed = sorted(one_level)
     full = [_full_decomposition(cp, one_level) for cp in decomposed]
@@ -147,24 +171,28 @@ def build_nfc_table() -> npt.NDArray[np.uint32]:
         if len(parts) == 2 and unicodedata.normalize("NFC", chr(cp)) == chr(cp)
     )
     firsts = sorted({first for first, _, _ in pairs})
-    if len(decomposed) >= 1 << (NFC_FIRST_SHIFT - NFC_DECOMP_SHIFT) or len(firsts) >= 1 << (32 - NFC_FIRST_SHIFT):
+    if len(decomposed) >= NFC_FIRST >> NFC_DECOMP_SHIFT:
         raise ValueError("this Unicode version's NFC data does not fit the packed table")
-    props = np.zeros(N_CODE_POINTS, dtype=np.uint32)
-    for cp in range(N_CODE_POINTS):
-        props[cp] = unicodedata.combining(chr(cp))
-    props[sorted(_composition_seconds())] |= NFC_SECOND
+    ccc = np.array([unicodedata.combining(chr(cp)) for cp in range(N_CODE_POINTS)], dtype=np.uint32)
+    head = np.arange(N_CODE_POINTS, dtype=np.uint32)
+    head[decomposed] = [f[0] for f in full]
+    head[0xAC00:0xD7A4] = 0x1100 + (np.arange(11172, dtype=np.uint32) // 588)  # Hangul: L V (T)
+    starter = ccc == 0
+    starter[sorted(_composition_seconds())] = False
+    props = ccc.copy()
+    props[starter[head]] |= NFC_SAFE
+    props |= NFC_STABLE
+    for lo, hi in zip(unstable_lo.tolist(), unstable_hi.tolist(), strict=True):
+        props[lo : hi + 1] &= ~np.uint32(NFC_STABLE)
     props[decomposed] |= np.arange(1, len(decomposed) + 1, dtype=np.uint32) << NFC_DECOMP_SHIFT
-    props[firsts] |= np.arange(1, len(firsts) + 1, dtype=np.uint32) << NFC_FIRST_SHIFT
+    props[firsts] |= NFC_FIRST
     blocks, stage1 = np.unique(props.reshape(-1, _BLOCK), axis=0, return_inverse=True)
-    first_of = np.array([first for first, _, _ in pairs], dtype=np.uint32)
     sections = [
         stage1.reshape(-1).astype(np.uint32),
         blocks.reshape(-1),
         np.cumsum([0] + [len(f) for f in full]).astype(np.uint32),
-        np.array([x for f in full for x in f], dtype=np.uint32),
-        np.concatenate([[0], np.searchsorted(first_of, firsts, side="right")]).astype(np.uint32),
-        np.array([second for _, second, _ in pairs], dtype=np.uint32),
-        np.array([composite for _, _, composite in pairs], dtype=np.uint32),
+        np.array([x | int(ccc[x]) << 24 for f in full for x in f], dtype=np.uint32),
+        _composite_hash(pairs),
     ]
     header = np.cumsum([NFC_HEADER] + [len(part) for part in sections]).astype(np.uint32)
     return np.concatenate([header, *sections])
@@ -212,7 +240,7 @@ def build_tables() -> dict[str, npt.NDArray[np.uint32]]:
         "accent_to": np.array([accent[k] for k in sorted(accent)], dtype=np.uint32),
         "nfc_unstable_lo": unstable_lo,
         "nfc_unstable_hi": unstable_hi,
-        "nfc": build_nfc_table(),
+        "nfc": build_nfc_table(unstable_lo, unstable_hi),
         "unidata_version": np.array([ord(c) for c in unicodedata.unidata_version], dtype=np.uint32),
     }
 
