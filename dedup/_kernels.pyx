@@ -763,7 +763,8 @@ cdef int64_t _normalize_counted(
 ) noexcept nogil:
     """Normalize one UTF-8 document into out (room for 3 bytes per input
     byte) in one pass; return the number of bytes written, or -1 when
-    ``t.check_nfc`` and the document needs Python's NFC first.
+    ``t.check_nfc`` and the document needs NFC first (the caller's: _nfc
+    with ``t.nfc``, else Python's).
 
     Also counts the output's words, letters and unspaced letters (what
     _mostly_unspaced and _count_units would find in it), and when ``starts``
