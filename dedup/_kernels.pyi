@@ -126,3 +126,15 @@ def block_kernel(
     npt.NDArray[np.int64],
     npt.NDArray[np.uint8],
 ]: ...
+
+# Matching stages (issue 11, round 3).
+def band_pairs_kernel(
+    columns: npt.NDArray[np.uint64], max_bucket: int, num_threads: int
+) -> tuple[list[npt.NDArray[np.int64]], int, int]: ...
+def pread_kernel(
+    fd: int,
+    positions: npt.NDArray[np.int64],
+    lengths: npt.NDArray[np.int64],
+    out: npt.NDArray[np.uint8],
+    num_threads: int,
+) -> tuple[int, int]: ...

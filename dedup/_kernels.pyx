@@ -2569,3 +2569,221 @@ def block_kernel(
     keep = np.flatnonzero(valid_arr)
     owner = np.repeat(np.arange(n_docs, dtype=np.int64), counts_arr)[keep]
     return owner, lo_arr[keep], hi_arr[keep], line_arr[keep], end_arr[keep], hashes_arr[keep], words_arr[keep], needs_arr[keep]
+
+
+# ==========================================================================
+# Matching stages (issue 11, round 3): LSH band pairs and spill-file reads.
+# Kept in one section at the end of the module; nothing above calls it.
+
+from posix.unistd cimport pread
+from libc.errno cimport errno, EINTR
+
+
+cdef extern from "<algorithm>" namespace "std" nogil:
+    int64_t* std_unique "std::unique"(int64_t* first, int64_t* last) noexcept
+    void std_sort_i64 "std::sort"(int64_t* first, int64_t* last) noexcept
+
+
+cdef void _radix_by_key(
+    uint64_t* keys, int64_t* docs, uint64_t* keys_tmp, int64_t* docs_tmp, int64_t n, int64_t* counts
+) noexcept nogil:
+    """Sort ``(keys, docs)`` by key, stably (LSD radix, 8 bits a pass; a
+    pass where every key has the same digit is skipped). ``counts`` holds
+    8 * 256 words. The result ends in ``keys``/``docs``."""
+    cdef int64_t i, total
+    cdef int pass_, digit
+    cdef int shift
+    cdef uint64_t* ks
+    cdef int64_t* ds
+    cdef int64_t* c
+    memset(counts, 0, 8 * 256 * sizeof(int64_t))
+    for i in range(n):
+        for pass_ in range(8):
+            counts[pass_ * 256 + <int>((keys[i] >> (8 * pass_)) & 0xFF)] += 1
+    cdef uint64_t* src_k = keys
+    cdef int64_t* src_d = docs
+    cdef uint64_t* dst_k = keys_tmp
+    cdef int64_t* dst_d = docs_tmp
+    for pass_ in range(8):
+        c = counts + pass_ * 256
+        shift = 8 * pass_
+        if n == 0 or c[<int>((src_k[0] >> shift) & 0xFF)] == n:
+            continue
+        total = 0
+        for digit in range(256):
+            i = c[digit]
+            c[digit] = total
+            total += i
+        for i in range(n):
+            digit = <int>((src_k[i] >> shift) & 0xFF)
+            dst_k[c[digit]] = src_k[i]
+            dst_d[c[digit]] = src_d[i]
+            c[digit] += 1
+        ks = src_k
+        src_k = dst_k
+        dst_k = ks
+        ds = src_d
+        src_d = dst_d
+        dst_d = ds
+    if src_k != keys:
+        memcpy(keys, src_k, n * sizeof(uint64_t))
+        memcpy(docs, src_d, n * sizeof(int64_t))
+
+
+cdef int64_t _band_codes(
+    const uint64_t* column, int64_t n, int64_t max_bucket, int64_t** out_codes, int64_t* distinct, int64_t* capped
+) noexcept nogil:
+    """One band's colliding pairs as sorted distinct ``a * n + b`` codes
+    (``a < b``) in a malloc'ed ``*out_codes`` (``*distinct`` of them);
+    returns how many pairs were emitted (the band's collisions), or -1 when
+    out of memory. Buckets over ``max_bucket`` pair each member with the
+    bucket's first document only (the rule of
+    :func:`dedup.lsh.pairs_from_band_columns`)."""
+    cdef int64_t i, j, s, e, length, total, pos
+    cdef int64_t* codes
+    cdef uint64_t* keys = <uint64_t*>malloc(max(n, 1) * sizeof(uint64_t))
+    cdef uint64_t* keys_tmp = <uint64_t*>malloc(max(n, 1) * sizeof(uint64_t))
+    cdef int64_t* docs = <int64_t*>malloc(max(n, 1) * sizeof(int64_t))
+    cdef int64_t* docs_tmp = <int64_t*>malloc(max(n, 1) * sizeof(int64_t))
+    cdef int64_t* counts = <int64_t*>malloc(8 * 256 * sizeof(int64_t))
+    out_codes[0] = NULL
+    distinct[0] = 0
+    capped[0] = 0
+    if keys == NULL or keys_tmp == NULL or docs == NULL or docs_tmp == NULL or counts == NULL:
+        free(keys)
+        free(keys_tmp)
+        free(docs)
+        free(docs_tmp)
+        free(counts)
+        return -1
+    memcpy(keys, column, n * sizeof(uint64_t))
+    for i in range(n):
+        docs[i] = i
+    # Stable from documents in input order: inside a bucket documents stay
+    # ascending, so a capped bucket's centre is its first document and
+    # every pair comes out as (smaller, larger).
+    _radix_by_key(keys, docs, keys_tmp, docs_tmp, n, counts)
+    free(keys_tmp)
+    free(docs_tmp)
+    free(counts)
+    total = 0
+    s = 0
+    while s < n:
+        e = s + 1
+        while e < n and keys[e] == keys[s]:
+            e += 1
+        length = e - s
+        total += length - 1 if length > max_bucket else length * (length - 1) // 2
+        s = e
+    codes = <int64_t*>malloc(max(total, 1) * sizeof(int64_t))
+    if codes == NULL:
+        free(keys)
+        free(docs)
+        return -1
+    pos = 0
+    s = 0
+    while s < n:
+        e = s + 1
+        while e < n and keys[e] == keys[s]:
+            e += 1
+        if e - s > max_bucket:
+            capped[0] += 1
+            for j in range(s + 1, e):
+                codes[pos] = docs[s] * n + docs[j]
+                pos += 1
+        else:
+            for i in range(s, e - 1):
+                for j in range(i + 1, e):
+                    codes[pos] = docs[i] * n + docs[j]
+                    pos += 1
+        s = e
+    free(keys)
+    free(docs)
+    std_sort_i64(codes, codes + total)
+    distinct[0] = std_unique(codes, codes + total) - codes
+    out_codes[0] = codes
+    return total
+
+
+def band_pairs_kernel(const uint64_t[:, ::1] columns, int64_t max_bucket, int num_threads):
+    """Candidate pairs of a few LSH bands, one band per thread.
+
+    Args:
+        columns: uint64, shape ``(bands, n_docs)``: each band's key of every document.
+        max_bucket: Buckets with more documents pair each member with the first only.
+        num_threads: OpenMP threads.
+
+    Returns:
+        ``(codes, collisions, capped)``: for each band, int64 sorted
+        distinct ``a * n_docs + b`` codes (``a < b``) of the pairs sharing
+        a key in it; the (pair, band) collisions of all these bands; their
+        buckets over ``max_bucket``.
+
+    Raises:
+        MemoryError: a band's scratch memory could not be allocated.
+    """
+    cdef Py_ssize_t bands = columns.shape[0]
+    cdef int64_t n = columns.shape[1]
+    cdef Py_ssize_t b
+    cdef int64_t** codes = <int64_t**>calloc(max(bands, 1), sizeof(int64_t*))
+    if codes == NULL:
+        raise MemoryError()
+    emitted_arr = np.zeros(bands, dtype=np.int64)
+    distinct_arr = np.zeros(bands, dtype=np.int64)
+    capped_arr = np.zeros(bands, dtype=np.int64)
+    cdef int64_t[::1] emitted = emitted_arr
+    cdef int64_t[::1] distinct = distinct_arr
+    cdef int64_t[::1] capped = capped_arr
+    try:
+        for b in prange(bands, nogil=True, schedule="dynamic", chunksize=1, num_threads=num_threads):
+            emitted[b] = _band_codes(&columns[b, 0], n, max_bucket, &codes[b], &distinct[b], &capped[b])
+        if (emitted_arr < 0).any():
+            raise MemoryError(f"out of memory pairing the documents of {bands} LSH band(s)")
+        parts = []
+        for b in range(bands):
+            if distinct[b] > 0:
+                parts.append(np.asarray(<int64_t[:distinct[b]]>codes[b]).copy())
+            else:
+                parts.append(np.zeros(0, dtype=np.int64))
+    finally:
+        for b in range(bands):
+            free(codes[b])
+        free(codes)
+    return parts, int(emitted_arr.sum()), int(capped_arr.sum())
+
+
+def pread_kernel(int fd, const int64_t[::1] positions, const int64_t[::1] lengths, uint8_t[::1] out, int num_threads):
+    """Read ``lengths[i]`` bytes at file offset ``positions[i]`` of ``fd``
+    into ``out``, back to back, one ``pread`` per range (in parallel).
+
+    Returns:
+        -1 when every range was read whole, else the index of a range that
+        was not (an error or the end of the file), with its ``errno`` (0 at
+        the end of the file).
+    """
+    cdef Py_ssize_t n = positions.shape[0]
+    cdef Py_ssize_t i
+    cdef int64_t done, want
+    cdef Py_ssize_t got
+    dest_arr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=dest_arr[1:])
+    cdef int64_t[::1] dest = dest_arr
+    failed_arr = np.full(n, -1, dtype=np.int64)
+    cdef int64_t[::1] failed = failed_arr
+    cdef uint8_t* base = &out[0] if out.shape[0] > 0 else NULL
+    for i in prange(n, nogil=True, schedule="static", num_threads=num_threads):
+        done = 0
+        want = lengths[i]
+        while done < want:
+            got = pread(fd, base + dest[i] + done, want - done, positions[i] + done)
+            if got > 0:
+                done = done + got
+            elif got < 0 and errno == EINTR:
+                continue
+            else:
+                failed[i] = errno if got < 0 else 0
+                break
+    bad = np.flatnonzero(failed_arr >= 0)
+    if len(bad):
+        return int(bad[0]), int(failed_arr[bad[0]])
+    return -1, 0

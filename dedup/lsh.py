@@ -11,7 +11,7 @@ candidates cost only verification, while a missed pair is lost for good.
 the pairs exactly at the threshold.)
 
 Candidate pairs come from sorting each band's keys and pairing the members of
-every run of equal keys, all in numpy.
+every run of equal keys, in compiled code, one band per thread.
 
 This is the only module that imports datasketch (lazily: a scan never needs it).
 
@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -29,7 +30,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from dedup._kernels import as_array, check_int, sorted_distinct
+from dedup._kernels import as_array, band_pairs_kernel, check_int
+from dedup._threads import resolve_workers
 
 if TYPE_CHECKING:
     from datasketch import LeanMinHash
@@ -220,17 +222,27 @@ def candidate_pairs(
 
 
 def pairs_from_band_columns(
-    columns: Iterable[npt.NDArray[np.uint64]], n_docs: int, max_bucket: int = MAX_BUCKET
+    columns: Iterable[npt.NDArray[np.uint64]],
+    n_docs: int,
+    max_bucket: int = MAX_BUCKET,
+    *,
+    workers: int | None = None,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int, int]:
-    """Candidate pairs from band keys, one band at a time.
+    """Candidate pairs from band keys, a few bands at a time.
+
+    Each band's keys are sorted with their document numbers (a stable radix
+    sort in compiled code, one band per thread), and the members of every
+    run of equal keys are paired.
 
     Args:
         columns: For each band, uint64 keys of shape ``(n_docs,)`` (a column
             of :func:`band_keys`); an iterable, so a caller can read one band
-            at a time from disk.
+            at a time from disk (as many are held at once as there are
+            threads).
         n_docs: Number of documents.
         max_bucket: Buckets with more documents pair each member with the
             first one only (a star instead of all pairs).
+        workers: Threads (default: all cores); the result does not depend on it.
 
     Returns:
         ``(left, right, band_collisions, capped_buckets)``: pairs sharing a
@@ -241,28 +253,33 @@ def pairs_from_band_columns(
     Raises:
         ValueError: ``n_docs`` is not an integer or is negative;
             ``max_bucket`` is not an integer >= 1; a column's shape is not
-            ``(n_docs,)``.
+            ``(n_docs,)`` or it holds a value outside uint64; ``workers``
+            out of range.
+        MemoryError: a band's scratch memory could not be allocated.
     """
     check_int(n_docs, "n_docs")
     if n_docs < 0:
         raise ValueError(f"n_docs must not be negative, got {n_docs}")
     check_int(max_bucket, "max_bucket", low=1)
+    threads = resolve_workers(workers)
     distinct = np.zeros(0, dtype=np.int64)
     collisions = capped = 0
-    for band, keys in enumerate(columns):
-        column = np.asarray(keys)
-        if column.shape != (n_docs,):
-            raise ValueError(f"band {band}'s column has shape {column.shape}, expected ({n_docs},)")
-        # Stable: inside a bucket, documents keep input order, so a capped
-        # bucket's centre is its first document.
-        order = np.argsort(column, kind="stable").astype(np.int64)
-        band_codes, band_capped = _pairs_in_runs(order, column[order], n_docs, max_bucket)
-        collisions += len(band_codes)
-        capped += band_capped
-        # Deduped band by band: memory is the distinct pairs plus one band,
-        # not every band's collisions at once.
-        # sorted_distinct, not np.unique: numpy 2.4 hashes, far slower here.
-        distinct = _merge_sorted(distinct, sorted_distinct(band_codes))
+    bands = enumerate(columns)
+    while group := list(itertools.islice(bands, threads)):
+        block = np.empty((len(group), n_docs), dtype=np.uint64)
+        for row, (band, keys) in enumerate(group):
+            column = as_array(keys, np.uint64, f"band {band}'s column", 1)
+            if column.shape != (n_docs,):
+                raise ValueError(f"band {band}'s column has shape {column.shape}, expected ({n_docs},)")
+            block[row] = column
+        del group
+        parts, group_collisions, group_capped = band_pairs_kernel(block, max_bucket, threads)
+        collisions += group_collisions
+        capped += group_capped
+        # Deduped group by group: memory is the distinct pairs plus a few
+        # bands, not every band's collisions at once.
+        for codes in parts:
+            distinct = _merge_sorted(distinct, codes)
     return distinct // max(n_docs, 1), distinct % max(n_docs, 1), collisions, capped
 
 

@@ -257,7 +257,8 @@ def _scan(
 ) -> ScanResult:
     num_bands, rows_per_band = choose_bands(config.threshold, config.num_perm)
     params = {"shingle": config.shingle, "seed": config.seed, "fold_accents": config.fold_accents}
-    store = Store(folder, config.num_perm, num_bands, rows_per_band, MemoryBudget(config.memory), params)
+    budget = MemoryBudget(config.memory)
+    store = Store(folder, config.num_perm, num_bands, rows_per_band, budget, params, workers=config.workers)
     skipped: list[Skipped] = []
     done = 0
     # Two stages: this thread reads and parses batch k+1 (the JSONL kernel,
