@@ -119,16 +119,24 @@ def group_clusters(
     # and labels (first members) ascending orders the clusters.
     order = in_cluster[np.argsort(labels[in_cluster], kind="stable")]
     sorted_labels = labels[order]
-    cuts = np.flatnonzero(sorted_labels[1:] != sorted_labels[:-1]) + 1
-    clusters = []
-    for members in np.split(order, cuts):
-        if keep == "longest":
-            assert lengths is not None
-            kept = int(members[int(np.argmax(lengths[members]))])
-        else:
-            kept = int(members[0])
-        clusters.append(Cluster(members=members.tolist(), keep=kept))
-    return clusters
+    firsts = np.concatenate(([0], np.flatnonzero(sorted_labels[1:] != sorted_labels[:-1]) + 1))
+    if keep == "longest":
+        assert lengths is not None
+        # The first member of the greatest length: the smallest position
+        # among each cluster's members whose length is its maximum.
+        member_lengths = lengths[order]
+        sizes = np.diff(np.append(firsts, len(order)))
+        longest = np.repeat(np.maximum.reduceat(member_lengths, firsts), sizes) == member_lengths
+        position = np.where(longest, np.arange(len(order)), len(order))
+        keeps = order[np.minimum.reduceat(position, firsts)].tolist()
+    else:
+        keeps = order[firsts].tolist()
+    # One list of all members, sliced: no numpy call per cluster.
+    members = order.tolist()
+    bounds = [*firsts.tolist(), len(members)]
+    return [
+        Cluster(members=members[lo:hi], keep=kept) for lo, hi, kept in zip(bounds[:-1], bounds[1:], keeps, strict=True)
+    ]
 
 
 def _check_labels(labels: object) -> npt.NDArray[np.int64]:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import json.encoder
 import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import IO, TYPE_CHECKING, Protocol, TypeVar
@@ -70,6 +71,9 @@ __all__ = [
 ]
 
 _DECIMALS = 6
+# A JSON string literal, as json.dumps(..., ensure_ascii=False) writes one
+# (the C encoder when there is one; a lone surrogate is left as is).
+_string: Callable[[str], str] = json.encoder.encode_basestring
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 _T = TypeVar("_T")
@@ -106,6 +110,26 @@ def _jsonl(out: IO[str], records: Iterable[object]) -> None:
         out.write(_dumps(record) + "\n")
 
 
+def _fast_jsonl(
+    out: IO[str],
+    items: Iterable[tuple[int, _T]],
+    line: Callable[[int, _T], str],
+    record: Callable[[int, _T], object],
+) -> None:
+    """Write ``line(i, item)`` for each item: ``line`` spells out by hand
+    what ``_dumps(record(i, item))`` gives (the output's hot path: building
+    and encoding a dict per record was most of its time); a line holding a
+    lone surrogate is redone by ``_dumps``. Strings go through ``_string``,
+    numbers through ``repr``: what :mod:`json` itself does with them, so the
+    bytes are the same."""
+    write = out.write
+    for i, item in items:
+        text = line(i, item)
+        if _SURROGATE.search(text):
+            text = _dumps(record(i, item))
+        write(text + "\n")
+
+
 def _csv(out: IO[str], header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
@@ -122,18 +146,26 @@ def _as_string(write: Callable[[IO[str], _T], None], items: _T) -> str:
 def write_clusters_jsonl(out: IO[str], clusters: Iterable[Cluster], *, measure: str = "similarity") -> None:
     """One JSON object per cluster: ``cluster, size, keep, members[{id, similarity}]``
     (``containment`` instead of ``similarity`` with ``measure="containment"``)."""
-    _jsonl(
-        out,
-        (
-            {
-                "cluster": index,
-                "size": c.size,
-                "keep": c.keep_id,
-                "members": [{"id": i, measure: _sim(s)} for i, s in zip(c.ids, c.similarities, strict=True)],
-            }
-            for index, c in enumerate(clusters)
-        ),
-    )
+    key = _string(measure)
+
+    def line(index: int, c: Cluster) -> str:
+        members = ", ".join(
+            [
+                f'{{"id": {_string(i)}, {key}: {round(float(s), _DECIMALS)!r}}}'
+                for i, s in zip(c.ids, c.similarities, strict=True)
+            ]
+        )
+        return f'{{"cluster": {index}, "size": {c.size}, "keep": {_string(c.keep_id)}, "members": [{members}]}}'
+
+    def record(index: int, c: Cluster) -> dict[str, object]:
+        return {
+            "cluster": index,
+            "size": c.size,
+            "keep": c.keep_id,
+            "members": [{"id": i, measure: _sim(s)} for i, s in zip(c.ids, c.similarities, strict=True)],
+        }
+
+    _fast_jsonl(out, enumerate(clusters), line, record)
 
 
 def write_clusters_csv(out: IO[str], clusters: Iterable[Cluster], *, measure: str = "similarity") -> None:
@@ -152,7 +184,17 @@ def write_clusters_csv(out: IO[str], clusters: Iterable[Cluster], *, measure: st
 
 def write_pairs_jsonl(out: IO[str], pairs: Iterable[Pair]) -> None:
     """One JSON object per verified pair: ``a, b, similarity, estimate``."""
-    _jsonl(out, ({"a": p.a, "b": p.b, "similarity": _sim(p.similarity), "estimate": _sim(p.estimate)} for p in pairs))
+
+    def line(_: int, p: Pair) -> str:
+        return (
+            f'{{"a": {_string(p.a)}, "b": {_string(p.b)}, "similarity": {round(float(p.similarity), _DECIMALS)!r}, '
+            f'"estimate": {round(float(p.estimate), _DECIMALS)!r}}}'
+        )
+
+    def record(_: int, p: Pair) -> dict[str, object]:
+        return {"a": p.a, "b": p.b, "similarity": _sim(p.similarity), "estimate": _sim(p.estimate)}
+
+    _fast_jsonl(out, enumerate(pairs), line, record)
 
 
 def write_pairs_csv(out: IO[str], pairs: Iterable[Pair]) -> None:

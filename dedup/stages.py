@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from dedup._kernels import shingle_kernel, sketch_kernel, sorted_distinct
+from dedup._kernels import jaccard_kernel, shingle_kernel, sketch_kernel, sorted_distinct
 from dedup._threads import resolve_workers
 from dedup._unicode import nfc_table
 from dedup.config import ScanConfig
@@ -66,6 +66,8 @@ __all__ = [
 ]
 
 _PAIRS_PER_CHUNK = 256
+_VALUES_PER_CHUNK = 1 << 20
+"""Shingle hashes (8 bytes each) :func:`verify` aims to read at once."""
 
 
 def document_batches(
@@ -354,10 +356,13 @@ def _concat(
     return values, starts
 
 
-def candidates_all(store: SketchStore) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int, int]:
+def candidates_all(
+    store: SketchStore, *, workers: int | None = None
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int, int]:
     """Candidate pairs among all stored documents: ``(left, right,
-    band_collisions, capped_buckets)`` as :func:`dedup.lsh.pairs_from_band_columns`."""
-    return pairs_from_band_columns(store.band_columns(), store.count)
+    band_collisions, capped_buckets)`` as :func:`dedup.lsh.pairs_from_band_columns`
+    (``workers`` threads, default all cores)."""
+    return pairs_from_band_columns(store.band_columns(), store.count, workers=workers)
 
 
 def verify(
@@ -368,14 +373,27 @@ def verify(
     workers: int | None = None,
 ) -> npt.NDArray[np.float64]:
     """float64, shape ``(n_pairs,)``: exact Jaccard of stored document pairs,
-    reading only the documents of a few hundred pairs at a time."""
+    reading the documents of a chunk of pairs at a time (each document once
+    a chunk), chunks sized to about :data:`_VALUES_PER_CHUNK` shingle hashes."""
     out = np.empty(len(left), dtype=np.float64)
-    for lo in range(0, len(left), _PAIRS_PER_CHUNK):
-        part = slice(lo, lo + _PAIRS_PER_CHUNK)
-        a, b = left[part], right[part]
-        wanted, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
+    threads = resolve_workers(workers)
+    lo, step = 0, _PAIRS_PER_CHUNK
+    while lo < len(left):
+        a, b = left[lo : lo + step], right[lo : lo + step]
+        wanted = sorted_distinct(np.concatenate([a, b]))
         values, starts = store.shingles(wanted)
-        out[part] = exact_jaccard(values, starts, inverse[: len(a)], inverse[len(a) :], workers=workers)
+        # The kernel directly, not exact_jaccard: a store's values come from
+        # the sketch kernels, sorted and distinct by construction (its checks
+        # would pass over every value read), and searchsorted's positions
+        # are in range.
+        out[lo : lo + len(a)] = jaccard_kernel(
+            values, starts, np.searchsorted(wanted, a), np.searchsorted(wanted, b), threads
+        )
+        lo += len(a)
+        # The next chunk's pairs, from this one's shingles per pair (at most
+        # four times as many: a run of long documents stays bounded).
+        per_pair = max(len(values), 1) / len(a)
+        step = max(_PAIRS_PER_CHUNK, min(4 * len(a), int(_VALUES_PER_CHUNK / per_pair)))
     return out
 
 

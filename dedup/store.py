@@ -62,6 +62,7 @@ __all__ = [
 MAGIC = b"DEDUPSPL"
 FORMAT_VERSION = 1
 HEADER_SIZE = 512
+_PARALLEL_READS = 64
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
@@ -271,8 +272,10 @@ class SpillFile:
         run_lo = offsets[np.concatenate(([0], breaks))]
         run_hi = ends[np.concatenate((breaks - 1, [len(offsets) - 1]))]
         size = self.dtype.itemsize
+        # A few reads (a band's column) are not worth waking a thread team.
+        threads = self.threads if len(run_lo) >= _PARALLEL_READS else 1
         bad, code = pread_kernel(
-            self.fd, HEADER_SIZE + run_lo * size, (run_hi - run_lo) * size, out.view(np.uint8), self.threads
+            self.fd, HEADER_SIZE + run_lo * size, (run_hi - run_lo) * size, out.view(np.uint8), threads
         )
         if bad >= 0:
             if code:
@@ -390,7 +393,8 @@ class Store:
     """A scan's per-document data, built batch by batch (see the module doc);
     ``workers`` threads (default: all cores) read spilled data back."""
 
-    PAIRS_PER_CHUNK = 256
+    PAIRS_PER_CHUNK = 8192
+    """Pairs whose signatures are read at once (at most 16,384 signatures)."""
 
     def __init__(
         self,
@@ -515,8 +519,8 @@ class Store:
         for lo in range(0, len(left), self.PAIRS_PER_CHUNK):
             part = slice(lo, lo + self.PAIRS_PER_CHUNK)
             a, b = left[part], right[part]
-            docs, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
-            yield part, docs, inverse[: len(a)], inverse[len(a) :]
+            docs = sorted_distinct(np.concatenate([a, b]))
+            yield part, docs, np.searchsorted(docs, a), np.searchsorted(docs, b)
 
     def estimates(self, left: npt.NDArray[np.int64], right: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
         """MinHash estimate per pair, reading only the signatures involved."""

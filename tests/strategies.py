@@ -525,3 +525,25 @@ nfc_soup = st.lists(
     ),
     max_size=6,
 ).map(b"".join)
+
+
+# Ids as a report may meet them: any code point, lone surrogates included
+# (a file name that is not UTF-8, an escaped "\ud800" in a JSONL id), with
+# quotes, backslashes and control characters that JSON escapes.
+# (A list joined, not st.text: text() merges its alphabet into one range of
+# code points, where the few special ones are almost never drawn.)
+report_ids = st.lists(
+    st.sampled_from('"\\\n\x00\x1f\x7f\ud800\udce9é') | st.characters(codec=None, exclude_categories=()), max_size=8
+).map("".join)
+
+
+@st.composite
+def report_clusters(draw: st.DrawFn) -> list[tuple[list[str], list[float], int]]:
+    """Clusters as ``(ids, similarities, kept position)``: similarities any
+    float in [0, 1] (their rounding to 6 decimals is part of the format)."""
+    out = []
+    for _ in range(draw(st.integers(0, 4))):
+        ids = draw(st.lists(report_ids, min_size=2, max_size=5, unique=True))
+        sims = draw(st.lists(st.floats(0.0, 1.0), min_size=len(ids), max_size=len(ids)))
+        out.append((ids, sims, draw(st.integers(0, len(ids) - 1))))
+    return out

@@ -45,6 +45,27 @@ def test_keep_longest() -> None:
     assert clusters[0].members == [0, 1, 2] and clusters[0].keep == 1  # tie -> first
 
 
+@given(
+    st.integers(1, 30).flatmap(
+        lambda n: st.tuples(
+            st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=40),
+            st.lists(st.integers(0, 4), min_size=n, max_size=n),
+        )
+    )
+)
+def test_keep_longest_is_the_first_of_the_longest(case: tuple[list[tuple[int, int]], list[int]]) -> None:
+    """Few distinct lengths, so clusters have ties: the kept member is the
+    first (in input order) of those with the greatest length."""
+    edges, lengths = case
+    left = np.array([e[0] for e in edges], dtype=np.int64)
+    right = np.array([e[1] for e in edges], dtype=np.int64)
+    labels = connected_components(len(lengths), left, right)
+    clusters = group_clusters(labels, keep="longest", lengths=np.array(lengths, dtype=np.int64))
+    assert [c.members for c in clusters] == [c.members for c in group_clusters(labels)]
+    for c in clusters:
+        assert c.keep == max(c.members, key=lambda m: (lengths[m], -m))
+
+
 def test_keep_validation() -> None:
     labels = np.array([0, 0])
     with pytest.raises(ValueError, match="keep"):

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dedup.blocks import BlockGroup, BlockOccurrence
 from dedup.cluster import Cluster
@@ -17,6 +19,7 @@ from dedup.document import Skipped
 from dedup.output import open_output
 from dedup.pipeline import Pair
 from dedup.report import (
+    _dumps,
     format_clusters_csv,
     format_clusters_jsonl,
     format_groups_csv,
@@ -32,6 +35,7 @@ from dedup.report import (
     write_pairs_jsonl,
     write_skipped_jsonl,
 )
+from tests.strategies import report_clusters, report_ids
 
 CLUSTERS = [
     Cluster(members=[0, 2], keep=0, similarities=[1.0, 0.9123456789], ids=["a.txt", 'Tiếng/b,"c".txt']),
@@ -150,3 +154,37 @@ def test_lone_surrogates_in_csv_do_not_raise(tmp_path: Path, compress: bool) -> 
     if not compress:
         rows = list(csv.reader(target.read_text(encoding="utf-8").splitlines()))
         assert rows[1][1:3] == ["caf\\udce9.txt", "caf\\udce9.txt"] and rows[2][1] == "x\\ud800y"
+
+
+@given(report_clusters(), st.sampled_from(["similarity", "containment"]))
+def test_clusters_jsonl_is_json_dumps_of_each_record(
+    clusters: list[tuple[list[str], list[float], int]], measure: str
+) -> None:
+    """The lines are spelled out by hand: byte for byte what json.dumps of
+    each record gives (ensure_ascii=True for a record with a lone surrogate)."""
+    objects = [
+        Cluster(members=list(range(len(ids))), keep=kept, similarities=sims, ids=ids) for ids, sims, kept in clusters
+    ]
+    expected = "".join(
+        _dumps(
+            {
+                "cluster": index,
+                "size": len(ids),
+                "keep": ids[kept],
+                "members": [{"id": i, measure: round(s, 6)} for i, s in zip(ids, sims, strict=True)],
+            }
+        )
+        + "\n"
+        for index, (ids, sims, kept) in enumerate(clusters)
+    )
+    buf = io.StringIO()
+    write_clusters_jsonl(buf, objects, measure=measure)
+    assert buf.getvalue() == expected
+
+
+@given(st.lists(st.tuples(report_ids, report_ids, st.floats(0.0, 1.0), st.floats(0.0, 1.0)), max_size=6))
+def test_pairs_jsonl_is_json_dumps_of_each_record(pairs: list[tuple[str, str, float, float]]) -> None:
+    expected = "".join(
+        _dumps({"a": a, "b": b, "similarity": round(s, 6), "estimate": round(e, 6)}) + "\n" for a, b, s, e in pairs
+    )
+    assert format_pairs_jsonl([Pair(*p) for p in pairs]) == expected
