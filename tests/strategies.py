@@ -547,3 +547,16 @@ def report_clusters(draw: st.DrawFn) -> list[tuple[list[str], list[float], int]]
         sims = draw(st.lists(st.floats(0.0, 1.0), min_size=len(ids), max_size=len(ids)))
         out.append((ids, sims, draw(st.integers(0, len(ids) - 1))))
     return out
+
+
+@st.composite
+def edit_chains(draw: st.DrawFn) -> list[str]:
+    """Stories each followed by a chain of copies, every copy an edit of the
+    one before: at a low threshold the chain's ends can be less similar than
+    the threshold while each link is above it (a cluster through a chain)."""
+    docs: list[str] = []
+    for text in draw(st.lists(long_news_texts, min_size=1, max_size=3)):
+        docs.append(text)
+        for _ in range(draw(st.integers(1, 4))):
+            docs.append(draw(near_duplicate(docs[-1], max_edits=6)))
+    return docs

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 import dedup
 from dedup import Document, Skipped, find_duplicates
-from tests.strategies import long_news_texts, mixed_script_texts, near_duplicate, unspaced_texts
+from dedup.similarity import estimate_jaccard, exact_jaccard
+from tests.strategies import edit_chains, long_news_texts, mixed_script_texts, near_duplicate, unspaced_texts
 
 OLD_TO_NEW = {"hòa": "hoà", "Hòa": "Hoà", "thủy": "thuỷ", "khỏe": "khoẻ", "hóa": "hoá", "họa": "hoạ"}
 
@@ -132,6 +133,26 @@ def test_independent_of_batch_size_workers_and_memory(
         assert c.ids == sorted(c.ids, key=int) and c.similarities[c.members.index(c.keep)] == 1.0
     for p in reference.pairs:
         assert p.similarity >= 0.8
+
+
+@given(edit_chains(), st.sampled_from(["first", "longest"]), st.booleans(), st.sampled_from([0, 1 << 30]))
+def test_similarity_to_kept_is_measured_for_every_member(
+    docs: list[str], keep: str, verify: bool, memory: int
+) -> None:
+    """A member's similarity to the kept document is the exact Jaccard (the
+    MinHash estimate without verification) of the two, also when they are
+    only linked through other members (threshold 0.5: chains are common):
+    looked up among the verified pairs where it is one, computed otherwise."""
+    result = find_duplicates(docs, threshold=0.5, keep=keep, verify=verify, memory=memory)
+    values, starts, signatures = dedup.sketch_texts(docs)
+    for c in result.clusters:
+        kept = np.full(len(c.members), c.keep, dtype=np.int64)
+        members = np.array(c.members, dtype=np.int64)
+        if verify:
+            expected = exact_jaccard(values, starts, kept, members)
+        else:
+            expected = estimate_jaccard(signatures, kept, members)
+        assert c.similarities == expected.tolist()
 
 
 @given(
