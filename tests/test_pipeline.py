@@ -136,9 +136,7 @@ def test_independent_of_batch_size_workers_and_memory(
 
 
 @given(edit_chains(), st.sampled_from(["first", "longest"]), st.booleans(), st.sampled_from([0, 1 << 30]))
-def test_similarity_to_kept_is_measured_for_every_member(
-    docs: list[str], keep: str, verify: bool, memory: int
-) -> None:
+def test_similarity_to_kept_is_measured_for_every_member(docs: list[str], keep: str, verify: bool, memory: int) -> None:
     """A member's similarity to the kept document is the exact Jaccard (the
     MinHash estimate without verification) of the two, also when they are
     only linked through other members (threshold 0.5: chains are common):
