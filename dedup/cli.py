@@ -348,7 +348,9 @@ def _shown(text: str) -> str:
 
 def _render_table(result: ScanResult, pairs: bool, out: IO[str]) -> None:
     from rich.console import Console
-    from rich.table import Table
+    from rich.text import Text
+
+    from dedup.table import TextTable
 
     console = Console(file=out, width=None if out.isatty() else 120, highlight=False)
     if not ((result.pairs or result.contained) if pairs else result.clusters):
@@ -356,25 +358,32 @@ def _render_table(result: ScanResult, pairs: bool, out: IO[str]) -> None:
         return
     if pairs and result.measure == "containment":
         title = _plural(len(result.contained), "contained pair")
-        table = Table("contained", "container", "containment", "jaccard", title=title)
-        for c in result.contained:
-            table.add_row(_shown(c.contained), _shown(c.container), f"{c.containment:.4f}", f"{c.jaccard:.4f}")
-        console.print(table)
-        return
-    if pairs:
-        table = Table("a", "b", "similarity", "estimate", title=_plural(len(result.pairs), "near-duplicate pair"))
-        for p in result.pairs:
-            table.add_row(_shown(p.a), _shown(p.b), f"{p.similarity:.4f}", f"{p.estimate:.4f}")
-        console.print(table)
-        return
-    measure = "containment" if result.measure == "containment" else "similarity"
-    table = Table("cluster", "size", "document", measure, title=_plural(len(result.clusters), "cluster"))
-    for index, cluster in enumerate(result.clusters):
-        for member, doc_id, sim in zip(cluster.members, cluster.ids, cluster.similarities, strict=True):
-            mark = " (keep)" if member == cluster.keep else ""
-            table.add_row(str(index), str(cluster.size), _shown(doc_id) + mark, f"{sim:.4f}")
-        table.add_section()
-    console.print(table)
+        headers = ["contained", "container", "containment", "jaccard"]
+        rows = [
+            [printable(c.contained), printable(c.container), f"{c.containment:.4f}", f"{c.jaccard:.4f}"]
+            for c in result.contained
+        ]
+        table = TextTable(title, headers, rows, [])
+    elif pairs:
+        title = _plural(len(result.pairs), "near-duplicate pair")
+        rows = [[printable(p.a), printable(p.b), f"{p.similarity:.4f}", f"{p.estimate:.4f}"] for p in result.pairs]
+        table = TextTable(title, ["a", "b", "similarity", "estimate"], rows, [])
+    else:
+        measure = "containment" if result.measure == "containment" else "similarity"
+        rows, ends = [], []
+        for index, cluster in enumerate(result.clusters):
+            for member, doc_id, sim in zip(cluster.members, cluster.ids, cluster.similarities, strict=True):
+                mark = " (keep)" if member == cluster.keep else ""
+                rows.append([str(index), str(cluster.size), printable(doc_id) + mark, f"{sim:.4f}"])
+            ends.append(len(rows))
+        table = TextTable(
+            _plural(len(result.clusters), "cluster"), ["cluster", "size", "document", measure], rows, ends
+        )
+    # Plain lines (see dedup.table); rich styles only the title and header.
+    lines = table.lines(console.width)
+    console.print(Text(lines[0], style="italic"), soft_wrap=True)
+    console.print("\n".join(lines[1:4]), style="bold", markup=False, soft_wrap=True)
+    console.file.write("\n".join(lines[4:]) + "\n")
 
 
 def _scan_texts(

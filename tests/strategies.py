@@ -560,3 +560,12 @@ def edit_chains(draw: st.DrawFn) -> list[str]:
         for _ in range(draw(st.integers(1, 4))):
             docs.append(draw(near_duplicate(docs[-1], max_edits=6)))
     return docs
+
+
+# Table cells as a scan shows them: ids and numbers with wide (CJK) and
+# zero-width (combining) characters, Vietnamese in NFC and NFD.
+table_cells = st.lists(
+    st.sampled_from(["a", "Z", "0", "/", " ", "(keep)", "ệ", "e\u0323\u0302", "北", "京", "ｶ", "é", "😀"]),
+    min_size=1,
+    max_size=12,
+).map("".join)

@@ -29,7 +29,7 @@ def test_layering() -> None:
         "lsh": 2, "cluster": 2, "store": 2, "ensemble": 2,
         "config": 2, "stages": 3, "pipeline": 3, "index": 3, "io": 3, "output": 3, "metrics": 3, "web": 3, "strip": 4,
         "blocks": 4, "generate": 4, "bench": 5, "report": 4, "dask_engine": 4,
-        "passages": 2, "readback": 4, "html_report": 4,
+        "passages": 2, "readback": 4, "html_report": 4, "table": 4,
         "cli": 6, "__main__": 7, "__init__": 7,
     }  # fmt: skip
     only = {
