@@ -2630,6 +2630,77 @@ cdef void _radix_by_key(
         memcpy(docs, src_d, n * sizeof(int64_t))
 
 
+cdef enum:
+    _GROUP_SMALL = 32
+
+
+cdef void _group_by_key(
+    uint64_t* keys, int64_t* docs, uint64_t* keys_tmp, int64_t* docs_tmp, int64_t n, int64_t* counts
+) noexcept nogil:
+    """Order ``(keys, docs)`` so that equal keys are adjacent, documents
+    ascending among them (stably: a counting sort on the keys' top bits,
+    then each bucket sorted by key, by insertion when small, else by
+    :func:`_radix_by_key`). Band keys are uniform hashes, so buckets hold a
+    key or two; thousands of documents with one key (a page repeated) make
+    one large bucket, still linear. ``counts`` holds ``max(8 * 256,
+    2 ** bits + 1)`` words (bits: :func:`_group_bits`)."""
+    cdef int bits = _group_bits(n)
+    cdef int shift = 64 - bits
+    cdef int64_t buckets = <int64_t>1 << bits
+    cdef int64_t i, j, k, lo, hi, d
+    cdef uint64_t x
+    if n < 2:
+        return
+    memset(counts, 0, (buckets + 1) * sizeof(int64_t))
+    for i in range(n):
+        counts[(keys[i] >> shift) + 1] += 1
+    for k in range(buckets):
+        counts[k + 1] += counts[k]
+    for i in range(n):
+        k = <int64_t>(keys[i] >> shift)
+        keys_tmp[counts[k]] = keys[i]
+        docs_tmp[counts[k]] = docs[i]
+        counts[k] += 1
+    # counts[k] is now where bucket k ends; bucket 0 starts at 0.
+    lo = 0
+    for k in range(buckets):
+        hi = counts[k]
+        if hi - lo > _GROUP_SMALL:
+            # Sorted in place in the tmp arrays, with the same range of the
+            # original arrays as scratch (counts is free again: the bucket
+            # bounds still needed are lo and hi).
+            _bucket_by_radix(keys_tmp + lo, docs_tmp + lo, keys + lo, docs + lo, hi - lo, counts + buckets + 1)
+        else:
+            for i in range(lo + 1, hi):
+                x = keys_tmp[i]
+                d = docs_tmp[i]
+                j = i - 1
+                while j >= lo and keys_tmp[j] > x:
+                    keys_tmp[j + 1] = keys_tmp[j]
+                    docs_tmp[j + 1] = docs_tmp[j]
+                    j -= 1
+                keys_tmp[j + 1] = x
+                docs_tmp[j + 1] = d
+        lo = hi
+    memcpy(keys, keys_tmp, n * sizeof(uint64_t))
+    memcpy(docs, docs_tmp, n * sizeof(int64_t))
+
+
+cdef inline void _bucket_by_radix(
+    uint64_t* keys, int64_t* docs, uint64_t* keys_tmp, int64_t* docs_tmp, int64_t n, int64_t* counts
+) noexcept nogil:
+    """:func:`_radix_by_key` of one bucket (``counts``: 8 * 256 words)."""
+    _radix_by_key(keys, docs, keys_tmp, docs_tmp, n, counts)
+
+
+cdef inline int _group_bits(int64_t n) noexcept nogil:
+    """Top bits :func:`_group_by_key` buckets by: about one bucket per key."""
+    cdef int bits = 1
+    while bits < 24 and (<int64_t>2 << bits) <= n:
+        bits += 1
+    return bits
+
+
 cdef int64_t _band_codes(
     const uint64_t* column, int64_t n, int64_t max_bucket, int64_t** out_codes, int64_t* distinct, int64_t* capped
 ) noexcept nogil:
@@ -2645,7 +2716,8 @@ cdef int64_t _band_codes(
     cdef uint64_t* keys_tmp = <uint64_t*>malloc(max(n, 1) * sizeof(uint64_t))
     cdef int64_t* docs = <int64_t*>malloc(max(n, 1) * sizeof(int64_t))
     cdef int64_t* docs_tmp = <int64_t*>malloc(max(n, 1) * sizeof(int64_t))
-    cdef int64_t* counts = <int64_t*>malloc(8 * 256 * sizeof(int64_t))
+    # Bucket counts, then one bucket's radix counts after them.
+    cdef int64_t* counts = <int64_t*>malloc(((<int64_t>1 << _group_bits(n)) + 1 + 8 * 256) * sizeof(int64_t))
     out_codes[0] = NULL
     distinct[0] = 0
     capped[0] = 0
@@ -2662,7 +2734,7 @@ cdef int64_t _band_codes(
     # Stable from documents in input order: inside a bucket documents stay
     # ascending, so a capped bucket's centre is its first document and
     # every pair comes out as (smaller, larger).
-    _radix_by_key(keys, docs, keys_tmp, docs_tmp, n, counts)
+    _group_by_key(keys, docs, keys_tmp, docs_tmp, n, counts)
     free(keys_tmp)
     free(docs_tmp)
     free(counts)

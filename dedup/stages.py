@@ -66,7 +66,7 @@ __all__ = [
 ]
 
 _PAIRS_PER_CHUNK = 256
-_VALUES_PER_CHUNK = 1 << 20
+_VALUES_PER_CHUNK = 1 << 19
 """Shingle hashes (8 bytes each) :func:`verify` aims to read at once."""
 
 

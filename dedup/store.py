@@ -393,8 +393,8 @@ class Store:
     """A scan's per-document data, built batch by batch (see the module doc);
     ``workers`` threads (default: all cores) read spilled data back."""
 
-    PAIRS_PER_CHUNK = 8192
-    """Pairs whose signatures are read at once (at most 16,384 signatures)."""
+    PAIRS_PER_CHUNK = 2048
+    """Pairs whose signatures are read at once (at most 4,096 signatures)."""
 
     def __init__(
         self,
@@ -505,12 +505,13 @@ class Store:
         docs = np.asarray(docs, dtype=np.int64)
         sizes = self.id_starts[docs + 1] - self.id_starts[docs]
         raw = self.ids.gather(self.id_starts[docs], sizes).tobytes()
-        out = []
-        pos = 0
-        for size in sizes.tolist():
-            out.append(raw[pos : pos + size].decode("utf-8", "surrogatepass"))
-            pos += size
-        return out
+        ends = np.cumsum(sizes).tolist()
+        bounds = zip([0, *ends][:-1], ends, strict=True)
+        if raw.isascii():
+            # One decode; an ASCII string is sliced by its byte offsets.
+            text = raw.decode("ascii")
+            return [text[lo:hi] for lo, hi in bounds]
+        return [raw[lo:hi].decode("utf-8", "surrogatepass") for lo, hi in bounds]
 
     def _chunks(
         self, left: npt.NDArray[np.int64], right: npt.NDArray[np.int64]

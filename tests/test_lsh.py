@@ -127,6 +127,25 @@ def test_band_pairs_equal_brute_force(n_docs: int, bands: int, keys: int, max_bu
     assert (collisions, capped) == (expected_collisions, expected_capped)
 
 
+@given(st.integers(0, 3000), st.integers(1, 40), st.integers(0, 2**32 - 1), st.sampled_from([1, 2]))
+def test_band_pairs_of_hash_keys_equal_brute_force(n_docs: int, share: int, seed: int, workers: int) -> None:
+    """Keys spread over all 64 bits, as band keys are (the compiled grouping
+    buckets them by their top bits), with runs of a repeated key among them
+    (a repeated page) large enough to go through the radix path and the cap."""
+    rng = np.random.default_rng(seed)
+    columns = []
+    for _ in range(3):
+        keys = rng.integers(0, 2**64 - 1, size=n_docs, dtype=np.uint64, endpoint=True)
+        copies = rng.integers(0, max(n_docs // share, 1), size=n_docs)
+        keys[copies < n_docs // (4 * share) + 1] = keys[0] if n_docs else 0
+        keys[rng.integers(0, 4, size=n_docs) == 0] = np.uint64(2**64 - 1)
+        columns.append(keys)
+    left, right, collisions, capped = pairs_from_band_columns(iter(columns), n_docs, 50, workers=workers)
+    expected, expected_collisions, expected_capped = _reference_band_pairs(columns, 50)
+    assert list(zip(left.tolist(), right.tolist(), strict=True)) == expected
+    assert (collisions, capped) == (expected_collisions, expected_capped)
+
+
 def test_band_pairs_memory_is_distinct_pairs_plus_one_band() -> None:
     """30 bands with the same 79,800 pairs each: the pairs of all bands were
     held until one final unique (93 bytes a distinct pair at the peak); now
