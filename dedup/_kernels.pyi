@@ -138,3 +138,6 @@ def pread_kernel(
     out: npt.NDArray[np.uint8],
     num_threads: int,
 ) -> tuple[int, int]: ...
+def agreement_kernel(
+    signatures: npt.NDArray[np.uint32], left: npt.NDArray[np.int64], right: npt.NDArray[np.int64], num_threads: int
+) -> npt.NDArray[np.float64]: ...

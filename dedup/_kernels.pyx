@@ -2859,3 +2859,31 @@ def pread_kernel(int fd, const int64_t[::1] positions, const int64_t[::1] length
     if len(bad):
         return int(bad[0]), int(failed_arr[bad[0]])
     return -1, 0
+
+
+def agreement_kernel(
+    const uint32_t[:, ::1] signatures, const int64_t[::1] left, const int64_t[::1] right, int num_threads
+):
+    """The fraction of equal values of rows ``left[p]`` and ``right[p]``
+    per pair (float64): the count over the width, as numpy's mean of the
+    comparison gives it (a sum of ones is exact)."""
+    cdef Py_ssize_t n_pairs = left.shape[0]
+    cdef Py_ssize_t width = signatures.shape[1]
+    cdef Py_ssize_t p, k
+    cdef int64_t same
+    cdef const uint32_t* a
+    cdef const uint32_t* b
+    out_arr = np.empty(n_pairs, dtype=np.float64)
+    cdef double[::1] out = out_arr
+    if width == 0:
+        out_arr.fill(np.nan)
+        return out_arr
+    for p in prange(n_pairs, nogil=True, schedule="static", num_threads=num_threads):
+        a = &signatures[left[p], 0]
+        b = &signatures[right[p], 0]
+        same = 0
+        for k in range(width):
+            if a[k] == b[k]:
+                same = same + 1
+        out[p] = (<double>same) / width
+    return out_arr

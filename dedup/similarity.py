@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from dedup._kernels import as_array, as_offsets, check_pairs, jaccard_kernel
+from dedup._kernels import agreement_kernel, as_array, as_offsets, check_pairs, jaccard_kernel
 from dedup._threads import resolve_workers
 
 __all__ = ["estimate_jaccard", "exact_jaccard"]
@@ -83,7 +83,11 @@ def _check_sets(values: npt.NDArray[np.uint64], starts: npt.NDArray[np.int64]) -
 
 
 def estimate_jaccard(
-    signatures: npt.NDArray[np.uint32], left: npt.NDArray[np.int64], right: npt.NDArray[np.int64]
+    signatures: npt.NDArray[np.uint32],
+    left: npt.NDArray[np.int64],
+    right: npt.NDArray[np.int64],
+    *,
+    workers: int | None = None,
 ) -> npt.NDArray[np.float64]:
     """MinHash estimate of Jaccard similarity for document pairs.
 
@@ -91,6 +95,7 @@ def estimate_jaccard(
         signatures: uint32, shape ``(n_docs, num_perm)``.
         left: int64, shape ``(n_pairs,)``.
         right: int64, shape ``(n_pairs,)``.
+        workers: Threads (default: all cores); the result does not depend on it.
 
     Returns:
         float64, shape ``(n_pairs,)``: the fraction of equal signature values.
@@ -105,11 +110,4 @@ def estimate_jaccard(
     left = as_array(left, np.int64, "left", 1)
     right = as_array(right, np.int64, "right", 1)
     check_pairs(left, right, len(signatures))
-    if len(left) == 0:
-        return np.zeros(0, dtype=np.float64)
-    out = np.empty(len(left), dtype=np.float64)
-    # Chunked so the (chunk, num_perm) comparison stays small.
-    for lo in range(0, len(left), 65536):
-        hi = lo + 65536
-        out[lo:hi] = np.mean(signatures[left[lo:hi]] == signatures[right[lo:hi]], axis=1)
-    return out
+    return agreement_kernel(signatures, left, right, resolve_workers(workers))

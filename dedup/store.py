@@ -414,7 +414,7 @@ class Store:
         self.id_sizes: list[npt.NDArray[np.int64]] = []
         self.batch_sizes: list[int] = []
         described = {**params, "num_perm": num_perm, "num_bands": num_bands, "rows_per_band": rows_per_band}
-        threads = resolve_workers(workers)
+        self.threads = threads = resolve_workers(workers)
         self.shingle_hashes = SpillFile(folder, "shingles", np.uint64, budget, described, threads)
         self.signatures = SpillFile(folder, "signatures", np.uint32, budget, described, threads)
         self.keys = SpillFile(folder, "band-keys", np.uint64, budget, described, threads)
@@ -528,5 +528,5 @@ class Store:
         out = np.empty(len(left), dtype=np.float64)
         for part, docs, a, b in self._chunks(left, right):
             rows = self.signatures.gather(docs * self.num_perm, np.full(len(docs), self.num_perm))
-            out[part] = estimate_jaccard(rows.reshape(-1, self.num_perm), a, b)
+            out[part] = estimate_jaccard(rows.reshape(-1, self.num_perm), a, b, workers=self.threads)
         return out

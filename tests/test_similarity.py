@@ -32,3 +32,14 @@ def test_estimate_is_fraction_of_equal_values() -> None:
     got = estimate_jaccard(sig, np.array([0, 0]), np.array([1, 2]))
     assert got.tolist() == [0.5, 0.0]
     assert estimate_jaccard(sig, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)).shape == (0,)
+
+
+@given(st.integers(1, 8), st.integers(1, 200), st.integers(0, 2**32 - 1), st.sampled_from([1, 2]))
+def test_estimate_equals_the_mean_of_the_comparison(docs: int, width: int, seed: int, workers: int) -> None:
+    """The compiled count over the width is numpy's mean of the comparison,
+    to the bit, for any width (a few distinct values: many agree)."""
+    rng = np.random.default_rng(seed)
+    sig = rng.integers(0, 3, size=(docs, width)).astype(np.uint32)
+    left, right = rng.integers(0, docs, size=20), rng.integers(0, docs, size=20)
+    expected = np.mean(sig[left] == sig[right], axis=1)
+    assert estimate_jaccard(sig, left, right, workers=workers).tolist() == expected.tolist()
