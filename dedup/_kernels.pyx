@@ -2694,9 +2694,10 @@ cdef inline void _bucket_by_radix(
 
 
 cdef inline int _group_bits(int64_t n) noexcept nogil:
-    """Top bits :func:`_group_by_key` buckets by: about one bucket per key."""
+    """Top bits :func:`_group_by_key` buckets by: about one bucket per key,
+    at most 2 ** 20 buckets (8 MiB of counts a thread)."""
     cdef int bits = 1
-    while bits < 24 and (<int64_t>2 << bits) <= n:
+    while bits < 20 and (<int64_t>2 << bits) <= n:
         bits += 1
     return bits
 
