@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from dedup._kernels import as_array, check_indices, check_int, check_pairs, union_find
 
-__all__ = ["KEEP_POLICIES", "Cluster", "connected_components", "group_clusters"]
+__all__ = ["KEEP_POLICIES", "Cluster", "component_order", "connected_components", "group_clusters"]
 
 KEEP_POLICIES = ("first", "longest")
 
@@ -76,6 +76,24 @@ def connected_components(
     right = as_array(right, np.int64, "right", 1)
     check_pairs(left, right, n_docs)
     return union_find(n_docs, left, right)
+
+
+def component_order(n_docs: int, left: npt.NDArray[np.int64], right: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """An order of the pairs that keeps each connected group of documents
+    together: int64 positions into ``left``/``right``, sorted by the pair's
+    component (its first document), in the given order inside one.
+
+    A stage that reads the documents of a run of pairs at a time (exact
+    Jaccard, MinHash estimates) reads a group's documents once this way,
+    where pairs sorted by their first document scatter a group over the
+    whole list (a copy of a story is often a pair's second document).
+
+    Raises:
+        ValueError: as :func:`connected_components`.
+    """
+    labels = connected_components(n_docs, left, right)
+    order: npt.NDArray[np.int64] = np.argsort(labels[left], kind="stable").astype(np.int64)
+    return order
 
 
 def group_clusters(

@@ -36,6 +36,7 @@ import numpy.typing as npt
 from dedup._kernels import jaccard_kernel, shingle_kernel, sketch_kernel, sorted_distinct
 from dedup._threads import resolve_workers
 from dedup._unicode import nfc_table
+from dedup.cluster import component_order
 from dedup.config import ScanConfig
 from dedup.document import Document, DocumentLike, Skipped, UniqueIds, as_document
 from dedup.ensemble import EnsembleStats, containment_candidates, containment_from_jaccard, orient
@@ -374,26 +375,28 @@ def verify(
 ) -> npt.NDArray[np.float64]:
     """float64, shape ``(n_pairs,)``: exact Jaccard of stored document pairs,
     reading the documents of a chunk of pairs at a time (each document once
-    a chunk), chunks sized to about :data:`_VALUES_PER_CHUNK` shingle hashes."""
+    a chunk), chunks sized to about :data:`_VALUES_PER_CHUNK` shingle hashes
+    and taken group by group of connected documents
+    (:func:`dedup.cluster.component_order`)."""
     out = np.empty(len(left), dtype=np.float64)
     threads = resolve_workers(workers)
+    order = component_order(store.count, left, right)
     lo, step = 0, _PAIRS_PER_CHUNK
-    while lo < len(left):
-        a, b = left[lo : lo + step], right[lo : lo + step]
+    while lo < len(order):
+        part = order[lo : lo + step]
+        a, b = left[part], right[part]
         wanted = sorted_distinct(np.concatenate([a, b]))
         values, starts = store.shingles(wanted)
         # The kernel directly, not exact_jaccard: a store's values come from
         # the sketch kernels, sorted and distinct by construction (its checks
         # would pass over every value read), and searchsorted's positions
         # are in range.
-        out[lo : lo + len(a)] = jaccard_kernel(
-            values, starts, np.searchsorted(wanted, a), np.searchsorted(wanted, b), threads
-        )
-        lo += len(a)
+        out[part] = jaccard_kernel(values, starts, np.searchsorted(wanted, a), np.searchsorted(wanted, b), threads)
+        lo += len(part)
         # The next chunk's pairs, from this one's shingles per pair (at most
         # four times as many: a run of long documents stays bounded).
-        per_pair = max(len(values), 1) / len(a)
-        step = max(_PAIRS_PER_CHUNK, min(4 * len(a), int(_VALUES_PER_CHUNK / per_pair)))
+        per_pair = max(len(values), 1) / len(part)
+        step = max(_PAIRS_PER_CHUNK, min(4 * len(part), int(_VALUES_PER_CHUNK / per_pair)))
     return out
 
 

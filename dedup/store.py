@@ -44,6 +44,7 @@ import numpy.typing as npt
 
 from dedup._kernels import pread_kernel, sorted_distinct
 from dedup._threads import resolve_workers
+from dedup.cluster import component_order
 from dedup.document import Document
 from dedup.errors import OutputError, UsageError
 from dedup.similarity import estimate_jaccard
@@ -524,9 +525,12 @@ class Store:
             yield part, docs, np.searchsorted(docs, a), np.searchsorted(docs, b)
 
     def estimates(self, left: npt.NDArray[np.int64], right: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
-        """MinHash estimate per pair, reading only the signatures involved."""
+        """MinHash estimate per pair, reading only the signatures involved
+        (a group of connected documents' pairs together: see
+        :func:`dedup.cluster.component_order`)."""
+        order = component_order(self.count, left, right)
         out = np.empty(len(left), dtype=np.float64)
-        for part, docs, a, b in self._chunks(left, right):
+        for part, docs, a, b in self._chunks(left[order], right[order]):
             rows = self.signatures.gather(docs * self.num_perm, np.full(len(docs), self.num_perm))
-            out[part] = estimate_jaccard(rows.reshape(-1, self.num_perm), a, b, workers=self.threads)
+            out[order[part]] = estimate_jaccard(rows.reshape(-1, self.num_perm), a, b, workers=self.threads)
         return out

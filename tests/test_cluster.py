@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dedup.cluster import connected_components, group_clusters
+from dedup.cluster import component_order, connected_components, group_clusters
 
 
 def _reference_components(n: int, edges: list[tuple[int, int]]) -> list[set[int]]:
@@ -72,3 +72,23 @@ def test_keep_validation() -> None:
         group_clusters(labels, keep="newest")
     with pytest.raises(ValueError, match="lengths"):
         group_clusters(labels, keep="longest")
+
+
+@given(
+    st.integers(1, 30).flatmap(
+        lambda n: st.tuples(st.just(n), st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=40))
+    )
+)
+def test_component_order_keeps_groups_together(case: tuple[int, list[tuple[int, int]]]) -> None:
+    """Each component's pairs come as one run, runs by first document, the
+    pairs of a run in their given order."""
+    n, edges = case
+    left = np.array([e[0] for e in edges], dtype=np.int64)
+    right = np.array([e[1] for e in edges], dtype=np.int64)
+    order = component_order(n, left, right)
+    assert sorted(order.tolist()) == list(range(len(edges)))
+    labels = connected_components(n, left, right)[left[order]]
+    assert labels.tolist() == sorted(labels.tolist())
+    for label in set(labels.tolist()):
+        run = order[labels == label].tolist()
+        assert run == sorted(run)
