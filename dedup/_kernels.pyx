@@ -420,6 +420,196 @@ cdef inline int64_t _end_word(
     return pos
 
 
+
+# Word steps: the normalization takes a whole word at a time where it can.
+# The 64 bytes at a word's start are classified at once (AVX2 where the build
+# has it; a plain loop, for the tests, otherwise) into bit masks: ASCII
+# separators (ASCII bytes that are not letters or digits: the case table maps
+# them to a space, checked per call in _tables), bytes >= 0x80, lead bytes
+# and the leads of the sequences a word step does not take (C0, C1, E0, ED,
+# F0-FF: overlong forms, surrogates, U+0800-U+0FFF and 4-byte sequences go
+# character by character). Their normalized copy (A-Z lowered, separators
+# made spaces) is stored at the word's output position in the same go. A
+# word is then checked valid UTF-8 by its masks and its non-ASCII code points
+# folded by one table lookup each, without a branch on their length; a word
+# the step cannot take as is (longer than the chunk, a code point that
+# folds to a space or to another UTF-8 length, fold_accents) goes character
+# by character. Separators then cost no branch each, and where one separator
+# byte divides two words the stored copy is the output as it is: the words
+# after it in the chunk are taken from the masks alone.
+
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #if defined(__AVX2__)
+    #include <immintrin.h>
+    #define DEDUP_WORD_SIMD 1
+    #else
+    #define DEDUP_WORD_SIMD 0
+    #endif
+    static int dedup_word_simd_on = DEDUP_WORD_SIMD;
+
+    /* Bit k of each mask is about p[k] of a chunk of 64 bytes. */
+    typedef struct {
+        uint64_t sep;    /* ASCII, not a letter or digit */
+        uint64_t high;   /* >= 0x80 */
+        uint64_t leads;  /* >= 0xC0 */
+        uint64_t three;  /* E0-EF */
+        uint64_t odd;    /* C0, C1, E0, ED, F0-FF */
+    } dedup_masks;
+
+    static inline void dedup_word_chunk_plain(const uint8_t* p, uint8_t* out, dedup_masks* mk) {
+        uint64_t sep = 0, high = 0, leads = 0, three = 0, odd = 0;
+        int k;
+        for (k = 0; k < 64; k++) {
+            uint8_t c = p[k];
+            uint8_t letter = (uint8_t)((c | 0x20) - 'a') < 26, digit = (uint8_t)(c - '0') < 10;
+            uint8_t is_sep = c < 0x80 && !letter && !digit;
+            out[k] = is_sep ? 0x20 : (uint8_t)(c + (((uint8_t)(c - 'A') < 26) << 5));
+            sep |= (uint64_t)is_sep << k;
+            high |= (uint64_t)(c >> 7) << k;
+            leads |= (uint64_t)(c >= 0xC0) << k;
+            three |= (uint64_t)((c & 0xF0) == 0xE0) << k;
+            odd |= (uint64_t)(c == 0xC0 || c == 0xC1 || c == 0xE0 || c == 0xED || c >= 0xF0) << k;
+        }
+        mk->sep = sep;
+        mk->high = high;
+        mk->leads = leads;
+        mk->three = three;
+        mk->odd = odd;
+    }
+
+    #if DEDUP_WORD_SIMD
+    static inline __m256i dedup_in_range(__m256i x, char lo, char width) {
+        __m256i d = _mm256_sub_epi8(x, _mm256_set1_epi8(lo));
+        return _mm256_cmpeq_epi8(_mm256_min_epu8(d, _mm256_set1_epi8(width)), d);  /* lo <= x <= lo + width */
+    }
+
+    static inline void dedup_word_half(const uint8_t* p, uint8_t* out, uint32_t* m) {
+        const __m256i x = _mm256_loadu_si256((const __m256i*)p);
+        __m256i up = dedup_in_range(x, 'A', 25);
+        __m256i low = dedup_in_range(_mm256_or_si256(x, _mm256_set1_epi8(0x20)), 'a', 25);
+        __m256i dig = dedup_in_range(x, '0', 9);
+        /* low and dig hold only for ASCII bytes: a byte >= 0x80 is in neither. */
+        __m256i word = _mm256_or_si256(_mm256_or_si256(low, dig), _mm256_cmpgt_epi8(_mm256_setzero_si256(), x));
+        __m256i lowered = _mm256_add_epi8(x, _mm256_and_si256(up, _mm256_set1_epi8(0x20)));
+        __m256i odd = _mm256_or_si256(
+            _mm256_or_si256(dedup_in_range(x, (char)0xC0, 1), dedup_in_range(x, (char)0xF0, 15)),
+            _mm256_or_si256(_mm256_cmpeq_epi8(x, _mm256_set1_epi8((char)0xE0)),
+                            _mm256_cmpeq_epi8(x, _mm256_set1_epi8((char)0xED))));
+        _mm256_storeu_si256((__m256i*)out, _mm256_blendv_epi8(_mm256_set1_epi8(0x20), lowered, word));
+        m[0] = ~(uint32_t)_mm256_movemask_epi8(word);
+        m[1] = (uint32_t)_mm256_movemask_epi8(x);
+        m[2] = (uint32_t)_mm256_movemask_epi8(dedup_in_range(x, (char)0xC0, 63));
+        m[3] = (uint32_t)_mm256_movemask_epi8(dedup_in_range(x, (char)0xE0, 15));
+        m[4] = (uint32_t)_mm256_movemask_epi8(odd);
+    }
+    #endif
+
+    /* The 64 bytes at p stored to out with A-Z lowered and ASCII separators
+       made spaces, and their masks. */
+    static inline void dedup_word_chunk(const uint8_t* p, uint8_t* out, dedup_masks* mk) {
+    #if DEDUP_WORD_SIMD
+        uint32_t a[5], b[5];
+        if (dedup_word_simd_on) {
+            dedup_word_half(p, out, a);
+            dedup_word_half(p + 32, out + 32, b);
+            mk->sep = (uint64_t)a[0] | ((uint64_t)b[0] << 32);
+            mk->high = (uint64_t)a[1] | ((uint64_t)b[1] << 32);
+            mk->leads = (uint64_t)a[2] | ((uint64_t)b[2] << 32);
+            mk->three = (uint64_t)a[3] | ((uint64_t)b[3] << 32);
+            mk->odd = (uint64_t)a[4] | ((uint64_t)b[4] << 32);
+            return;
+        }
+    #endif
+        dedup_word_chunk_plain(p, out, mk);
+    }
+
+    /* Trailing zeros, 64 for 0. */
+    static inline int64_t dedup_ctz64(uint64_t x) { return x ? __builtin_ctzll(x) : 64; }
+    static inline int64_t dedup_popcount64(uint64_t x) { return __builtin_popcountll(x); }
+    /* The highest set bit's index (x not 0). */
+    static inline int64_t dedup_top64(uint64_t x) { return 63 - __builtin_clzll(x); }
+
+    /* What a word step finds of a word's non-ASCII code points. */
+    typedef struct {
+        uint32_t last;      /* the last one, folded */
+        uint32_t changed;   /* one folds to another code point */
+        uint32_t unstable;  /* one is not NFC-stable */
+        uint32_t far;       /* one folds to U+3000 or past it */
+        int64_t unspaced;   /* letters of scripts written without spaces */
+    } dedup_fold;
+
+    /* Fold the code points whose lead bytes are the bits of leads (of
+       three: 3-byte ones) in the chunk at s: valid 2- or 3-byte sequences
+       (checked by the masks), 3 bytes readable at each. No branch on their
+       lengths; the code points below U+0E00 and from U+1A00 to U+2FFF are
+       never unspaced (and U+0E00-U+0FFF are E0 sequences, not taken). */
+    static inline __attribute__((always_inline)) void dedup_fold_word(
+            const uint8_t* s, uint64_t leads, uint64_t three, const uint32_t* fold, const uint8_t* stable,
+            dedup_fold* f) {
+        uint32_t changed = 0, unstable = 0, far = 0, c = 0;
+        int64_t unspaced = 0;
+        while (leads) {
+            int64_t at = __builtin_ctzll(leads);
+            const uint8_t* q = s + at;
+            uint32_t wide = 0u - (uint32_t)((three >> at) & 1);
+            uint32_t cp2 = ((q[0] & 0x1Fu) << 6) | (q[1] & 0x3Fu);
+            uint32_t cp3 = ((q[0] & 0x0Fu) << 12) | ((q[1] & 0x3Fu) << 6) | (q[2] & 0x3Fu);
+            uint32_t cp = (cp3 & wide) | (cp2 & ~wide);
+            leads &= leads - 1;
+            c = fold[cp];
+            changed |= c != cp;
+            unstable |= (cp >= 0x300) & (stable[cp] == 0);
+            far |= c >= 0x3000;
+            unspaced += ((c - 0x1000u) < 0xA0u) + ((c - 0x1780u) < 0x80u) + ((c - 0x19E0u) < 0x20u);
+        }
+        f->last = c;
+        f->changed = changed;
+        f->unstable = unstable;
+        f->far = far;
+        f->unspaced = unspaced;
+    }
+    """
+    int _word_simd_on "dedup_word_simd_on"
+    const int _WORD_SIMD "DEDUP_WORD_SIMD"
+    ctypedef struct Masks "dedup_masks":
+        uint64_t sep, high, leads, three, odd
+    ctypedef struct Fold "dedup_fold":
+        uint32_t last, changed, unstable, far
+        int64_t unspaced
+    void _word_chunk "dedup_word_chunk"(const uint8_t* p, uint8_t* out, Masks* mk) noexcept nogil
+    void _fold_code_points "dedup_fold_word"(
+        const uint8_t* s, uint64_t leads, uint64_t three, const uint32_t* fold, const uint8_t* stable, Fold* f
+    ) noexcept nogil
+    int64_t _ctz64 "dedup_ctz64"(uint64_t x) noexcept nogil
+    int64_t _popcount64 "dedup_popcount64"(uint64_t x) noexcept nogil
+    int64_t _top64 "dedup_top64"(uint64_t x) noexcept nogil
+
+
+cdef enum:
+    _WORD_CHUNK = 64
+
+# 0: character by character only; 1: word steps. On where the build has the
+# SIMD classification (the plain one is for the tests: slower than the
+# character steps). Tests run all (word_steps_for_tests).
+cdef int _word_steps_on = _WORD_SIMD
+
+
+def word_steps_for_tests(int mode):
+    """Normalize character by character only (0), by word steps with the
+    plain 64-byte classification (1) or with SIMD where the build has it
+    (2): all must give the same results. Returns the previous mode."""
+    global _word_steps_on, _word_simd_on
+    cdef int was = 0 if not _word_steps_on else (2 if _word_simd_on else 1)
+    _word_steps_on = mode > 0
+    _word_simd_on = mode == 2 and _WORD_SIMD
+    return was
+
+
+cdef inline int64_t _utf8_len(uint32_t cp) noexcept nogil:
+    return 1 + (cp >= 0x80) + (cp >= 0x800) + (cp >= 0x10000)
+
 # NFC in the kernel (UAX #15): decompose fully, stably sort each run of
 # non-starters by canonical combining class, compose with the blocking rule.
 # The table is generated from unicodedata (dedup/_unicode.py, nfc_table,
@@ -747,6 +937,7 @@ cdef struct Tables:
     int64_t n_tones
     bint fold_accents
     bint check_nfc
+    bint word_steps  # the tables fold ASCII as the word steps do (and the tests allow them)
 
 
 cdef struct Counts:
@@ -758,23 +949,34 @@ cdef struct Counts:
     int64_t unspaced
 
 
-cdef int64_t _normalize_counted(
-    const uint8_t* s, int64_t m, const Tables* t, uint8_t* out, int64_t* starts, Counts* counts
-) noexcept nogil:
-    """Normalize one UTF-8 document into out (room for 3 bytes per input
-    byte) in one pass; return the number of bytes written, or -1 when
-    ``t.check_nfc`` and the document needs NFC first (the caller's: _nfc
-    with ``t.nfc``, else Python's).
+cdef struct Walk:
+    # Where a normalization is and the word it is writing: input and output
+    # positions, the output offsets of the word's last two code points, its
+    # length and last three code points (what _end_word needs), and whether
+    # a space is owed before the next word.
+    int64_t i
+    int64_t pos
+    int64_t pos1
+    int64_t pos2
+    int64_t wordlen
+    uint32_t c1
+    uint32_t c2
+    uint32_t c3
+    bint pending
 
-    Also counts the output's words, letters and unspaced letters (what
-    _mostly_unspaced and _count_units would find in it), and when ``starts``
-    is not NULL (room for ``m // 2 + 1`` entries: a word and a separator
-    take an input byte each) writes the output offset of each word's first
-    byte there.
-    """
-    cdef int64_t i = 0, j, pos = 0, pos1 = 0, pos2 = 0, wordlen = 0, words = 0, letters = 0, unspaced = 0
-    cdef uint32_t c, low, c1 = 0, c2 = 0, c3 = 0
-    cdef bint pending = False
+
+cdef int _char_steps(
+    const uint8_t* s, int64_t m, const Tables* t, uint8_t* out, int64_t* starts, Walk* w, Counts* k
+) noexcept nogil:
+    """Normalize code point by code point from ``s[w.i]`` to the document's
+    end or, with ``t.word_steps``, past the first separator with 64 bytes
+    left to read after it. Return -1 when the document needs NFC
+    first, else 0. The state lives in locals (stores to out would otherwise
+    reload it from w)."""
+    cdef int64_t i = w.i, j, pos = w.pos, pos1 = w.pos1, pos2 = w.pos2, wordlen = w.wordlen
+    cdef int64_t words = k.words, letters = k.letters, unspaced = k.unspaced
+    cdef uint32_t c, low, c1 = w.c1, c2 = w.c2, c3 = w.c3
+    cdef bint pending = w.pending, steps = t.word_steps
     while i < m:
         c = s[i]
         if c < 0x80:
@@ -808,6 +1010,8 @@ cdef int64_t _normalize_counted(
                     pos = _end_word(c1, c2, c3, wordlen, pos2, pos, t.tones, t.n_tones, out)
                 pending = True
                 wordlen = 0
+            if steps and i + _WORD_CHUNK <= m:
+                break  # between words: back to the word steps
             continue
         if pending:
             out[pos] = SPACE
@@ -827,12 +1031,198 @@ cdef int64_t _normalize_counted(
         c1 = c
         wordlen += 1
         letters += 1
-    if wordlen > 0 and not t.fold_accents:
-        pos = _end_word(c1, c2, c3, wordlen, pos2, pos, t.tones, t.n_tones, out)
-    counts.words = words
-    counts.letters = letters
-    counts.unspaced = unspaced
-    return pos
+    w.i = i
+    w.pos = pos
+    w.pos1 = pos1
+    w.pos2 = pos2
+    w.wordlen = wordlen
+    w.c1 = c1
+    w.c2 = c2
+    w.c3 = c3
+    w.pending = pending
+    k.words = words
+    k.letters = letters
+    k.unspaced = unspaced
+    return 0
+
+
+cdef inline int _refold_word(const uint8_t* s, const Tables* t, uint8_t* out, uint64_t leads) noexcept nogil:
+    """Write at ``out[k]`` the folded code point of ``s[k]`` for each lead
+    byte k (a bit of ``leads``) of a word checked valid UTF-8 by _fold_word;
+    1 when one folds to a space or to another UTF-8 length (the word then
+    goes by characters)."""
+    cdef int64_t at, j
+    cdef uint32_t cp, c
+    while leads:
+        at = _ctz64(leads)
+        leads &= leads - 1
+        j = at
+        cp = _next_cp(s, at + 4, &j)
+        c = t.case[cp]
+        if c != cp:
+            if c == SPACE or _utf8_len(c) != j - at:
+                return 1
+            _utf8(c, out, at)
+    return 0
+
+
+cdef inline int64_t _tone_end(
+    uint32_t c1, int64_t at, int64_t base, int64_t pos, const Tables* t, uint8_t* out
+) noexcept nogil:
+    """_end_word for a word written by a word step at ``out[base:pos]``,
+    whose last code point (folded) ``c1`` starts at ``out[base + at]`` and
+    is not ASCII: the characters before it are read back from out (an
+    ASCII o or u is one byte; a continuation byte is never q)."""
+    cdef uint32_t c2, c3
+    if at < 1:
+        return pos
+    c2 = out[base + at - 1]
+    if c2 != 0x6F and c2 != 0x75:
+        return pos
+    c3 = out[base + at - 2] if at >= 2 else 0
+    return _end_word(c1, c2, c3, 2 if at == 1 else 3, base + at - 1, pos, t.tones, t.n_tones, out)
+
+
+cdef inline int _take_word(
+    const uint8_t* s, const Tables* t, uint8_t* out, int64_t a, int64_t b, const Masks* mk,
+    int64_t* letters, int64_t* unspaced, int64_t* end,
+) noexcept nogil:
+    """The word ``s[a:b]`` of a word step's chunk (``mk`` its masks; b < 63),
+    its normalized copy at ``out[a:b]`` but for its non-ASCII code points:
+    fold those in place, count its letters and unspaced letters, apply the
+    tone-mark rewrite and set ``end`` to where the word ends in out. Return
+    0, -1 when the document needs NFC, 1 when the word must go character by
+    character (nothing counted then)."""
+    cdef uint64_t word = ((<uint64_t>1 << b) - 1) ^ ((<uint64_t>1 << a) - 1)
+    cdef uint64_t high = mk.high & word, leads = mk.leads & word, three = mk.three & word
+    cdef int64_t at
+    cdef uint32_t before
+    cdef Fold f
+    if high == 0:
+        letters[0] += b - a
+        end[0] = b
+        return 0
+    # Valid UTF-8 the step takes: 2- and 3-byte sequences whose continuation
+    # bytes are the bytes >= 0x80 that are not leads, all in the word.
+    if (mk.odd & word) or (high & ~leads) != ((leads << 1) | (three << 2)) or t.fold_accents:
+        return 1
+    _fold_code_points(s, leads, three, t.case, t.stable, &f)
+    if f.unstable and t.check_nfc:
+        return -1
+    if f.far or (f.changed and _refold_word(s, t, out, leads)):
+        return 1
+    letters[0] += b - a - _popcount64(high) + _popcount64(leads)
+    unspaced[0] += f.unspaced
+    end[0] = b
+    # The tone-mark rewrite needs a toned vowel last (never ASCII) after o or u.
+    at = _top64(leads)
+    before = out[at - (at > a)]
+    if ((high >> (b - 1)) & 1) & (at > a) & ((before == 0x6F) | (before == 0x75)):
+        end[0] = _tone_end(f.last, at - a, a, b, t, out)
+    return 0
+
+
+cdef int _word_steps(
+    const uint8_t* s, int64_t m, const Tables* t, uint8_t* out, int64_t* starts, Walk* w, Counts* k
+) noexcept nogil:
+    """Normalize word by word from ``s[w.i]`` (at no word: w.wordlen is 0)
+    while 64 bytes are left to read there; stop before a word the word steps
+    cannot take (the character steps take it). Return -1 when the document
+    needs NFC, else 0.
+
+    Each step classifies the 64 bytes at a word's start and stores their
+    normalized copy at the word's output position. Where one separator byte
+    divides two words, the copy is the output as it is, so the words after
+    it in the chunk are taken from the masks alone (_take_word), until a
+    run of separators of another length, a word the chunk does not hold
+    whole or one whose output length changes (the tone-mark rewrite) moves
+    the output against the input: the next step starts there. The state
+    lives in locals (stores to out would otherwise reload it from w).
+    """
+    cdef int64_t i = w.i, pos = w.pos, words = k.words, letters = k.letters, unspaced = k.unspaced
+    cdef int64_t a, b, c, base, end
+    cdef bint pending = w.pending, moved
+    cdef Masks mk
+    cdef int got
+    # Room: the output never outgrows 2 bytes per input byte, so out has
+    # 64 bytes past pos + 1 while 64 input bytes are left.
+    while i + _WORD_CHUNK <= m:
+        out[pos] = SPACE  # owed before a next word; pos moves past it only then
+        base = pos + pending
+        _word_chunk(s + i, out + base, &mk)
+        if mk.sep & 1:
+            i += _ctz64(~mk.sep)
+            continue
+        a = 0
+        moved = False
+        while True:
+            b = a + _ctz64(mk.sep >> a)
+            if b > _WORD_CHUNK - 2:
+                break  # not whole in the chunk (a code point is read as 3 bytes)
+            got = _take_word(s + i, t, out + base, a, b, &mk, &letters, &unspaced, &end)
+            if got != 0:
+                if got < 0:
+                    return -1
+                break
+            if starts != NULL:
+                starts[words] = base + a
+            words += 1
+            c = b + _ctz64(~(mk.sep >> b))
+            if c - b != 1 or c >= _WORD_CHUNK or end != b:
+                # The output moves against the input: a new step at c.
+                pos = base + end
+                pending = True
+                i += c
+                moved = True
+                break
+            a = c
+        if moved:
+            continue
+        if a == 0:
+            break  # the word at i goes character by character
+        # Words up to a - 1 done, one separator after them: a new step at a.
+        pos = base + a - 1
+        pending = True
+        i += a
+    w.i = i
+    w.pos = pos
+    w.pending = pending
+    k.words = words
+    k.letters = letters
+    k.unspaced = unspaced
+    return 0
+
+
+cdef int64_t _normalize_counted(
+    const uint8_t* s, int64_t m, const Tables* t, uint8_t* out, int64_t* starts, Counts* counts
+) noexcept nogil:
+    """Normalize one UTF-8 document into out (room for 3 bytes per input
+    byte) in one pass; return the number of bytes written, or -1 when
+    ``t.check_nfc`` and the document needs NFC first (the caller's: _nfc
+    with ``t.nfc``, else Python's).
+
+    Also counts the output's words, letters and unspaced letters (what
+    _mostly_unspaced and _count_units would find in it), and when ``starts``
+    is not NULL (room for ``m // 2 + 1`` entries: a word and a separator
+    take an input byte each) writes the output offset of each word's first
+    byte there.
+    """
+    cdef Walk w
+    cdef Counts k
+    memset(&w, 0, sizeof(Walk))
+    memset(&k, 0, sizeof(Counts))
+    while w.i < m:
+        # Word steps (between words), until a word they cannot take or the
+        # last 64 bytes: character steps from there.
+        if t.word_steps and w.i + _WORD_CHUNK <= m:
+            if _word_steps(s, m, t, out, starts, &w, &k) < 0:
+                return -1
+        if w.i < m and _char_steps(s, m, t, out, starts, &w, &k) < 0:
+            return -1
+    if w.wordlen > 0 and not t.fold_accents:
+        w.pos = _end_word(w.c1, w.c2, w.c3, w.wordlen, w.pos2, w.pos, t.tones, t.n_tones, out)
+    counts[0] = k
+    return w.pos
 
 
 cdef inline int64_t _normalize_one(const uint8_t* s, int64_t m, const Tables* t, uint8_t* out) noexcept nogil:
@@ -858,7 +1248,24 @@ cdef Tables _tables(
     t.fold_accents = fold_accents
     t.check_nfc = check_nfc
     t.nfc = NULL
+    t.word_steps = _word_steps_on and _ascii_as_words(t.case, t.accent, fold_accents)
     return t
+
+
+cdef bint _ascii_as_words(const uint32_t* case, const uint32_t* accent, bint fold_accents) noexcept:
+    """The tables fold ASCII as the word steps do: letters and digits kept
+    (A-Z lowered, accents not touching them), every other byte a space."""
+    cdef uint32_t c, want
+    for c in range(0x80):
+        if 0x41 <= c <= 0x5A:
+            want = c + 0x20
+        elif 0x61 <= c <= 0x7A or 0x30 <= c <= 0x39:
+            want = c
+        else:
+            want = SPACE
+        if case[c] != want or (fold_accents and want != SPACE and accent[want] != want):
+            return False
+    return True
 
 
 cdef int64_t _normalize_nfc(
