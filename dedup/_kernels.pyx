@@ -594,6 +594,7 @@ cdef enum:
 # SIMD classification (the plain one is for the tests: slower than the
 # character steps). Tests run all (word_steps_for_tests).
 cdef int _word_steps_on = _WORD_SIMD
+WORD_SIMD = bool(_WORD_SIMD)
 
 
 def word_steps_for_tests(int mode):

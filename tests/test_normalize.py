@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dedup._kernels import WORD_SIMD, word_steps_for_tests
 from dedup._unicode import TABLES_FILE, build_tables, fold_accent_char, fold_case_char, is_word_char
-from dedup.normalize import normalize_batch, normalize_text
-from tests.strategies import news_texts, unicode_texts
+from dedup.normalize import normalize_batch, normalize_text, normalize_utf8
+from tests.strategies import news_texts, unicode_texts, utf8_soup
 
 _NEW_TO_OLD = {
     "oà": "òa", "oá": "óa", "oả": "ỏa", "oã": "õa", "oạ": "ọa",
@@ -144,3 +147,124 @@ def test_normalized_utf8_is_at_most_twice_as_long() -> None:
         size = lambda a: 1 + (a >= 0x80) + (a >= 0x800) + (a >= 0x10000)  # noqa: E731
         assert (size(table[ok].astype(np.int64)) <= 2 * size(cps[ok]))[cps[ok] >= 0x80].all()
         assert (table[:0x80] < 0x80).all()
+
+
+# Word steps (dedup/_kernels.pyx): 64 bytes at a time from a word's start,
+# the last 63 bytes of a document and the words they cannot take character
+# by character. Mode 0 is the character steps alone; 1 the word steps with
+# the plain classification; 2 with SIMD (where the build has it). Texts
+# must be longer than 64 bytes for the word steps to run at all.
+WORD_MODES = [0, 1, 2] if WORD_SIMD else [0, 1]
+
+# Bytes the word steps judge: separators (one and more, ASCII and not),
+# upper case, digits, 2- and 3-byte letters (Vietnamese, upper case folding
+# in place), letters folding to another UTF-8 length (İ, Ⱥ), tone-mark
+# pairs, NFD marks, 4-byte, U+0800-U+0FFF (E0) and Hangul (ED) sequences,
+# unspaced scripts, and bytes that are not UTF-8 (stray continuation, cut
+# sequences, overlong forms, surrogates).
+WORD_PIECES = [
+    b" ",
+    b", ",
+    b" - ",
+    b"\t\n",
+    b"A",
+    b"Zq",
+    b"7",
+    b"_",
+    "Đ".encode(),
+    "ộ".encode(),
+    "Ộ".encode(),
+    "ư".encode(),
+    "hoà".encode(),
+    "HOÀ".encode(),
+    "quý".encode(),
+    "uỷ".encode(),
+    "\u201c".encode(),
+    "\u00a0".encode(),
+    "\u0130".encode(),
+    "\u023a".encode(),
+    "a\u0301".encode(),
+    "\U0001d11e".encode(),
+    "\u0e01\u0e02".encode(),
+    "\ud55c".encode(),
+    "中文".encode(),
+    "\u1000".encode(),
+    "\u3000".encode(),
+    b"\x80",
+    b"\xc3",
+    b"\xe1\xbb",
+    b"\xc0\xaf",
+    b"\xe0\x80\x80",
+    "\ud800".encode("utf-8", "surrogatepass"),
+    "\ud83d\ude00".encode("utf-8", "surrogatepass"),
+    b"\xff",
+]
+_WORD_BASE = "Bộ trưởng Quốc phòng hoà bình, thuỷ điện 2024 ABC người dân Việt Nam khoẻ mạnh. ".encode() * 3
+
+
+@contextmanager
+def _word_mode(mode: int) -> Iterator[None]:
+    was = word_steps_for_tests(mode)
+    try:
+        yield
+    finally:
+        word_steps_for_tests(was)
+
+
+def _normalize_in_each_mode(docs: list[bytes], fold_accents: bool) -> list[bytes]:
+    """The documents normalized in each mode, checked equal; mode 0's."""
+    text = np.frombuffer(b"".join(docs), dtype=np.uint8)
+    starts = np.zeros(len(docs) + 1, dtype=np.int64)
+    np.cumsum([len(d) for d in docs], out=starts[1:])
+    got = []
+    for mode in WORD_MODES:
+        with _word_mode(mode):
+            buf, offsets = normalize_utf8(text, starts, fold_accents=fold_accents, workers=1)
+        bounds = offsets.tolist()
+        got.append([buf[bounds[i] : bounds[i + 1]].tobytes() for i in range(len(docs))])
+    for mode, result in zip(WORD_MODES[1:], got[1:], strict=True):
+        assert result == got[0], f"word steps mode {mode}"
+    return got[0]
+
+
+def _check_reference(docs: list[bytes], normalized: list[bytes], fold_accents: bool) -> None:
+    for doc, out in zip(docs, normalized, strict=True):
+        try:
+            text = doc.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        assert out.decode("utf-8") == reference_normalize(text, fold_accents)
+
+
+def test_word_steps_are_on_where_built() -> None:
+    assert word_steps_for_tests(WORD_MODES[-1]) == WORD_MODES[-1]
+
+
+@pytest.mark.parametrize("fold_accents", [False, True])
+def test_word_steps_at_every_offset_of_a_chunk(fold_accents: bool) -> None:
+    """Each piece at every offset of the first two 64-byte chunks (cutting
+    the text's sequences too): every mode gives the character steps' result,
+    and the Python reference's where the bytes are UTF-8."""
+    docs = [_WORD_BASE[:k] + piece + _WORD_BASE[k:] for piece in WORD_PIECES for k in range(140)]
+    _check_reference(docs, _normalize_in_each_mode(docs, fold_accents), fold_accents)
+
+
+@pytest.mark.parametrize("fold_accents", [False, True])
+def test_word_lengths_around_the_chunk(fold_accents: bool) -> None:
+    """Words of 1 to 80 bytes (ASCII, upper case, 2- and 3-byte letters,
+    ending in a tone-mark pair) between separator runs of 1 to 3 bytes, and
+    every length of text from 0 to 200 bytes (ending mid-chunk, mid-word)."""
+    docs = []
+    for letters in ("x", "Ab", "ộa", "ưƠ", "9"):
+        for length in range(1, 81):
+            word = (letters * length).encode()[:length].decode("utf-8", "ignore") + "oà"
+            for sep in (" ", ". ", ' "- '):
+                docs.append((sep.join([word] * 5) + sep).encode())
+                docs.append(sep.join(["tin", word, "hoà", word]).encode())
+    docs += [_WORD_BASE[:k] for k in range(201)]
+    _check_reference(docs, _normalize_in_each_mode(docs, fold_accents), fold_accents)
+
+
+@given(st.lists(st.lists(utf8_soup, min_size=1, max_size=6).map(b"".join), min_size=1, max_size=6), st.booleans())
+def test_word_steps_equal_character_steps_on_any_bytes(docs: list[bytes], fold_accents: bool) -> None:
+    _normalize_in_each_mode(docs, fold_accents)

@@ -7,7 +7,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dedup._kernels import normalize_kernel, shingle_kernel, signature_kernel, sketch_kernel, sort_hashes_for_tests
+from dedup._kernels import (
+    WORD_SIMD,
+    normalize_kernel,
+    shingle_kernel,
+    signature_kernel,
+    sketch_kernel,
+    sort_hashes_for_tests,
+    word_steps_for_tests,
+)
 from dedup._unicode import nfc_table
 from dedup.hashing import xxh64_reference
 from dedup.minhash import permutations
@@ -258,3 +266,36 @@ def test_fused_kernel_equals_the_stage_kernels_on_any_bytes(
     np.testing.assert_array_equal(values, ref_values)
     np.testing.assert_array_equal(by_chars, ref_by_chars)
     np.testing.assert_array_equal(signatures, signature_kernel(ref_values, ref_starts, a, b, 1))
+
+
+@given(
+    st.lists(st.lists(utf8_soup, min_size=1, max_size=6).map(b"".join), min_size=1, max_size=6),
+    st.sampled_from([(0, 5), (1, 3)]),
+    st.booleans(),
+)
+def test_fused_kernel_equal_in_every_word_step_mode(
+    docs: list[bytes], shingle: tuple[int, int], fold_accents: bool
+) -> None:
+    """The fused kernel's counts, word starts and sketches are the same
+    whether it normalizes by word steps (plain or SIMD classification) or
+    character by character, on any bytes long enough for the word steps."""
+    kind, n = shingle
+    text = np.frombuffer(b"".join(docs), dtype=np.uint8)
+    starts = np.zeros(len(docs) + 1, dtype=np.int64)
+    np.cumsum([len(d) for d in docs], out=starts[1:])
+    case, accent, stable, tones = kernel_tables(fold_accents)
+    a, b = permutations(16, 7)
+    results = []
+    for mode in [0, 1, 2] if WORD_SIMD else [0, 1]:
+        was = word_steps_for_tests(mode)
+        try:
+            results.append(
+                sketch_kernel(
+                    text, starts, case, accent, stable, nfc_table(), fold_accents, True, tones, kind, n, a, b, 1
+                )
+            )
+        finally:
+            word_steps_for_tests(was)
+    for got in results[1:]:
+        for x, y in zip(got, results[0], strict=True):
+            np.testing.assert_array_equal(x, y)
