@@ -456,10 +456,11 @@ cdef extern from *:
         uint64_t leads;  /* >= 0xC0 */
         uint64_t three;  /* E0-EF */
         uint64_t odd;    /* C0, C1, E0, ED, F0-FF */
+        uint64_t ou;     /* o, u, O, U */
     } dedup_masks;
 
     static inline void dedup_word_chunk_plain(const uint8_t* p, uint8_t* out, dedup_masks* mk) {
-        uint64_t sep = 0, high = 0, leads = 0, three = 0, odd = 0;
+        uint64_t sep = 0, high = 0, leads = 0, three = 0, odd = 0, ou = 0;
         int k;
         for (k = 0; k < 64; k++) {
             uint8_t c = p[k];
@@ -471,12 +472,14 @@ cdef extern from *:
             leads |= (uint64_t)(c >= 0xC0) << k;
             three |= (uint64_t)((c & 0xF0) == 0xE0) << k;
             odd |= (uint64_t)(c == 0xC0 || c == 0xC1 || c == 0xE0 || c == 0xED || c >= 0xF0) << k;
+            ou |= (uint64_t)((c | 0x20) == 'o' || (c | 0x20) == 'u') << k;
         }
         mk->sep = sep;
         mk->high = high;
         mk->leads = leads;
         mk->three = three;
         mk->odd = odd;
+        mk->ou = ou;
     }
 
     #if DEDUP_WORD_SIMD
@@ -503,6 +506,8 @@ cdef extern from *:
         m[2] = (uint32_t)_mm256_movemask_epi8(dedup_in_range(x, (char)0xC0, 63));
         m[3] = (uint32_t)_mm256_movemask_epi8(dedup_in_range(x, (char)0xE0, 15));
         m[4] = (uint32_t)_mm256_movemask_epi8(odd);
+        m[5] = (uint32_t)_mm256_movemask_epi8(
+            _mm256_or_si256(_mm256_cmpeq_epi8(lowered, _mm256_set1_epi8('o')), _mm256_cmpeq_epi8(lowered, _mm256_set1_epi8('u'))));
     }
     #endif
 
@@ -510,7 +515,7 @@ cdef extern from *:
        made spaces, and their masks. */
     static inline void dedup_word_chunk(const uint8_t* p, uint8_t* out, dedup_masks* mk) {
     #if DEDUP_WORD_SIMD
-        uint32_t a[5], b[5];
+        uint32_t a[6], b[6];
         if (dedup_word_simd_on) {
             dedup_word_half(p, out, a);
             dedup_word_half(p + 32, out + 32, b);
@@ -519,6 +524,7 @@ cdef extern from *:
             mk->leads = (uint64_t)a[2] | ((uint64_t)b[2] << 32);
             mk->three = (uint64_t)a[3] | ((uint64_t)b[3] << 32);
             mk->odd = (uint64_t)a[4] | ((uint64_t)b[4] << 32);
+            mk->ou = (uint64_t)a[5] | ((uint64_t)b[5] << 32);
             return;
         }
     #endif
@@ -531,57 +537,21 @@ cdef extern from *:
     /* The highest set bit's index (x not 0). */
     static inline int64_t dedup_top64(uint64_t x) { return 63 - __builtin_clzll(x); }
 
-    /* What a word step finds of a word's non-ASCII code points. */
-    typedef struct {
-        uint32_t last;      /* the last one, folded */
-        uint32_t changed;   /* one folds to another code point */
-        uint32_t unstable;  /* one is not NFC-stable */
-        uint32_t far;       /* one folds to U+3000 or past it */
-        int64_t unspaced;   /* letters of scripts written without spaces */
-    } dedup_fold;
-
-    /* Fold the code points whose lead bytes are the bits of leads (of
-       three: 3-byte ones) in the chunk at s: valid 2- or 3-byte sequences
-       (checked by the masks), 3 bytes readable at each. No branch on their
-       lengths; the code points below U+0E00 and from U+1A00 to U+2FFF are
-       never unspaced (and U+0E00-U+0FFF are E0 sequences, not taken). */
-    static inline __attribute__((always_inline)) void dedup_fold_word(
-            const uint8_t* s, uint64_t leads, uint64_t three, const uint32_t* fold, const uint8_t* stable,
-            dedup_fold* f) {
-        uint32_t changed = 0, unstable = 0, far = 0, c = 0;
-        int64_t unspaced = 0;
-        while (leads) {
-            int64_t at = __builtin_ctzll(leads);
-            const uint8_t* q = s + at;
-            uint32_t wide = 0u - (uint32_t)((three >> at) & 1);
-            uint32_t cp2 = ((q[0] & 0x1Fu) << 6) | (q[1] & 0x3Fu);
-            uint32_t cp3 = ((q[0] & 0x0Fu) << 12) | ((q[1] & 0x3Fu) << 6) | (q[2] & 0x3Fu);
-            uint32_t cp = (cp3 & wide) | (cp2 & ~wide);
-            leads &= leads - 1;
-            c = fold[cp];
-            changed |= c != cp;
-            unstable |= (cp >= 0x300) & (stable[cp] == 0);
-            far |= c >= 0x3000;
-            unspaced += ((c - 0x1000u) < 0xA0u) + ((c - 0x1780u) < 0x80u) + ((c - 0x19E0u) < 0x20u);
-        }
-        f->last = c;
-        f->changed = changed;
-        f->unstable = unstable;
-        f->far = far;
-        f->unspaced = unspaced;
+    /* The code point of the valid 2- or 3-byte sequence at q (three: it is
+       3 bytes; 3 bytes readable), without a branch on its length. */
+    static inline uint32_t dedup_decode23(const uint8_t* q, uint64_t three) {
+        uint32_t wide = 0u - (uint32_t)three;
+        uint32_t cp2 = ((q[0] & 0x1Fu) << 6) | (q[1] & 0x3Fu);
+        uint32_t cp3 = ((q[0] & 0x0Fu) << 12) | ((q[1] & 0x3Fu) << 6) | (q[2] & 0x3Fu);
+        return (cp3 & wide) | (cp2 & ~wide);
     }
     """
     int _word_simd_on "dedup_word_simd_on"
     const int _WORD_SIMD "DEDUP_WORD_SIMD"
     ctypedef struct Masks "dedup_masks":
-        uint64_t sep, high, leads, three, odd
-    ctypedef struct Fold "dedup_fold":
-        uint32_t last, changed, unstable, far
-        int64_t unspaced
+        uint64_t sep, high, leads, three, odd, ou
     void _word_chunk "dedup_word_chunk"(const uint8_t* p, uint8_t* out, Masks* mk) noexcept nogil
-    void _fold_code_points "dedup_fold_word"(
-        const uint8_t* s, uint64_t leads, uint64_t three, const uint32_t* fold, const uint8_t* stable, Fold* f
-    ) noexcept nogil
+    uint32_t _decode23 "dedup_decode23"(const uint8_t* q, uint64_t three) noexcept nogil
     int64_t _ctz64 "dedup_ctz64"(uint64_t x) noexcept nogil
     int64_t _popcount64 "dedup_popcount64"(uint64_t x) noexcept nogil
     int64_t _top64 "dedup_top64"(uint64_t x) noexcept nogil
@@ -1047,80 +1017,89 @@ cdef int _char_steps(
     return 0
 
 
-cdef inline int _refold_word(const uint8_t* s, const Tables* t, uint8_t* out, uint64_t leads) noexcept nogil:
-    """Write at ``out[k]`` the folded code point of ``s[k]`` for each lead
-    byte k (a bit of ``leads``) of a word checked valid UTF-8 by _fold_word;
-    1 when one folds to a space or to another UTF-8 length (the word then
-    goes by characters)."""
-    cdef int64_t at, j
+cdef inline uint64_t _below(int64_t cut) noexcept nogil:
+    """The mask of chunk positions below cut (0 to 64)."""
+    return ~(<uint64_t>0) if cut >= 64 else (<uint64_t>1 << cut) - 1
+
+
+cdef inline int64_t _word_at(uint64_t starts, int64_t p) noexcept nogil:
+    """The start of the word holding (or before) chunk position p: the
+    highest bit of ``starts`` at or below p (bit 0 is a word start)."""
+    return _top64(starts & (~(<uint64_t>0) >> (63 - p)))
+
+
+cdef inline int64_t _fold_leads(
+    const uint8_t* s, const Tables* t, uint8_t* out, const Masks* mk, uint64_t starts, int64_t cut
+) noexcept nogil:
+    """Fold the non-ASCII code points of a word step's words before chunk
+    position ``cut`` (valid 2- or 3-byte sequences) in their copy at out,
+    in place; return the new cut: the start of the first word holding one
+    that folds to a space or to another UTF-8 length, that is in a script
+    written without spaces or past U+2FFF (those go by characters), or -1
+    when the document needs NFC."""
+    cdef uint64_t leads = mk.leads & _below(cut)
+    cdef int64_t at, n
     cdef uint32_t cp, c
     while leads:
         at = _ctz64(leads)
         leads &= leads - 1
-        j = at
-        cp = _next_cp(s, at + 4, &j)
+        n = (mk.three >> at) & 1
+        cp = _decode23(s + at, n)
+        if cp >= 0x300 and t.check_nfc and not t.stable[cp]:
+            return -1
         c = t.case[cp]
         if c != cp:
-            if c == SPACE or _utf8_len(c) != j - at:
-                return 1
+            if c == SPACE or c >= 0x3000 or _utf8_len(c) != 2 + n:
+                return _word_at(starts, at)
             _utf8(c, out, at)
-    return 0
+        if c >= 0x0E00 and _unspaced_script(c):
+            return _word_at(starts, at)
+    return cut
 
 
-cdef inline int64_t _tone_end(
-    uint32_t c1, int64_t at, int64_t base, int64_t pos, const Tables* t, uint8_t* out
+cdef inline int64_t _tone_marks(
+    const Tables* t, uint8_t* out, const Masks* mk, uint64_t starts, uint64_t ends, int64_t cut, int64_t* end
 ) noexcept nogil:
-    """_end_word for a word written by a word step at ``out[base:pos]``,
-    whose last code point (folded) ``c1`` starts at ``out[base + at]`` and
-    is not ASCII: the characters before it are read back from out (an
-    ASCII o or u is one byte; a continuation byte is never q)."""
-    cdef uint32_t c2, c3
-    if at < 1:
-        return pos
-    c2 = out[base + at - 1]
-    if c2 != 0x6F and c2 != 0x75:
-        return pos
-    c3 = out[base + at - 2] if at >= 2 else 0
-    return _end_word(c1, c2, c3, 2 if at == 1 else 3, base + at - 1, pos, t.tones, t.n_tones, out)
+    """The tone-mark rewrite of a word step's words before ``cut`` (folded
+    in out): only a word whose last code point is not ASCII and follows an
+    o or u can change. Return the new cut: past the first word the rewrite
+    shortens (``end`` then its new end in out), else cut."""
+    cdef uint64_t last = (mk.leads & ~mk.three & (ends >> 1)) | (mk.three & (ends >> 2))
+    cdef uint64_t todo = last & (mk.ou << 1) & _below(cut)
+    cdef int64_t at, a, b, got
+    cdef uint32_t c1, c3
+    while todo:
+        at = _ctz64(todo)
+        todo &= todo - 1
+        a = _word_at(starts, at - 1)
+        b = at + 1 + ((mk.three >> at) & 1) + 1
+        c1 = _decode23(out + at, (mk.three >> at) & 1)
+        c3 = out[at - 2] if at - 1 > a else 0
+        got = _end_word(c1, out[at - 1], c3, 2 if at - 1 == a else 3, at - 1, b, t.tones, t.n_tones, out)
+        if got != b:
+            end[0] = got
+            return b
+    return cut
 
 
-cdef inline int _take_word(
-    const uint8_t* s, const Tables* t, uint8_t* out, int64_t a, int64_t b, const Masks* mk,
-    int64_t* letters, int64_t* unspaced, int64_t* end,
-) noexcept nogil:
-    """The word ``s[a:b]`` of a word step's chunk (``mk`` its masks; b < 63),
-    its normalized copy at ``out[a:b]`` but for its non-ASCII code points:
-    fold those in place, count its letters and unspaced letters, apply the
-    tone-mark rewrite and set ``end`` to where the word ends in out. Return
-    0, -1 when the document needs NFC, 1 when the word must go character by
-    character (nothing counted then)."""
-    cdef uint64_t word = ((<uint64_t>1 << b) - 1) ^ ((<uint64_t>1 << a) - 1)
-    cdef uint64_t high = mk.high & word, leads = mk.leads & word, three = mk.three & word
-    cdef int64_t at
-    cdef uint32_t before
-    cdef Fold f
-    if high == 0:
-        letters[0] += b - a
-        end[0] = b
+cdef inline int64_t _take_words(const Tables* t, const Masks* mk, uint64_t starts, uint64_t ends) noexcept nogil:
+    """The chunk position before which a word step takes the words by their
+    masks alone: those before the second byte of a run of separators (after
+    it the output moves against the input), ending by position 61 (a code
+    point is read as 3 bytes) and before the first word holding a byte that
+    is not in a valid 2- or 3-byte sequence (or a non-ASCII one at all with
+    fold_accents)."""
+    cdef uint64_t whole = ends & ((<uint64_t>1 << (_WORD_CHUNK - 2)) - 1)
+    cdef uint64_t bad = mk.odd | ((mk.high & ~mk.leads) ^ ((mk.leads << 1) | (mk.three << 2)))
+    cdef int64_t cut = _ctz64(mk.sep & (mk.sep << 1))
+    if whole == 0:
         return 0
-    # Valid UTF-8 the step takes: 2- and 3-byte sequences whose continuation
-    # bytes are the bytes >= 0x80 that are not leads, all in the word.
-    if (mk.odd & word) or (high & ~leads) != ((leads << 1) | (three << 2)) or t.fold_accents:
-        return 1
-    _fold_code_points(s, leads, three, t.case, t.stable, &f)
-    if f.unstable and t.check_nfc:
-        return -1
-    if f.far or (f.changed and _refold_word(s, t, out, leads)):
-        return 1
-    letters[0] += b - a - _popcount64(high) + _popcount64(leads)
-    unspaced[0] += f.unspaced
-    end[0] = b
-    # The tone-mark rewrite needs a toned vowel last (never ASCII) after o or u.
-    at = _top64(leads)
-    before = out[at - (at > a)]
-    if ((high >> (b - 1)) & 1) & (at > a) & ((before == 0x6F) | (before == 0x75)):
-        end[0] = _tone_end(f.last, at - a, a, b, t, out)
-    return 0
+    cut = min(cut, _top64(whole) + 1)
+    if t.fold_accents:
+        bad |= mk.high
+    if bad:
+        cut = min(cut, _word_at(starts, _ctz64(bad)))
+    return cut
 
 
 cdef int _word_steps(
@@ -1133,18 +1112,18 @@ cdef int _word_steps(
 
     Each step classifies the 64 bytes at a word's start and stores their
     normalized copy at the word's output position. Where one separator byte
-    divides two words, the copy is the output as it is, so the words after
-    it in the chunk are taken from the masks alone (_take_word), until a
-    run of separators of another length, a word the chunk does not hold
-    whole or one whose output length changes (the tone-mark rewrite) moves
-    the output against the input: the next step starts there. The state
-    lives in locals (stores to out would otherwise reload it from w).
+    divides two words, the copy is the output as it is, so the words up to
+    the first run of separators of another length are taken from the masks
+    alone (_take_words), but for their non-ASCII code points, folded in
+    place (_fold_leads), and the tone-mark rewrite (_tone_marks); the next
+    step starts at the word after them. The state lives in locals (stores
+    to out would otherwise reload it from w).
     """
-    cdef int64_t i = w.i, pos = w.pos, words = k.words, letters = k.letters, unspaced = k.unspaced
-    cdef int64_t a, b, c, base, end
-    cdef bint pending = w.pending, moved
+    cdef int64_t i = w.i, pos = w.pos, words = k.words, letters = k.letters
+    cdef int64_t base, cut, end, last, b
+    cdef uint64_t word_starts, word_ends, taken
+    cdef bint pending = w.pending
     cdef Masks mk
-    cdef int got
     # Room: the output never outgrows 2 bytes per input byte, so out has
     # 64 bytes past pos + 1 while 64 input bytes are left.
     while i + _WORD_CHUNK <= m:
@@ -1154,43 +1133,38 @@ cdef int _word_steps(
         if mk.sep & 1:
             i += _ctz64(~mk.sep)
             continue
-        a = 0
-        moved = False
-        while True:
-            b = a + _ctz64(mk.sep >> a)
-            if b > _WORD_CHUNK - 2:
-                break  # not whole in the chunk (a code point is read as 3 bytes)
-            got = _take_word(s + i, t, out + base, a, b, &mk, &letters, &unspaced, &end)
-            if got != 0:
-                if got < 0:
-                    return -1
-                break
-            if starts != NULL:
-                starts[words] = base + a
-            words += 1
-            c = b + _ctz64(~(mk.sep >> b))
-            if c - b != 1 or c >= _WORD_CHUNK or end != b:
-                # The output moves against the input: a new step at c.
-                pos = base + end
-                pending = True
-                i += c
-                moved = True
-                break
-            a = c
-        if moved:
-            continue
-        if a == 0:
+        word_starts = ~mk.sep & ((mk.sep << 1) | 1)
+        word_ends = ~mk.sep & (mk.sep >> 1)  # the last byte of each word followed by a separator
+        cut = _take_words(t, &mk, word_starts, word_ends)
+        if cut > 0:
+            cut = _fold_leads(s + i, t, out + base, &mk, word_starts, cut)
+            if cut < 0:
+                return -1
+        end = -1
+        if cut > 0 and not t.fold_accents:
+            cut = _tone_marks(t, out + base, &mk, word_starts, word_ends, cut, &end)
+        if cut == 0:
             break  # the word at i goes character by character
-        # Words up to a - 1 done, one separator after them: a new step at a.
-        pos = base + a - 1
+        taken = word_starts & _below(cut)
+        if starts != NULL:
+            while taken:
+                starts[words] = base + _ctz64(taken)
+                words += 1
+                taken &= taken - 1
+        else:
+            words += _popcount64(taken)
+        last = _top64(word_starts & _below(cut))
+        b = last + _ctz64(mk.sep >> last)
+        # Code points: the bytes that are neither separators nor continuations.
+        letters += _popcount64(~mk.sep & ~(mk.high & ~mk.leads) & _below(b))
+        pos = base + (end if end >= 0 else b)
         pending = True
-        i += a
+        i += b + _ctz64(~(mk.sep >> b))
     w.i = i
     w.pos = pos
     w.pending = pending
     k.words = words
     k.letters = letters
-    k.unspaced = unspaced
     return 0
 
 
