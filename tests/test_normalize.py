@@ -159,7 +159,7 @@ WORD_MODES = [0, 1, 2] if WORD_SIMD else [0, 1]
 # Bytes the word steps judge: separators (one and more, ASCII and not),
 # upper case, digits, 2- and 3-byte letters (Vietnamese, upper case folding
 # in place), letters folding to another UTF-8 length (İ, Ⱥ), tone-mark
-# pairs, NFD marks, 4-byte, U+0800-U+0FFF (E0) and Hangul (ED) sequences,
+# pairs (some rewritten shorter: uỳ -> ùy), NFD marks, 4-byte, U+0800-U+0FFF (E0) and Hangul (ED) sequences,
 # unspaced scripts, and bytes that are not UTF-8 (stray continuation, cut
 # sequences, overlong forms, surrogates).
 WORD_PIECES = [
@@ -179,6 +179,8 @@ WORD_PIECES = [
     "HOÀ".encode(),
     "quý".encode(),
     "uỷ".encode(),
+    "thuỳ".encode(),
+    "Tuỹ".encode(),
     "\u201c".encode(),
     "\u00a0".encode(),
     "\u0130".encode(),
@@ -252,15 +254,17 @@ def test_word_steps_at_every_offset_of_a_chunk(fold_accents: bool) -> None:
 @pytest.mark.parametrize("fold_accents", [False, True])
 def test_word_lengths_around_the_chunk(fold_accents: bool) -> None:
     """Words of 1 to 80 bytes (ASCII, upper case, 2- and 3-byte letters,
-    ending in a tone-mark pair) between separator runs of 1 to 3 bytes, and
+    ending in a tone-mark pair, one rewritten shorter) between separator
+    runs of 1 to 3 bytes, and
     every length of text from 0 to 200 bytes (ending mid-chunk, mid-word)."""
     docs = []
     for letters in ("x", "Ab", "ộa", "ưƠ", "9"):
         for length in range(1, 81):
-            word = (letters * length).encode()[:length].decode("utf-8", "ignore") + "oà"
-            for sep in (" ", ". ", ' "- '):
-                docs.append((sep.join([word] * 5) + sep).encode())
-                docs.append(sep.join(["tin", word, "hoà", word]).encode())
+            for pair in ("oà", "uỳ"):
+                word = (letters * length).encode()[:length].decode("utf-8", "ignore") + pair
+                for sep in (" ", ". ", ' "- '):
+                    docs.append((sep.join([word] * 5) + sep).encode())
+                    docs.append(sep.join(["tin", word, "hoà", word, "thuỳ", "a"]).encode())
     docs += [_WORD_BASE[:k] for k in range(201)]
     _check_reference(docs, _normalize_in_each_mode(docs, fold_accents), fold_accents)
 
