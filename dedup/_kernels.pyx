@@ -433,10 +433,11 @@ cdef inline int64_t _end_word(
 # word is then checked valid UTF-8 by its masks and its non-ASCII code points
 # folded by one table lookup each, without a branch on their length; a word
 # the step cannot take as is (longer than the chunk, a code point that
-# folds to a space or to another UTF-8 length, fold_accents) goes character
-# by character. Separators then cost no branch each, and where one separator
+# folds to a space or to another UTF-8 length or is in a script written
+# without spaces, any non-ASCII one with fold_accents) goes character by
+# character. Separators then cost no branch each, and where one separator
 # byte divides two words the stored copy is the output as it is: the words
-# after it in the chunk are taken from the masks alone.
+# after it in the chunk are taken from the masks alone (_word_steps).
 
 cdef extern from *:
     """
@@ -1034,9 +1035,9 @@ cdef inline int64_t _fold_leads(
     """Fold the non-ASCII code points of a word step's words before chunk
     position ``cut`` (valid 2- or 3-byte sequences) in their copy at out,
     in place; return the new cut: the start of the first word holding one
-    that folds to a space or to another UTF-8 length, that is in a script
-    written without spaces or past U+2FFF (those go by characters), or -1
-    when the document needs NFC."""
+    that folds to a space or to another UTF-8 length or that is in a script
+    written without spaces (those go by characters), or -1 when the
+    document needs NFC."""
     cdef uint64_t leads = mk.leads & _below(cut)
     cdef int64_t at, n
     cdef uint32_t cp, c
@@ -1049,7 +1050,7 @@ cdef inline int64_t _fold_leads(
             return -1
         c = t.case[cp]
         if c != cp:
-            if c == SPACE or c >= 0x3000 or _utf8_len(c) != 2 + n:
+            if c == SPACE or _utf8_len(c) != 2 + n:
                 return _word_at(starts, at)
             _utf8(c, out, at)
         if c >= 0x0E00 and _unspaced_script(c):
