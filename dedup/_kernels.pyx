@@ -229,8 +229,18 @@ cdef inline uint64_t _merge(uint64_t acc, uint64_t val) noexcept nogil:
     return acc * P1 + P4
 
 
-cdef inline uint64_t xxh64(const uint8_t* p, int64_t length) noexcept nogil:
-    cdef const uint8_t* end = p + length
+cdef inline uint64_t _avalanche(uint64_t h) noexcept nogil:
+    h = h ^ (h >> 33)
+    h = h * P2
+    h = h ^ (h >> 29)
+    h = h * P3
+    return h ^ (h >> 32)
+
+
+cdef inline uint64_t _stripes(const uint8_t** pp, const uint8_t* end, int64_t length) noexcept nogil:
+    """XXH64's state after the input's 32-byte stripes, plus its length;
+    ``pp[0]`` is moved past them (to the tail)."""
+    cdef const uint8_t* p = pp[0]
     cdef uint64_t v1, v2, v3, v4, h
     if length >= 32:
         v1 = P1 + P2
@@ -250,7 +260,14 @@ cdef inline uint64_t xxh64(const uint8_t* p, int64_t length) noexcept nogil:
         h = _merge(h, v4)
     else:
         h = P5
-    h = h + <uint64_t>length
+    pp[0] = p
+    return h + <uint64_t>length
+
+
+cdef inline uint64_t xxh64(const uint8_t* p, int64_t length) noexcept nogil:
+    cdef const uint8_t* end = p + length
+    cdef uint64_t h
+    h = _stripes(&p, end, length)
     while p + 8 <= end:
         h = h ^ _round(0, _read64(p))
         h = _rotl(h, 27) * P1 + P4
@@ -263,12 +280,7 @@ cdef inline uint64_t xxh64(const uint8_t* p, int64_t length) noexcept nogil:
         h = h ^ (<uint64_t>p[0] * P5)
         h = _rotl(h, 11) * P1
         p += 1
-    h = h ^ (h >> 33)
-    h = h * P2
-    h = h ^ (h >> 29)
-    h = h * P3
-    h = h ^ (h >> 32)
-    return h
+    return _avalanche(h)
 
 
 cdef inline uint64_t _pick(bint take, uint64_t a, uint64_t b) noexcept nogil:
@@ -288,27 +300,9 @@ cdef inline uint64_t xxh64_padded(const uint8_t* p, int64_t length) noexcept nog
     dropped steps.
     """
     cdef const uint8_t* end = p + length
-    cdef uint64_t v1, v2, v3, v4, h, x
+    cdef uint64_t h, x
     cdef int64_t r, n8, n1, j
-    if length >= 32:
-        v1 = P1 + P2
-        v2 = P2
-        v3 = 0
-        v4 = 0 - P1
-        while p + 32 <= end:
-            v1 = _round(v1, _read64(p))
-            v2 = _round(v2, _read64(p + 8))
-            v3 = _round(v3, _read64(p + 16))
-            v4 = _round(v4, _read64(p + 24))
-            p += 32
-        h = _rotl(v1, 1) + _rotl(v2, 7) + _rotl(v3, 12) + _rotl(v4, 18)
-        h = _merge(h, v1)
-        h = _merge(h, v2)
-        h = _merge(h, v3)
-        h = _merge(h, v4)
-    else:
-        h = P5
-    h = h + <uint64_t>length
+    h = _stripes(&p, end, length)
     r = end - p
     n8 = r >> 3
     for j in range(3):
@@ -322,12 +316,7 @@ cdef inline uint64_t xxh64_padded(const uint8_t* p, int64_t length) noexcept nog
     for j in range(3):
         x = _rotl(h ^ (<uint64_t>p[j] * P5), 11) * P1
         h = _pick(j < n1, x, h)
-    h = h ^ (h >> 33)
-    h = h * P2
-    h = h ^ (h >> 29)
-    h = h * P3
-    h = h ^ (h >> 32)
-    return h
+    return _avalanche(h)
 
 
 def xxh64_buffer(const uint8_t[::1] buf, int64_t start, int64_t end):
