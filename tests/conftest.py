@@ -7,10 +7,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+from dedup import _kernels
 
 settings.register_profile("dev", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile(
@@ -35,3 +38,13 @@ def seed_texts() -> dict[str, str]:
     if SEEDS.is_dir():
         return {p.name[:3]: p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))}
     return {key: (EXAMPLES / name).read_text(encoding="utf-8") for key, name in EXAMPLE_SEEDS.items()}
+
+
+@pytest.fixture
+def failing() -> Iterator[None]:
+    """Whatever a test makes fail (``fail_allocation_for_tests``), allocations
+    succeed again after it."""
+    try:
+        yield
+    finally:
+        _kernels.fail_allocation_for_tests(-1, -1)

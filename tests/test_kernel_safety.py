@@ -8,7 +8,6 @@ Each argument test would read or write outside an array on the old code
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -138,14 +137,6 @@ def test_lsh_checks_shapes() -> None:
 # Allocation failures: one allocation site of one document fails.
 
 TEXTS = [f"bài {i} " + "nội dung tin tức hôm nay " * (1 + i % 5) for i in range(200)]
-
-
-@pytest.fixture
-def failing() -> Iterator[None]:
-    try:
-        yield
-    finally:
-        _kernels.fail_allocation_for_tests(-1, -1)
 
 
 @pytest.mark.parametrize("site", [_kernels.SITE_TEXT, _kernels.SITE_BOUNDS, _kernels.SITE_HASHES])

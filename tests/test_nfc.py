@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import codecs
 import unicodedata
-from collections.abc import Iterator
 from unittest import mock
 
 import numpy as np
@@ -179,14 +178,6 @@ def test_normalize_batch_composes_nfd_vietnamese() -> None:
     buf, offsets = normalize_batch([unicodedata.normalize("NFD", text), text])
     first, second = _split(buf, offsets)
     assert first == second == "đại sứ khalilzad thúc đẩy hòa đàm tại qatar thủy điện khỏe quý".encode()
-
-
-@pytest.fixture
-def failing() -> Iterator[None]:
-    try:
-        yield
-    finally:
-        _kernels.fail_allocation_for_tests(-1, -1)
 
 
 @pytest.mark.parametrize("doc", [0, 41])
