@@ -319,6 +319,141 @@ cdef inline uint64_t xxh64_padded(const uint8_t* p, int64_t length) noexcept nog
     return _avalanche(h)
 
 
+# Eight shingles at a time where the build has AVX-512 (F and DQ: 64-bit
+# multiplies and rotates in every lane). Each lane takes every step its
+# length might need, kept or dropped by its mask; the bytes are gathered from
+# the padded text, so a dropped step may read (never use) up to 32 bytes past
+# a shingle's end. Same values as xxh64 (the tests compare both ways).
+
+cdef extern from *:
+    """
+    #if defined(__AVX512F__) && defined(__AVX512DQ__)
+    #include <immintrin.h>
+    #define DEDUP_HASH_SIMD 1
+    #else
+    #define DEDUP_HASH_SIMD 0
+    #endif
+    static int dedup_hash_simd_on = DEDUP_HASH_SIMD;
+
+    #if DEDUP_HASH_SIMD
+    #define DX_SET(c) _mm512_set1_epi64((long long)(c))
+    #define DX_P1 DX_SET(0x9E3779B185EBCA87ULL)
+    #define DX_P2 DX_SET(0xC2B2AE3D27D4EB4FULL)
+    #define DX_P3 DX_SET(0x165667B19E3779F9ULL)
+    #define DX_P4 DX_SET(0x85EBCA77C2B2AE63ULL)
+    #define DX_P5 DX_SET(0x27D4EB2F165667C5ULL)
+    #define DX_GATHER(m, pos, base) _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), (m), (pos), (const void*)(base), 1)
+
+    static inline __m512i dx_round(__m512i acc, __m512i lane) {
+        acc = _mm512_add_epi64(acc, _mm512_mullo_epi64(lane, DX_P2));
+        return _mm512_mullo_epi64(_mm512_rol_epi64(acc, 31), DX_P1);
+    }
+
+    static inline __m512i dx_merge(__m512i acc, __m512i val) {
+        acc = _mm512_xor_si512(acc, dx_round(_mm512_setzero_si512(), val));
+        return _mm512_add_epi64(_mm512_mullo_epi64(acc, DX_P1), DX_P4);
+    }
+
+    /* The state after the 32-byte stripes of the lanes that have one
+       (P5 in the others), plus each length; pos moves past the stripes. */
+    static inline __m512i dx_stripes(const uint8_t* doc, __m512i* pos, __m512i end, __m512i len) {
+        const __m512i thirty_two = DX_SET(32);
+        __mmask8 full = _mm512_cmp_epi64_mask(_mm512_add_epi64(*pos, thirty_two), end, _MM_CMPINT_LE);
+        const __mmask8 long_lanes = full;
+        __m512i v1, v2, v3, v4, h;
+        if (!full)
+            return _mm512_add_epi64(DX_P5, len);
+        v1 = _mm512_add_epi64(DX_P1, DX_P2);
+        v2 = DX_P2;
+        v3 = _mm512_setzero_si512();
+        v4 = _mm512_sub_epi64(_mm512_setzero_si512(), DX_P1);
+        do {
+            v1 = _mm512_mask_mov_epi64(v1, full, dx_round(v1, DX_GATHER(full, *pos, doc)));
+            v2 = _mm512_mask_mov_epi64(v2, full, dx_round(v2, DX_GATHER(full, *pos, doc + 8)));
+            v3 = _mm512_mask_mov_epi64(v3, full, dx_round(v3, DX_GATHER(full, *pos, doc + 16)));
+            v4 = _mm512_mask_mov_epi64(v4, full, dx_round(v4, DX_GATHER(full, *pos, doc + 24)));
+            *pos = _mm512_mask_add_epi64(*pos, full, *pos, thirty_two);
+            full = _mm512_cmp_epi64_mask(_mm512_add_epi64(*pos, thirty_two), end, _MM_CMPINT_LE);
+        } while (full);
+        h = _mm512_add_epi64(_mm512_add_epi64(_mm512_rol_epi64(v1, 1), _mm512_rol_epi64(v2, 7)),
+                             _mm512_add_epi64(_mm512_rol_epi64(v3, 12), _mm512_rol_epi64(v4, 18)));
+        h = dx_merge(dx_merge(dx_merge(dx_merge(h, v1), v2), v3), v4);
+        return _mm512_add_epi64(_mm512_mask_mov_epi64(DX_P5, long_lanes, h), len);
+    }
+
+    /* out[i] = XXH64(doc[lo[i] : lo[i] + len[i]]) ^ tag for 8 lanes. */
+    static inline void dx_hash8(const uint8_t* doc, __m512i lo, __m512i len, uint64_t tag, uint64_t* out) {
+        const __m512i end = _mm512_add_epi64(lo, len);
+        __m512i pos = lo, h, r, n8, n1, k, x;
+        __mmask8 m;
+        int j;
+        h = dx_stripes(doc, &pos, end, len);
+        r = _mm512_sub_epi64(end, pos);  /* 0 .. 31 bytes left */
+        n8 = _mm512_srli_epi64(r, 3);
+        for (j = 0; j < 3; j++) {
+            m = _mm512_cmp_epi64_mask(n8, DX_SET(j), _MM_CMPINT_GT);
+            k = dx_round(_mm512_setzero_si512(), DX_GATHER(m, pos, doc + 8 * j));
+            x = _mm512_rol_epi64(_mm512_xor_si512(h, k), 27);
+            h = _mm512_mask_mov_epi64(h, m, _mm512_add_epi64(_mm512_mullo_epi64(x, DX_P1), DX_P4));
+        }
+        pos = _mm512_add_epi64(pos, _mm512_and_si512(r, DX_SET(24)));
+        m = _mm512_test_epi64_mask(r, DX_SET(4));
+        k = _mm512_and_si512(DX_GATHER(m, pos, doc), DX_SET(0xFFFFFFFFULL));
+        x = _mm512_rol_epi64(_mm512_xor_si512(h, _mm512_mullo_epi64(k, DX_P1)), 23);
+        h = _mm512_mask_mov_epi64(h, m, _mm512_add_epi64(_mm512_mullo_epi64(x, DX_P2), DX_P3));
+        pos = _mm512_add_epi64(pos, _mm512_and_si512(r, DX_SET(4)));
+        n1 = _mm512_and_si512(r, DX_SET(3));
+        k = DX_GATHER(_mm512_test_epi64_mask(n1, n1), pos, doc);
+        for (j = 0; j < 3; j++) {
+            m = _mm512_cmp_epi64_mask(n1, DX_SET(j), _MM_CMPINT_GT);
+            x = _mm512_mullo_epi64(_mm512_and_si512(_mm512_srli_epi64(k, 8 * j), DX_SET(0xFF)), DX_P5);
+            x = _mm512_rol_epi64(_mm512_xor_si512(h, x), 11);
+            h = _mm512_mask_mov_epi64(h, m, _mm512_mullo_epi64(x, DX_P1));
+        }
+        h = _mm512_mullo_epi64(_mm512_xor_si512(h, _mm512_srli_epi64(h, 33)), DX_P2);
+        h = _mm512_mullo_epi64(_mm512_xor_si512(h, _mm512_srli_epi64(h, 29)), DX_P3);
+        h = _mm512_xor_si512(h, _mm512_srli_epi64(h, 32));
+        _mm512_storeu_si512((void*)out, _mm512_xor_si512(h, DX_SET(tag)));
+    }
+    #endif
+
+    /* Hash shingles 0 .. count - 1 (shingle s is doc[bounds[s] :
+       bounds[s + n] - trail]) eight at a time into out; return how many
+       were done (a multiple of 8, 0 without SIMD): the caller does the rest. */
+    static inline int64_t dedup_hash_shingles(const uint8_t* doc, const int64_t* bounds, int64_t count, int n,
+                                              int64_t trail, uint64_t tag, uint64_t* out) {
+        int64_t s = 0;
+    #if DEDUP_HASH_SIMD
+        if (dedup_hash_simd_on) {
+            const __m512i cut = DX_SET(trail);
+            for (; s + 8 <= count; s += 8) {
+                __m512i lo = _mm512_loadu_si512((const void*)(bounds + s));
+                __m512i hi = _mm512_loadu_si512((const void*)(bounds + s + n));
+                dx_hash8(doc, lo, _mm512_sub_epi64(_mm512_sub_epi64(hi, lo), cut), tag, out + s);
+            }
+        }
+    #endif
+        return s;
+    }
+    """
+    int _hash_simd_on "dedup_hash_simd_on"
+    const int _HASH_SIMD "DEDUP_HASH_SIMD"
+    int64_t _hash_shingles "dedup_hash_shingles"(
+        const uint8_t* doc, const int64_t* bounds, int64_t count, int n, int64_t trail, uint64_t tag, uint64_t* out
+    ) noexcept nogil
+
+HASH_SIMD = bool(_HASH_SIMD)
+
+
+def hash_simd_for_tests(bint on):
+    """Hash shingles eight at a time (where the build has AVX-512) or one
+    at a time: both must give the same values. Returns whether it was on."""
+    global _hash_simd_on
+    cdef bint was = _hash_simd_on
+    _hash_simd_on = on and _HASH_SIMD
+    return was
+
+
 def xxh64_buffer(const uint8_t[::1] buf, int64_t start, int64_t end):
     """XXH64 of ``buf[start:end]`` (bounds checked by the caller)."""
     if end <= start:
@@ -1563,7 +1698,7 @@ cdef int64_t _hash_units(
     cdef int64_t trail = 1 if kind == 0 else 0
     # A word n-gram ends just before the space that precedes word s + n.
     if padded:
-        for s in range(count):
+        for s in range(_hash_shingles(doc, bounds, count, n, trail, tag, out), count):
             out[s] = xxh64_padded(doc + bounds[s], bounds[s + n] - bounds[s] - trail) ^ tag
     else:
         for s in range(count):

@@ -8,7 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dedup._kernels import (
+    HASH_SIMD,
     WORD_SIMD,
+    hash_simd_for_tests,
     normalize_kernel,
     shingle_kernel,
     signature_kernel,
@@ -299,3 +301,52 @@ def test_fused_kernel_equal_in_every_word_step_mode(
     for got in results[1:]:
         for x, y in zip(got, results[0], strict=True):
             np.testing.assert_array_equal(x, y)
+
+
+# Words of 1 to 70 letters: word 5-grams from 9 to over 350 bytes, so the
+# lanes of one group of eight take 0, 1, 2 or more 32-byte stripes and every
+# tail (8-, 4- and 1-byte steps) in every mix.
+_hash_words = st.lists(
+    st.builds(lambda c, k: c * k, st.sampled_from(["a", "ư", "x9", "ệ", "亜"]), st.integers(1, 70)),
+    min_size=1,
+    max_size=40,
+).map(" ".join)
+
+
+@given(st.lists(st.one_of(_hash_words, news_texts), min_size=1, max_size=6), st.sampled_from([(0, 5), (0, 1), (1, 5)]))
+def test_fused_kernel_equal_with_and_without_simd_hashing(docs: list[str], shingle: tuple[int, int]) -> None:
+    """Hashing shingles eight at a time (AVX-512 builds) gives the values
+    hashing them one at a time gives, for every mix of lengths in a group."""
+    kind, n = shingle
+    encoded = [d.encode() for d in docs]
+    text = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    starts = np.zeros(len(docs) + 1, dtype=np.int64)
+    np.cumsum([len(d) for d in encoded], out=starts[1:])
+    case, accent, stable, tones = kernel_tables(False)
+    a, b = permutations(16, 7)
+    results = []
+    for on in [True, False]:
+        was = hash_simd_for_tests(on)
+        try:
+            results.append(
+                sketch_kernel(text, starts, case, accent, stable, nfc_table(), False, True, tones, kind, n, a, b, 1)
+            )
+        finally:
+            hash_simd_for_tests(was)
+    for x, y in zip(results[0], results[1], strict=True):
+        np.testing.assert_array_equal(x, y)
+    values, value_starts, by_chars = results[0][0], results[0][1], results[0][3]
+    buf, offsets, _ = normalize_kernel(text, starts, case, accent, stable, nfc_table(), False, True, tones, 1)
+    for d in range(len(docs)):
+        words = bytes(buf[offsets[d] : offsets[d + 1]]).split(b" ")
+        if kind == 0 and not by_chars[d] and len(words) >= n:
+            expected = {xxh64_reference(b" ".join(words[i : i + n])) for i in range(len(words) - n + 1)}
+            assert set(values[value_starts[d] : value_starts[d + 1]].tolist()) == expected
+
+
+def test_simd_hashing_switch_reports_the_build() -> None:
+    was = hash_simd_for_tests(True)
+    try:
+        assert hash_simd_for_tests(True) is HASH_SIMD
+    finally:
+        hash_simd_for_tests(was)
