@@ -3403,3 +3403,30 @@ def agreement_kernel(
                 same = same + 1
         out[p] = (<double>same) / width
     return out_arr
+
+
+# --------------------------------------------------------------------------
+# LSH band keys: the mixing hash of dedup.lsh.band_keys, compiled.
+
+cdef uint64_t _BAND_MIX = 0x9E3779B97F4A7C15ULL
+
+
+def band_keys_kernel(const uint32_t[:, ::1] signatures, int num_bands, int rows_per_band):
+    """uint64 keys of shape ``(n_docs, num_bands)``: band ``j`` of a
+    signature folds its ``rows_per_band`` values into ``j`` (xor, multiply,
+    shift; wrapping uint64). The caller checks the bands fit."""
+    cdef Py_ssize_t n_docs = signatures.shape[0]
+    cdef Py_ssize_t d
+    cdef int j, r
+    cdef uint64_t key
+    out_arr = np.empty((n_docs, num_bands), dtype=np.uint64)
+    cdef uint64_t[:, ::1] out = out_arr
+    with nogil:
+        for d in range(n_docs):
+            for j in range(num_bands):
+                key = <uint64_t>j
+                for r in range(rows_per_band):
+                    key = (key ^ signatures[d, j * rows_per_band + r]) * _BAND_MIX
+                    key = key ^ (key >> 29)
+                out[d, j] = key
+    return out_arr

@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from dedup._kernels import as_array, band_pairs_kernel, check_int
+from dedup._kernels import as_array, band_keys_kernel, band_pairs_kernel, check_int
 from dedup._threads import resolve_workers
 
 if TYPE_CHECKING:
@@ -49,7 +50,6 @@ __all__ = [
     "to_lean_minhashes",
 ]
 
-_MIX = np.uint64(0x9E3779B97F4A7C15)
 _TARGET_RECALL = 0.99
 
 
@@ -77,6 +77,12 @@ def choose_bands(threshold: float, num_perm: int, target: float = _TARGET_RECALL
     check_int(num_perm, "num_perm")
     if num_perm < 1:
         raise ValueError(f"num_perm must be positive, got {num_perm}")
+    return _widest_bands(float(threshold), int(num_perm), float(target))
+
+
+@functools.lru_cache(maxsize=64)
+def _widest_bands(threshold: float, num_perm: int, target: float) -> tuple[int, int]:
+    # Cached: a scan asks once a batch, and the search tries every width.
     for rows in range(num_perm, 0, -1):
         bands = num_perm // rows
         if catch_probability(threshold, bands, rows) >= target:
@@ -115,18 +121,14 @@ def band_keys(signatures: npt.NDArray[np.uint32], num_bands: int, rows_per_band:
     signatures = as_array(signatures, np.uint32, "signatures", 2)
     check_int(num_bands, "num_bands")
     check_int(rows_per_band, "rows_per_band")
-    n_docs, num_perm = signatures.shape
+    num_perm = signatures.shape[1]
     if num_bands * rows_per_band > num_perm or num_bands < 1 or rows_per_band < 1:
         raise ValueError(f"{num_bands} bands x {rows_per_band} rows do not fit {num_perm} permutations")
-    cols = signatures[:, : num_bands * rows_per_band].astype(np.uint64).reshape(n_docs, num_bands, rows_per_band)
-    key = np.broadcast_to(np.arange(num_bands, dtype=np.uint64), (n_docs, num_bands)).copy()
-    # uint64 multiplication wraps: this is a mixing hash, not arithmetic. Two
-    # different bands colliding on one key (odds ~2**-64 per pair) only adds a
-    # candidate, which verification then rejects.
-    for r in range(rows_per_band):
-        key = (key ^ cols[:, :, r]) * _MIX
-        key ^= key >> np.uint64(29)
-    return key
+    # Each band folds its rows into the band's number: (key ^ value) * MIX,
+    # then key ^= key >> 29, in wrapping uint64 (a mixing hash, not
+    # arithmetic). Two different bands colliding on one key (odds ~2**-64
+    # per pair) only adds a candidate, which verification then rejects.
+    return band_keys_kernel(np.ascontiguousarray(signatures), num_bands, rows_per_band)
 
 
 MAX_BUCKET = 1000

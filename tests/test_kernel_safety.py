@@ -11,6 +11,8 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dedup import _kernels
 from dedup.cluster import connected_components, group_clusters
@@ -354,3 +356,23 @@ def test_a_string_is_not_a_batch_of_texts() -> None:
         with pytest.raises(ValueError, match="texts must be a sequence of strings, not a string"):
             call("abc")
     assert normalize_batch(("abc",))[1].tolist() == [0, 3]
+
+
+@given(
+    st.integers(0, 6).flatmap(
+        lambda n: st.lists(st.lists(st.integers(0, 2**32 - 1), min_size=12, max_size=12), min_size=n, max_size=n)
+    ),
+    st.sampled_from([(1, 1), (3, 4), (12, 1), (1, 12), (2, 5)]),
+)
+def test_band_keys_equal_the_numpy_definition(rows: list[list[int]], shape: tuple[int, int]) -> None:
+    """The compiled band keys are the mixing hash as written in numpy."""
+    num_bands, rows_per_band = shape
+    signatures = np.array(rows, dtype=np.uint32).reshape(len(rows), 12)
+    mix = np.uint64(0x9E3779B97F4A7C15)
+    cols = signatures[:, : num_bands * rows_per_band].astype(np.uint64).reshape(len(rows), num_bands, rows_per_band)
+    want = np.broadcast_to(np.arange(num_bands, dtype=np.uint64), (len(rows), num_bands)).copy()
+    for r in range(rows_per_band):
+        want = (want ^ cols[:, :, r]) * mix
+        want ^= want >> np.uint64(29)
+    np.testing.assert_array_equal(band_keys(signatures, num_bands, rows_per_band), want)
+    np.testing.assert_array_equal(band_keys(np.asfortranarray(signatures), num_bands, rows_per_band), want)
