@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from dedup._kernels import sorted_distinct
+from dedup._kernels import hash_kernel, sorted_distinct
 from dedup.hashing import xxh64_reference
 
 __all__ = ["Document", "DocumentLike", "Renamed", "Skipped", "UniqueIds", "as_document", "check_documents", "printable"]
@@ -112,10 +112,40 @@ class Renamed:
         )
 
 
+# First bytes of the UTF-8 (surrogatepass) of every code point printable()
+# escapes: C0 controls and DEL, C2 (C1 controls), D8 (U+061C), E2 (the
+# bidirectional controls), ED (surrogates). An id without them is its own
+# printable form.
+_SUSPECT = np.zeros(256, dtype=bool)
+_SUSPECT[:0x20] = True
+_SUSPECT[[0x7F, 0xC2, 0xD8, 0xE2, 0xED]] = True
+
+
 def _id_hashes(ids: Sequence[str]) -> npt.NDArray[np.uint64]:
+    """XXH64 of each id's printable form (uint64, shape ``(len(ids),)``)."""
     # Hashed as shown (printable): two ids that differ only in how a control
     # character or a lone surrogate is spelled would look the same in a table.
-    return np.fromiter((xxh64_reference(printable(i).encode("utf-8")) for i in ids), dtype=np.uint64, count=len(ids))
+    # All ids are encoded and hashed at once; those with a byte that starts
+    # an escaped code point (rare) are hashed again one by one.
+    joined = np.frombuffer("\n".join(ids).encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    newline = joined == 0x0A
+    offsets = np.zeros(len(ids) + 1, dtype=np.int64)
+    ends = np.flatnonzero(newline)
+    if len(ends) != len(ids) - 1:  # no ids, or one holds a newline
+        return np.fromiter((_id_hash(i) for i in ids), dtype=np.uint64, count=len(ids))
+    # Without the separators, id k spans [ends[k - 1] + 1 - k, ends[k] - k).
+    offsets[1:-1] = ends - np.arange(len(ends))
+    offsets[-1] = len(joined) - len(ends)
+    packed = joined[~newline]
+    hashes, _ = hash_kernel(packed, offsets, 1)
+    suspect = np.flatnonzero(_SUSPECT[packed])
+    for k in np.unique(np.searchsorted(offsets, suspect, side="right") - 1).tolist():
+        hashes[k] = _id_hash(ids[k])
+    return hashes
+
+
+def _id_hash(doc_id: str) -> int:
+    return xxh64_reference(printable(doc_id).encode("utf-8"))
 
 
 def _fallback(doc: Document) -> str:
@@ -198,7 +228,7 @@ class UniqueIds:
         """The first of ``candidate``, ``candidate#2``... not in use, and its hash."""
         base, k = candidate, 2
         while True:
-            h = int(_id_hashes([candidate])[0])
+            h = _id_hash(candidate)
             if h not in given and not self._known(np.array([h], dtype=np.uint64))[0]:
                 return candidate, h
             candidate = f"{base}#{k}"

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from dedup import Document, Skipped, find_duplicates, read_documents
 from dedup._kernels import sorted_distinct
 from dedup.cli import app
-from dedup.document import UniqueIds
+from dedup.document import UniqueIds, _id_hash, _id_hashes
 
 runner = CliRunner()
 STORY = "Mỹ và Taliban nối lại đàm phán hòa bình tại thủ đô Doha của Qatar hôm nay sau nhiều tháng"
@@ -107,3 +107,25 @@ def test_sorted_distinct_is_numpys_unique() -> None:
         out = sorted_distinct(values)
         assert out.dtype == values.dtype
         assert np.array_equal(out, np.unique(values))
+
+
+# Ids with the characters printable() escapes (and their UTF-8 neighbours),
+# newlines (the batch hashing splits on them), empty ids and plain ones.
+_odd_ids = st.lists(
+    st.lists(
+        st.one_of(
+            st.sampled_from(["\n", "\x00", "\x1b", "\x7f", "\x85", "\xa0", "\u061c", "\u200e", "\u2028", "\u202e"]),
+            st.sampled_from(["\u2066", "\u2069", "\u2070", "\ud800", "\udfff", "\ue000", "đ", "ế", "a", "7"]),
+            st.characters(),
+        ),
+        max_size=6,
+    ).map("".join),  # not st.text: it never draws lone surrogates
+    max_size=12,
+)
+
+
+@given(_odd_ids)
+def test_id_hashes_of_a_batch_equal_one_by_one(ids: list[str]) -> None:
+    """The ids of a batch are hashed at once in their printable form: the
+    same hashes as one by one, whatever they hold."""
+    assert _id_hashes(ids).tolist() == [_id_hash(i) for i in ids]
