@@ -244,7 +244,7 @@ def find_duplicates(
         pool.submit(start_threads, threads).result()
         # The temporary folder (spilled shingle hashes) goes away on return,
         # on error and on Ctrl-C alike.
-        with scratch_folder("dedup-") as folder:
+        with scratch_folder("dedup-") as folder, _without_gc():
             return _scan(documents, config, spec, progress, on_stage, folder, pool)
 
 
@@ -374,10 +374,10 @@ def _to_kept(
 
 @contextlib.contextmanager
 def _without_gc() -> Iterator[None]:
-    """The cyclic garbage collector paused: the matching stages allocate tens
-    of thousands of lists and clusters (no cycles), and each allocation burst
-    set off collections over every object of the process (a fifth of the
-    stages' time on 50k documents)."""
+    """The cyclic garbage collector paused: reading makes a document object
+    per document and matching tens of thousands of lists and clusters (no
+    cycles), and each allocation burst set off collections over every object
+    of the process (a fifth of the matching stages' time on 50k documents)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -388,8 +388,7 @@ def _without_gc() -> Iterator[None]:
 
 
 def _match(store: Store, skipped: list[Skipped], config: ScanConfig) -> ScanResult:
-    with _without_gc():
-        return _match_sealed(store, store.seal(), skipped, config)
+    return _match_sealed(store, store.seal(), skipped, config)
 
 
 def _match_sealed(

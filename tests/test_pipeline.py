@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import random
 import textwrap
 import unicodedata
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -182,3 +184,31 @@ def test_progress_and_stage_callbacks() -> None:
     seen: list[object] = []
     find_duplicates(["một hai ba bốn năm sáu"] * 5, batch_size=2, progress=seen.append, on_stage=seen.append)
     assert seen == [2, 4, 5, "matching"]
+
+
+def test_scan_pauses_the_garbage_collector_only_while_it_runs() -> None:
+    """The collector is paused during a scan and enabled after it, on
+    success and on error alike (and left off when it was off)."""
+    seen = []
+
+    def texts() -> Iterator[str]:
+        seen.append(gc.isenabled())
+        yield "một hai ba bốn năm sáu"
+        yield "một hai ba bốn năm sáu"
+
+    def failing() -> Iterator[str]:
+        yield "một hai ba bốn năm sáu"
+        raise RuntimeError("the source broke")
+
+    assert find_duplicates(texts()).duplicates == 1
+    assert seen == [False]
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        find_duplicates(failing())
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        find_duplicates(texts())
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
