@@ -3430,3 +3430,35 @@ def band_keys_kernel(const uint32_t[:, ::1] signatures, int num_bands, int rows_
                     key = key ^ (key >> 29)
                 out[d, j] = key
     return out_arr
+
+
+# --------------------------------------------------------------------------
+# MT19937, seeded by an integer as numpy's RandomState(seed) is: the stream
+# datasketch draws its permutations from, without importing numpy.random
+# (~9 ms of every run's start-up). Tested equal to numpy's.
+
+def mt19937_uint32(uint32_t seed, Py_ssize_t count):
+    """The first ``count`` 32-bit outputs (uint32) of MT19937 seeded with
+    ``seed`` (init_genrand: numpy's ``RandomState(seed)``)."""
+    cdef uint32_t mt[624]
+    cdef uint32_t y
+    cdef Py_ssize_t i, k, pos = 624
+    out_arr = np.empty(count, dtype=np.uint32)
+    cdef uint32_t[::1] out = out_arr
+    mt[0] = seed
+    for i in range(1, 624):
+        mt[i] = 1812433253U * (mt[i - 1] ^ (mt[i - 1] >> 30)) + <uint32_t>i
+    for k in range(count):
+        if pos == 624:
+            for i in range(624):
+                y = (mt[i] & 0x80000000U) | (mt[(i + 1) % 624] & 0x7FFFFFFFU)
+                mt[i] = mt[(i + 397) % 624] ^ (y >> 1) ^ (0x9908B0DFU if y & 1 else 0U)
+            pos = 0
+        y = mt[pos]
+        pos += 1
+        y ^= y >> 11
+        y ^= (y << 7) & 0x9D2C5680U
+        y ^= (y << 15) & 0xEFC60000U
+        y ^= y >> 18
+        out[k] = y
+    return out_arr

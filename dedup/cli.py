@@ -27,10 +27,9 @@ import typer.core
 
 from dedup import __version__
 from dedup.cluster import Cluster
-from dedup.config import DEFAULT_MAX_CLUSTERS, check_max_shown
+from dedup.config import DEFAULT_MAX_CLUSTERS, INDEX_BATCH_SIZE, check_max_shown
 from dedup.document import Document, Renamed, Skipped, printable
 from dedup.errors import EXIT_DUPLICATES, EXIT_FATAL, EXIT_USAGE, DedupError, UsageError, exit_code
-from dedup.index import BATCH_SIZE
 from dedup.io import WEB_KINDS, InputFile, InputSet, collect_inputs, read_documents
 from dedup.lsh import MAX_BUCKET
 from dedup.output import check_output_folder, check_outputs, open_output
@@ -1346,7 +1345,7 @@ def index_add(
     batch_size: Annotated[
         int,
         typer.Option(metavar="N", help="Documents per transaction.", rich_help_panel=PERFORMANCE),
-    ] = BATCH_SIZE,
+    ] = INDEX_BATCH_SIZE,
 ) -> None:
     """Add documents; report each one's near-duplicates already indexed.
 

@@ -14,7 +14,15 @@ from dedup.cluster import KEEP_POLICIES
 from dedup.errors import UsageError
 from dedup.shingle import ShingleSpec, parse_shingle_spec
 
-__all__ = ["DEFAULT_MAX_CLUSTERS", "HTML_TEXT", "MEASURES", "ScanConfig", "check_html_text", "check_max_shown"]
+__all__ = [
+    "DEFAULT_MAX_CLUSTERS",
+    "HTML_TEXT",
+    "INDEX_BATCH_SIZE",
+    "MEASURES",
+    "ScanConfig",
+    "check_html_text",
+    "check_max_shown",
+]
 
 MEASURES = ("jaccard", "containment")
 """What a scan measures: Jaccard similarity of the shingle sets, or the
@@ -23,6 +31,9 @@ containment of the smaller set in the larger (``|A & B| / |A|``)."""
 HTML_TEXT = ("main", "all")
 """What text of an HTML page is its document: the main content, or all visible text."""
 
+
+INDEX_BATCH_SIZE = 2000
+"""Documents an index adds per transaction by default (:data:`dedup.index.BATCH_SIZE`)."""
 
 DEFAULT_MAX_CLUSTERS = 1000
 """Clusters (groups, queried documents) an HTML report shows by default."""

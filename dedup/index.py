@@ -83,7 +83,7 @@ import zstandard
 from dedup import __version__
 from dedup._kernels import shingle_kernel
 from dedup._threads import resolve_workers
-from dedup.config import ScanConfig
+from dedup.config import INDEX_BATCH_SIZE, ScanConfig
 from dedup.document import Document, DocumentLike, Renamed, Skipped, UniqueIds, check_documents
 from dedup.errors import DedupError, InputError, OutputError, UsageError
 from dedup.lsh import band_keys, choose_bands
@@ -112,7 +112,7 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 2
-BATCH_SIZE = 2000
+BATCH_SIZE = INDEX_BATCH_SIZE
 """Documents per transaction of :meth:`Index.add` (and ids per transaction of
 :meth:`Index.remove`)."""
 BUSY_TIMEOUT = 600.0

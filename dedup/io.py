@@ -40,7 +40,6 @@ from typing import IO, Any, overload
 import numpy as np
 import numpy.typing as npt
 import orjson
-import zstandard
 
 from dedup import web
 from dedup._kernels import ID_ESCAPED, ID_PLAIN, ID_TOKEN, LINE_BLANK, LINE_EMPTY, LINE_OK, jsonl_kernel
@@ -319,6 +318,8 @@ def _chunks(file: InputFile, on_read: Callable[[int], None] | None = None) -> It
             # 32 + 15: a gzip or zlib header, auto-detected.
             yield from _decompress(raw, lambda: zlib.decompressobj(wbits=47), zlib.error, "gzip")
         else:
+            import zstandard  # only for .zst files: 2 ms of every run's start-up otherwise
+
             # zstandard's stream reader returns nothing, silently, for a cut
             # frame; a decompressobj reports whether the frame completed.
             yield from _decompress(

@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from dedup._kernels import as_array, as_offsets, check_int, signature_kernel
+from dedup._kernels import as_array, as_offsets, check_int, mt19937_uint32, signature_kernel
 from dedup._threads import resolve_workers
 
 __all__ = ["EMPTY_HASH", "compute_signatures", "compute_signatures_reference", "permutations"]
@@ -53,10 +53,12 @@ def permutations(num_perm: int, seed: int) -> npt.NDArray[np.uint32]:
         raise ValueError(f"num_perm must be positive, got {num_perm}")
     if not 0 <= seed < 2**32:
         raise ValueError(f"seed must be in [0, 2**32), got {seed}")
-    gen = np.random.RandomState(seed)
-    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
-    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
-    return np.array([a, b], dtype=np.uint32)
+    # numpy.random.RandomState(seed).randint(0, 2**31, num_perm) then
+    # randint(0, 2**32, num_perm), as datasketch draws them: both ranges are
+    # powers of two, so each value is one MT19937 output (masked for a).
+    drawn = mt19937_uint32(seed, 2 * num_perm)
+    a = (drawn[:num_perm] & np.uint32(0x7FFFFFFF)) * np.uint32(2) + np.uint32(1)
+    return np.array([a, drawn[num_perm:]], dtype=np.uint32)
 
 
 def _fmix32(h: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:

@@ -27,14 +27,11 @@ import errno
 import gzip
 import io
 import os
-import secrets
 import stat
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
-
-import zstandard
 
 from dedup.errors import OutputError, UsageError
 
@@ -132,7 +129,7 @@ def _create_temp(folder: str, stem: str) -> tuple[int, str]:
     # Short enough that a target name of the longest length still leaves room.
     stem = os.fsdecode(os.fsencode(stem)[:_STEM_BYTES])
     for _ in range(100):
-        tmp = os.path.join(folder, f".{stem}.{secrets.token_hex(4)}.tmp")
+        tmp = os.path.join(folder, f".{stem}.{os.urandom(4).hex()}.tmp")
         try:
             return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
         except FileExistsError:
@@ -267,6 +264,8 @@ class _Layers:
                 gzip.GzipFile(filename="", mode="wb", fileobj=buffered, mtime=0, compresslevel=_GZIP_LEVEL)
             )
         elif codec == "zst":
+            import zstandard  # only for .zst output: 2 ms of every run's start-up otherwise
+
             compressor = zstandard.ZstdCompressor(level=_ZSTD_LEVEL)
             self.stack.append(compressor.stream_writer(buffered, closefd=False))
         if not binary:

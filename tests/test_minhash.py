@@ -90,3 +90,14 @@ def test_mean_estimate_unbiased() -> None:
     exact = 1 / 3
     standard_error = math.sqrt(exact * (1 - exact) / (64 * 200))
     assert abs(np.mean(estimates) - exact) <= 4.5 * standard_error
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(1, 1300))
+def test_permutations_are_numpys_random_state_draws(seed: int, num_perm: int) -> None:
+    """The permutations come from a compiled MT19937 (the scan does not
+    import numpy.random); they are the values numpy's RandomState draws,
+    across the generator's 624-word refills."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    np.testing.assert_array_equal(permutations(num_perm, seed), np.array([a, b], dtype=np.uint32))
