@@ -1567,17 +1567,187 @@ cdef inline int64_t _shingle_count(int64_t units, int n) noexcept nogil:
 
 
 # Sorting a document's shingle hashes. They are XXH64 outputs, uniform over
-# 64 bits, so a bucket sort on the top bits (about one bucket per two
-# hashes) leaves buckets of a few hashes each, finished by insertion sort:
-# linear time where std::sort is n log n. Equal hashes (repeated shingles)
-# share a bucket, and insertion sort passes over them without moving them;
-# a bucket that still comes out large (never, for hash values) falls back to
-# std::sort, so the worst case stays n log n. Any correct sort gives the
-# same array: the output does not depend on the method.
+# 64 bits, so a bucket sort on the top bits leaves buckets of a few hashes
+# each: linear time where std::sort is n log n. Equal hashes (repeated
+# shingles) share a bucket. A bucket that still comes out large (never, for
+# hash values) falls back to std::sort, so the worst case stays n log n. Any
+# correct sort gives the same array: the output does not depend on the
+# method, and the scan's output not on the build.
+#
+# With AVX-512 (dedup_sort_simd, about 2 ns a hash against 7 to 8 for
+# insertion sort; benchmarks/bench_sort.py): buckets of about five hashes
+# (bucket of x: (x >> 32) * buckets >> 32, monotone in x) scattered to the
+# scratch, then sorted sixteen lanes at a time, several whole buckets at
+# once, in registers by a bitonic network: no branch per comparison.
+# Without (a portable build, or switched off for the tests:
+# sort_simd_for_tests): about one bucket per two hashes, finished by
+# insertion sort; std::sort below 64 hashes.
+
+cdef extern from *:
+    """
+    #include <algorithm>
+    #include <string.h>
+    #if defined(__AVX512F__)
+    #include <immintrin.h>
+    #define DEDUP_SORT_SIMD 1
+    #else
+    #define DEDUP_SORT_SIMD 0
+    #endif
+    static int dedup_sort_simd_on = DEDUP_SORT_SIMD;
+
+    /* Hashes per bucket, on average (5 to 7 measure alike). */
+    #define DEDUP_SORT_PER_BUCKET 5
+    #define DEDUP_SORT_WINDOW 16
+
+    /* Words of scratch dedup_sort_simd needs for n > DEDUP_SORT_WINDOW
+       hashes: the hashes, the buckets' ends and the bitmap of their
+       starts (n + 1 bits and a spare word). */
+    static inline int64_t dedup_sort_simd_scratch(int64_t n) {
+        return n + (n / DEDUP_SORT_PER_BUCKET + 2) + (n / 64 + 2);
+    }
+
+    /* The bucket of x among buckets (<= 2**32), monotone in x. */
+    static inline uint64_t ds_bucket(uint64_t x, uint64_t buckets) {
+        return ((x >> 32) * buckets) >> 32;
+    }
+
+    #if DEDUP_SORT_SIMD
+    /* Each lane against the same lane of p: the lanes in hi keep the larger. */
+    static inline __m512i ds_cx(__m512i v, __m512i p, __mmask8 hi) {
+        return _mm512_mask_max_epu64(_mm512_min_epu64(v, p), hi, v, p);
+    }
+    #define DS_SWAP1(v) _mm512_shuffle_epi32((v), (_MM_PERM_ENUM)0x4E)     /* lanes 1 0 3 2 5 4 7 6 */
+    #define DS_SWAP2(v) _mm512_permutex_epi64((v), 0x4E)                   /* 2 3 0 1 6 7 4 5 */
+    #define DS_REV4(v) _mm512_permutex_epi64((v), 0x1B)                    /* 3 2 1 0 7 6 5 4 */
+    #define DS_SWAP4(v) _mm512_shuffle_i64x2((v), (v), 0x4E)               /* 4 5 6 7 0 1 2 3 */
+    #define DS_REV8(v) _mm512_permutexvar_epi64(_mm512_set_epi64(0, 1, 2, 3, 4, 5, 6, 7), (v))
+
+    /* A bitonic sequence of 8 lanes sorted ascending (half-cleaners). */
+    static inline __m512i ds_clean8(__m512i v) {
+        v = ds_cx(v, DS_SWAP4(v), 0xF0);
+        v = ds_cx(v, DS_SWAP2(v), 0xCC);
+        return ds_cx(v, DS_SWAP1(v), 0xAA);
+    }
+
+    /* 8 lanes sorted ascending: pairs, then merges of 2 + 2 and 4 + 4, each
+       opening by comparing lane i with its mirror image. */
+    static inline __m512i ds_sort8(__m512i v) {
+        v = ds_cx(v, DS_SWAP1(v), 0xAA);
+        v = ds_cx(v, DS_REV4(v), 0xCC);
+        v = ds_cx(v, DS_SWAP1(v), 0xAA);
+        v = ds_cx(v, DS_REV8(v), 0xF0);
+        v = ds_cx(v, DS_SWAP2(v), 0xCC);
+        return ds_cx(v, DS_SWAP1(v), 0xAA);
+    }
+
+    /* Sort src[:count] (count <= 16) into dst[:count] (the same memory or
+       none of it); no other word is read or written. The empty lanes hold
+       2**64 - 1, which sorts last: the first count lanes out are src's
+       values, a 2**64 - 1 among them included. */
+    static inline void ds_sort16(const uint64_t* src, int64_t count, uint64_t* dst) {
+        const __m512i top = _mm512_set1_epi64(-1);
+        const uint32_t m = (1u << count) - 1u;
+        __m512i a = _mm512_mask_loadu_epi64(top, (__mmask8)m, (const void*)src);
+        __m512i b = _mm512_mask_loadu_epi64(top, (__mmask8)(m >> 8), (const void*)(src + 8));
+        a = ds_sort8(a);
+        b = DS_REV8(ds_sort8(b));
+        _mm512_mask_storeu_epi64((void*)dst, (__mmask8)m, ds_clean8(_mm512_min_epu64(a, b)));
+        _mm512_mask_storeu_epi64((void*)(dst + 8), (__mmask8)(m >> 8), ds_clean8(_mm512_max_epu64(a, b)));
+    }
+
+    /* Bits p .. p + 15 of the bitmap (p + 15 < its bits - 64). */
+    static inline uint32_t ds_bits16(const uint64_t* bitmap, int64_t p) {
+        uint64_t low = bitmap[p >> 6] >> (p & 63);
+        uint64_t high = (bitmap[(p >> 6) + 1] << 1) << (63 - (p & 63));  /* 0 when p & 63 is 0 */
+        return (uint32_t)((low | high) & 0xFFFF);
+    }
+
+    /* Scatter v[:n] to tmp by bucket; bitmap bit p set where a bucket
+       starts (p = n included). */
+    static inline void ds_scatter(const uint64_t* v, int64_t n, uint64_t* tmp, int64_t* ends, uint64_t* bitmap) {
+        const uint64_t buckets = (uint64_t)n / DEDUP_SORT_PER_BUCKET + 1;
+        int64_t i;
+        uint64_t k;
+        memset(ends, 0, (buckets + 1) * sizeof(int64_t));
+        memset(bitmap, 0, (n / 64 + 2) * sizeof(uint64_t));
+        for (i = 0; i < n; i++)
+            ends[ds_bucket(v[i], buckets) + 1]++;
+        for (k = 0; k < buckets; k++)
+            ends[k + 1] += ends[k];
+        for (k = 0; k <= buckets; k++)
+            bitmap[ends[k] >> 6] |= (uint64_t)1 << (ends[k] & 63);
+        /* ends[k]: where bucket k's next hash goes. */
+        for (i = 0; i < n; i++) {
+            uint64_t x = v[i];
+            tmp[ends[ds_bucket(x, buckets)]++] = x;
+        }
+    }
+    #endif
+
+    /* Sort v[:n] ascending (scratch: dedup_sort_simd_scratch(n) words for
+       n > 16, none otherwise); 0 when switched off or built without
+       AVX-512: the caller sorts. Every bucket of tmp holds the values of a
+       range, the buckets in order, so any run of whole buckets sorted in
+       place is in its final place: each step sorts the longest run of
+       whole buckets of at most 16 hashes (about 13) from where the last
+       ended, found in the bitmap. */
+    static inline int dedup_sort_simd(uint64_t* v, int64_t n, uint64_t* scratch) {
+    #if DEDUP_SORT_SIMD
+        if (!dedup_sort_simd_on)
+            return 0;
+        if (n <= DEDUP_SORT_WINDOW) {
+            ds_sort16(v, n, v);
+            return 1;
+        }
+        uint64_t* tmp = scratch;
+        int64_t* ends = (int64_t*)(scratch + n);
+        uint64_t* bitmap = scratch + n + (n / DEDUP_SORT_PER_BUCKET + 2);
+        int64_t lo = 0, hi;
+        uint32_t starts;
+        ds_scatter(v, n, tmp, ends, bitmap);
+        while (lo < n) {
+            starts = ds_bits16(bitmap, lo + 1);  /* the buckets starting in lo + 1 .. lo + 16 */
+            if (starts) {
+                hi = lo + 1 + (31 - __builtin_clz(starts));
+                ds_sort16(tmp + lo, hi - lo, v + lo);
+            } else {
+                /* One bucket of over 16 hashes (never, for hash values). */
+                for (hi = lo + DEDUP_SORT_WINDOW + 1; !((bitmap[hi >> 6] >> (hi & 63)) & 1); hi++) {
+                }
+                memcpy(v + lo, tmp + lo, (hi - lo) * sizeof(uint64_t));
+                std::sort(v + lo, v + hi);
+            }
+            lo = hi;
+        }
+        return 1;
+    #else
+        (void)v; (void)n; (void)scratch;
+        return 0;
+    #endif
+    }
+    """
+    int _sort_simd_on "dedup_sort_simd_on"
+    const int _SORT_SIMD "DEDUP_SORT_SIMD"
+    int64_t _sort_simd_scratch "dedup_sort_simd_scratch"(int64_t n) noexcept nogil
+    bint _sort_simd "dedup_sort_simd"(uint64_t* v, int64_t n, uint64_t* scratch) noexcept nogil
+
+SORT_SIMD = bool(_SORT_SIMD)
+
+
+def sort_simd_for_tests(bint on):
+    """Sort shingle hashes with the AVX-512 networks (where the build has
+    them) or by insertion sort: both must give the same array. Returns
+    whether it was on."""
+    global _sort_simd_on
+    cdef bint was = _sort_simd_on
+    _sort_simd_on = on and _SORT_SIMD
+    return was
+
 
 cdef enum:
     _SORT_SMALL = 64
     _BUCKET_MAX = 48
+    _SORT_IN_REGISTERS = 16  # sorted without scratch by the networks
 
 
 cdef inline int _bucket_bits(int64_t n) noexcept nogil:
@@ -1589,8 +1759,12 @@ cdef inline int _bucket_bits(int64_t n) noexcept nogil:
 
 
 cdef inline int64_t _sort_scratch(int64_t n) noexcept nogil:
-    """Words of scratch :func:`_sort_hashes` needs for ``n`` hashes."""
-    return 0 if n < _SORT_SMALL else n + (<int64_t>1 << _bucket_bits(n)) + 1
+    """Words of scratch :func:`_sort_hashes` needs for ``n`` hashes, by
+    either method: the hashes and the buckets' ends (and, for the networks,
+    a bitmap)."""
+    if n <= _SORT_IN_REGISTERS:
+        return 0  # the networks sort in registers; std::sort in place
+    return max(n + (<int64_t>1 << _bucket_bits(n)) + 1, _sort_simd_scratch(n))
 
 
 cdef void _sort_hashes(uint64_t* v, int64_t n, uint64_t* scratch) noexcept nogil:
@@ -1600,6 +1774,8 @@ cdef void _sort_hashes(uint64_t* v, int64_t n, uint64_t* scratch) noexcept nogil
     cdef uint64_t x
     cdef uint64_t* tmp
     cdef int64_t* ends
+    if _sort_simd(v, n, scratch):
+        return
     if n < _SORT_SMALL:
         std_sort(v, v + n)
         return
@@ -1662,6 +1838,25 @@ def sort_hashes_for_tests(uint64_t[::1] values):
         raise MemoryError()
     if n > 0:
         _sort_hashes(&values[0], n, scratch)
+    free(scratch)
+
+
+def sort_runs_for_tests(uint64_t[::1] values, const int64_t[::1] starts):
+    """Sort each run ``values[starts[i]:starts[i + 1]]`` in place with the
+    shingle kernels' sort, one scratch for all (for the tests and the
+    micro-benchmark: no Python call per run). ``starts`` (int64) must cut
+    ``values`` into runs, as :func:`check_offsets` checks."""
+    cdef Py_ssize_t i, runs = starts.shape[0] - 1
+    cdef int64_t longest = 0
+    for i in range(runs):
+        longest = max(longest, starts[i + 1] - starts[i])
+    cdef uint64_t* scratch = <uint64_t*>malloc(max(_sort_scratch(longest), 1) * sizeof(uint64_t))
+    if scratch == NULL:
+        raise MemoryError()
+    with nogil:
+        for i in range(runs):
+            if starts[i + 1] > starts[i]:
+                _sort_hashes(&values[starts[i]], starts[i + 1] - starts[i], scratch)
     free(scratch)
 
 

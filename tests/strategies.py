@@ -6,6 +6,8 @@ import gzip
 import json
 import unicodedata
 
+import numpy as np
+import numpy.typing as npt
 from hypothesis import strategies as st
 
 # Syllables of real Vietnamese news, including the oa/oe/uy endings whose
@@ -569,3 +571,31 @@ table_cells = st.lists(
     min_size=1,
     max_size=12,
 ).map("".join)
+
+
+# Shingle-hash arrays for the per-document sort (tests/test_sort.py): uniform
+# values as XXH64 gives them, and what it never gives: values in a narrow
+# range (one bucket: the sorts' fallbacks), all equal, a few repeated, with
+# 0 and 2**64 - 1 (the network's padding value) sprinkled in. Sizes up to
+# 5,000, small ones (one 16-lane network, no buckets) often.
+_EDGE_HASHES = [0, 1, 2**63 - 1, 2**63, 2**64 - 2, 2**64 - 1]
+_any_hash = st.sampled_from(_EDGE_HASHES) | st.integers(0, 2**64 - 1)
+
+
+@st.composite
+def hash_arrays(draw: st.DrawFn) -> npt.NDArray[np.uint64]:
+    n = draw(st.integers(0, 40) | st.integers(0, 5000))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    shape = draw(st.sampled_from(["uniform", "narrow", "equal", "few"]))
+    if shape == "uniform":
+        values = rng.integers(0, 2**64, n, dtype=np.uint64, endpoint=False)
+    elif shape == "narrow":
+        width, shift = draw(st.integers(1, 40)), draw(st.integers(0, 24))
+        values = rng.integers(0, 2**width, n, dtype=np.uint64) << np.uint64(shift)
+    elif shape == "equal":
+        values = np.full(n, draw(_any_hash), dtype=np.uint64)
+    else:
+        values = rng.choice(np.array(draw(st.lists(_any_hash, min_size=1, max_size=8)), dtype=np.uint64), n)
+    edges = draw(st.lists(st.sampled_from(_EDGE_HASHES), max_size=min(n, 8)))
+    values[rng.choice(n, len(edges), replace=False)] = np.array(edges, dtype=np.uint64)
+    return values
