@@ -5,9 +5,12 @@ uint64, ~300-1,100 per news document). This times, per hash, the kernel's
 sort with the AVX-512 networks, the same kernel's portable path (bucket +
 insertion sort, ``sort_simd_for_tests(False)``) and ``np.sort`` on the same
 rows (2-D, ``axis=1``: no Python call per row for either), as CPU time, the
-best of ``--repeat`` interleaved rounds.
+best of ``--repeat`` interleaved rounds. With ``--fused DUMP``, also the
+fused sketch kernel (``sketch_units``, word 5-grams, 128 permutations, one
+thread) over the dump's batches with either sort, interleaved, in CPU
+seconds.
 
-    .venv/bin/python benchmarks/bench_sort.py
+    .venv/bin/python benchmarks/bench_sort.py [--fused benchmarks/data/vntc-50k.jsonl]
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -30,12 +34,36 @@ def _ns_per_hash(sort: Callable[[np.ndarray], None], rows: np.ndarray) -> float:
     return elapsed / rows.size
 
 
+def _fused(dump: Path, repeat: int) -> None:
+    from dedup.document import UniqueIds
+    from dedup.io import read_documents
+    from dedup.shingle import ShingleSpec
+    from dedup.stages import sketch_units, text_batches
+
+    batches = [texts for _, texts, _ in text_batches(read_documents([dump]), 2048, UniqueIds())]
+    seconds: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(repeat):
+        for on in seconds:
+            was = sort_simd_for_tests(on)
+            try:
+                t0 = time.process_time()
+                for batch in batches:
+                    sketch_units(batch.text, batch.starts, ShingleSpec(), 128, 1, False, 1)
+                seconds[on].append(time.process_time() - t0)
+            finally:
+                sort_simd_for_tests(was)
+    for on, runs in seconds.items():
+        name = "networks (new)" if on else "insertion (old)"
+        print(f"fused kernel, 1 thread, {name}: " + " ".join(f"{t:.3f}" for t in runs) + f" CPU s; min {min(runs):.3f}")
+
+
 def main() -> None:
     """Print ns per hash for each row length, side by side."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[16, 100, 300, 500, 700, 1100, 5000])
     parser.add_argument("--hashes", type=int, default=2_000_000, help="hashes per size and method")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--fused", type=Path, help="a JSONL dump: also time the fused kernel with either sort")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
 
@@ -67,6 +95,8 @@ def main() -> None:
         old, new, ref = best.values()
         cells = " | ".join(f"{t:.2f}" for t in best.values())
         print(f"| {size} | {cells} | {old / new:.2f}x | {ref / new:.2f}x |")
+    if args.fused:
+        _fused(args.fused, args.repeat)
 
 
 if __name__ == "__main__":
