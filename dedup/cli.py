@@ -1557,6 +1557,33 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 def run() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: runs the command, then ends the process
+    without the interpreter's teardown."""
     signal.signal(signal.SIGTERM, _terminate)
-    app()
+    try:
+        app()
+    except SystemExit as done:
+        code = _exit_status(done.code)
+    else:
+        code = 0
+    # By now every output is written, synced and closed and every temporary
+    # folder removed; what the interpreter's teardown would add is freeing
+    # every object one by one (40-80 ms after a scan of 50k documents).
+    try:
+        sys.stdout.flush()
+    except OSError:  # the reader went away (``dedup scan ... | head``)
+        code = code or EXIT_FATAL
+    with contextlib.suppress(OSError):
+        sys.stderr.flush()
+    os._exit(code)
+
+
+def _exit_status(code: object) -> int:
+    """The process status ``sys.exit(code)`` would give."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    with contextlib.suppress(OSError):
+        sys.stderr.write(f"{code}\n")
+    return 1

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from dedup.cli import app
+from dedup.cli import _exit_status, app
 
 runner = CliRunner()
 
@@ -207,3 +207,26 @@ def test_more_usage_errors(tmp_path: Path, args: list[str], message: str) -> Non
     (tmp_path / "a.txt").write_text("một bài báo ngắn thôi", encoding="utf-8")
     result = runner.invoke(app, [args[0], str(tmp_path), *args[1:]])
     assert result.exit_code == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_console_entry_ends_without_teardown_but_keeps_output_and_status(tmp_path: Path) -> None:
+    """The console entry ends the process right after the command (no
+    interpreter teardown): standard output is complete, the exit status is
+    the command's, stderr's last line is there."""
+    story = "Mỹ và Taliban nối lại đàm phán hòa bình tại thủ đô Doha của Qatar hôm nay"
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (tmp_path / name).write_text(story, encoding="utf-8")
+    entry = [sys.executable, "-m", "dedup", "scan", str(tmp_path), "--format", "jsonl", "-q"]
+    done = subprocess.run(entry, capture_output=True, text=True)
+    assert done.returncode == 0
+    assert [json.loads(line)["size"] for line in done.stdout.splitlines()] == [3]
+    done = subprocess.run([*entry, "--fail-on-duplicates"], capture_output=True, text=True)
+    assert done.returncode == 3 and done.stdout.count("\n") == 1
+    done = subprocess.run([*entry[:4], str(tmp_path / "missing")], capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.strip().endswith("no such file or directory")
+
+
+def test_exit_status_is_what_sys_exit_gives(capsys: pytest.CaptureFixture[str]) -> None:
+    assert [_exit_status(c) for c in (None, 0, 3, 130, 256 + 2)] == [0, 0, 3, 130, 2]
+    assert _exit_status("dedup: error: gone") == 1
+    assert capsys.readouterr().err == "dedup: error: gone\n"
