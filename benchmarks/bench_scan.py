@@ -77,18 +77,14 @@ def speed(rounds: int, methods: list[str], out_dir: Path) -> dict[str, dict[str,
     runs: dict[str, list[tuple[float, int, float]]] = {m: [] for m in methods}
     for r in range(rounds):
         for method in methods:
-            # Warm the page cache before each run, so no method pays the disk: rensa's
-            # pipeline holds ~4.4 GiB and can evict the dump before the next method runs.
-            with open(DUMP, "rb") as f:
-                while f.read(1 << 24):
-                    pass
-            before = os.times()
-            seconds, peak = measure(commands[method])
-            after = os.times()
-            # The children's CPU (user + system) of the process just reaped.
-            cpu = after.children_user + after.children_system - before.children_user - before.children_system
-            runs[method].append((seconds, peak, cpu))
-            print(f"round {r + 1}: {method}: {seconds:.2f} s, {cpu:.2f} CPU s, {peak / 1024:.0f} MiB", flush=True)
+            # A run of a second or so samples the shared machine's speed at one moment (it
+            # drifts by a third within minutes), a run of 40 s averages it: a method whose
+            # first run took under SHORT_RUN seconds runs SHORT_REPEATS times a later round.
+            repeats = SHORT_REPEATS if runs[method] and runs[method][0][0] < SHORT_RUN else 1
+            for _ in range(repeats):
+                runs[method].append(_timed(commands[method]))
+                seconds, peak, cpu = runs[method][-1]
+                print(f"round {r + 1}: {method}: {seconds:.2f} s, {cpu:.2f} CPU s, {peak / 1024:.0f} MiB", flush=True)
     return {
         m: {
             "seconds": statistics.median(s for s, _, _ in runs[m]),
@@ -98,6 +94,25 @@ def speed(rounds: int, methods: list[str], out_dir: Path) -> dict[str, dict[str,
         }
         for m in methods
     }
+
+
+SHORT_RUN = 5.0
+SHORT_REPEATS = 5
+
+
+def _timed(command: list[str]) -> tuple[float, int, float]:
+    """Wall seconds, peak KiB of the process tree and CPU seconds of one run."""
+    # Warm the page cache before each run, so no method pays the disk: rensa's
+    # pipeline holds ~4.4 GiB and can evict the dump before the next method runs.
+    with open(DUMP, "rb") as f:
+        while f.read(1 << 24):
+            pass
+    before = os.times()
+    seconds, peak = measure(command)
+    after = os.times()
+    # The children's CPU (user + system) of the process just reaped.
+    cpu = after.children_user + after.children_system - before.children_user - before.children_system
+    return seconds, peak, cpu
 
 
 def accuracy(out_dir: Path) -> dict[str, dict[str, float]]:
@@ -160,7 +175,9 @@ def write_results(timing: dict[str, dict[str, float]], scores: dict[str, dict[st
         "process, reading the JSONL, normalizing, shingling (word 5-grams), MinHashing (128 permutations), "
         "LSH at threshold 0.8, clustering, and writing clusters as JSONL. The peers are the pipelines a "
         "user of each library writes (`benchmarks/peers.py`). Median of "
-        f"{rounds} interleaved rounds; peak resident memory is the maximum over rounds of the sum over "
+        f"{rounds} interleaved rounds (a method whose first run took under {SHORT_RUN:.0f} s runs {SHORT_REPEATS} "
+        "times in each later round, its median taken over all its runs: a short run samples the shared "
+        "machine's speed at one moment, a long one averages it); peak resident memory is the maximum over rounds of the sum over "
         "each process tree: every process's own high-water mark (VmHWM, from /proc), summed.",
         "",
         "| method | wall time | CPU (user + sys) | docs/s | peak memory | dedup is faster by | dedup's memory is |",
