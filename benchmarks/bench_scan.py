@@ -177,8 +177,8 @@ def write_results(timing: dict[str, dict[str, float]], scores: dict[str, dict[st
         "user of each library writes (`benchmarks/peers.py`). Median of "
         f"{rounds} interleaved rounds (a method whose first run took under {SHORT_RUN:.0f} s runs {SHORT_REPEATS} "
         "times in each later round, its median taken over all its runs: a short run samples the shared "
-        "machine's speed at one moment, a long one averages it); peak resident memory is the maximum over rounds of the sum over "
-        "each process tree: every process's own high-water mark (VmHWM, from /proc), summed.",
+        "machine's speed at one moment, a long one averages it); peak resident memory is the maximum over "
+        "rounds of the sum over each process tree: every process's own high-water mark (VmHWM, from /proc), summed.",
         "",
         "| method | wall time | CPU (user + sys) | docs/s | peak memory | dedup is faster by | dedup's memory is |",
         "|---|---:|---:|---:|---:|---:|---:|",
