@@ -32,10 +32,11 @@ from dedup.hashing import xxh64_reference
 
 __all__ = ["Document", "DocumentLike", "Renamed", "Skipped", "UniqueIds", "as_document", "check_documents", "printable"]
 
-# Control characters (C0, DEL, C1), bidirectional overrides and isolates, and
-# lone surrogates (file names that are not UTF-8): what a terminal would
-# obey or a text file cannot hold.
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# Control characters (C0, DEL, C1), the line and paragraph separators (a line
+# break to str.splitlines and to JavaScript), bidirectional overrides and
+# isolates, and lone surrogates (file names that are not UTF-8): what a
+# terminal would obey, a line-based reader would split, or a text file cannot hold.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -114,7 +115,7 @@ class Renamed:
 
 # First bytes of the UTF-8 (surrogatepass) of every code point printable()
 # escapes: C0 controls and DEL, C2 (C1 controls), D8 (U+061C), E2 (the
-# bidirectional controls), ED (surrogates). An id without them is its own
+# separators and bidirectional controls), ED (surrogates). An id without them is its own
 # printable form.
 _SUSPECT = np.zeros(256, dtype=bool)
 _SUSPECT[:0x20] = True

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from dedup.blocks import BlockGroup, BlockOccurrence
 from dedup.cluster import Cluster
-from dedup.document import Skipped
+from dedup.document import Skipped, printable
 from dedup.output import open_output
 from dedup.pipeline import Pair
 from dedup.report import (
@@ -64,7 +64,9 @@ def test_exact_output() -> None:
         '{"a": "a.txt", "b": "b.txt", "similarity": 0.876543, "estimate": 0.875}\n'
         '{"a": "é", "b": "line\\nbreak", "similarity": 1.0, "estimate": 1.0}\n'
     )
-    # Ids in CSV are shown printable: a newline in an id is spelled \x0a, never a row break.
+    # Ids in CSV are shown printable: a newline in an id is spelled \x0a, never a row break,
+    # nor is a line or paragraph separator.
+    assert printable("a\u2028b\u2029c\u2027") == "a\\u2028b\\u2029c\u2027"
     assert format_pairs_csv(PAIRS) == "a,b,similarity,estimate\na.txt,b.txt,0.876543,0.875\né,line\\x0abreak,1.0,1.0\n"
     assert format_skipped_jsonl(SKIPPED) == (
         '{"path": "bad.bin", "line": null, "reason": "binary content (NUL bytes)"}\n'
