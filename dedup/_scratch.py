@@ -7,11 +7,17 @@ into KeyboardInterrupt, so both signals unwind the same way). Here both
 windows run with the two signals deferred: a signal that arrives then is
 re-delivered as soon as the window closes, when the folder is either fully
 owned by a ``try``/``finally`` or already gone.
+
+A process killed outright (``kill -9``, out of memory) cannot remove its
+folder: each folder holds a lock file its process keeps locked while it
+lives, and the next run's :func:`scratch_folder` removes the folders (its
+prefix, same parent) whose lock it can take: their process is gone.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 import tempfile
@@ -21,7 +27,13 @@ from typing import Any
 
 __all__ = ["deferred_signals", "scratch_folder"]
 
+try:
+    import fcntl
+except ImportError:  # not on POSIX: no lock, no sweeping
+    fcntl = None  # type: ignore[assignment]
+
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_OWNER = ".dedup-owner.lock"
 
 
 @contextlib.contextmanager
@@ -57,11 +69,63 @@ def scratch_folder(prefix: str = "dedup-", parent: str | None = None) -> Iterato
     """A new temporary folder (in ``parent``, default the system's temporary
     folder), removed on return, on error and on interrupt."""
     folder = None
+    owner = -1
+    _sweep(prefix, parent)
     try:
         with deferred_signals():
             folder = tempfile.mkdtemp(prefix=prefix, dir=parent)
+            owner = _own(folder)
         yield folder
     finally:
         if folder is not None:
             with deferred_signals():
                 shutil.rmtree(folder, ignore_errors=True)
+                if owner >= 0:
+                    os.close(owner)
+
+
+def _own(folder: str) -> int:
+    """Lock a new owner file in ``folder``, held until the returned
+    descriptor is closed or the process ends; -1 where locks do not work."""
+    if fcntl is None:
+        return -1
+    path = os.path.join(folder, _OWNER)
+    fd = os.open(path + ".new", os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        # Locked before it has its name: a sweep never finds an owner file
+        # that is not locked yet.
+        os.rename(path + ".new", path)
+    except OSError:  # no locks here (some network file systems): never swept
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(path + ".new")
+        return -1
+    return fd
+
+
+def _sweep(prefix: str, parent: str | None) -> None:
+    """Remove this user's folders named ``prefix...`` in ``parent`` whose
+    owner file can be locked: the process that made them is gone."""
+    if fcntl is None:
+        return
+    try:
+        entries = list(os.scandir(parent or tempfile.gettempdir()))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if not entry.name.startswith(prefix) or entry.stat(follow_symlinks=False).st_uid != os.getuid():
+                continue
+            fd = os.open(os.path.join(entry.path, _OWNER), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:  # gone, not a folder, no owner file (made before owners existed, or elsewhere)
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # its process is alive
+            os.close(fd)
+            continue
+        try:
+            shutil.rmtree(entry.path, ignore_errors=True)
+        finally:
+            os.close(fd)

@@ -44,3 +44,36 @@ def test_folder_removed_on_error_and_on_return(tmp_path: Path, monkeypatch: pyte
     with pytest.raises(RuntimeError), scratch_folder() as folder:
         raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_folder_of_a_killed_run_is_swept_by_the_next(tmp_path: Path) -> None:
+    """A run killed outright leaves its folder; the next run removes it, and
+    only it: a live run's folder, a folder without an owner file and other
+    names stay."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, time\n"
+        "from dedup._scratch import scratch_folder\n"
+        "with scratch_folder('dedup-', sys.argv[1]) as folder:\n"
+        "    open(folder + '/shingles.spill', 'wb').write(b'x' * 1000)\n"
+        "    print(folder, flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    killed = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    assert killed.stdout is not None
+    stale = Path(killed.stdout.readline().strip())
+    killed.kill()
+    killed.wait()
+    assert (stale / "shingles.spill").exists()
+    unowned = tmp_path / "dedup-unowned"
+    unowned.mkdir()
+    other = tmp_path / "other-run"
+    other.mkdir()
+    with scratch_folder("dedup-", str(tmp_path)) as alive:
+        assert not stale.exists()
+        with scratch_folder("dedup-", str(tmp_path)) as second:
+            assert Path(alive).is_dir() and Path(second).is_dir()
+        assert Path(alive).is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dedup-unowned", "other-run"]
