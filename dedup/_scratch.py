@@ -20,6 +20,7 @@ import contextlib
 import os
 import shutil
 import signal
+import stat
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -117,12 +118,17 @@ def _sweep(prefix: str, parent: str | None) -> None:
         try:
             if not entry.name.startswith(prefix) or entry.stat(follow_symlinks=False).st_uid != os.getuid():
                 continue
-            fd = os.open(os.path.join(entry.path, _OWNER), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            if not entry.is_dir(follow_symlinks=False):  # a file, or a link to a folder elsewhere
+                continue
+            # O_NONBLOCK: a FIFO of that name would block open() until a writer came.
+            fd = os.open(os.path.join(entry.path, _OWNER), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError:  # gone, not a folder, no owner file (made before owners existed, or elsewhere)
             continue
         try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):  # a run only ever makes a regular owner file
+                raise OSError
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:  # its process is alive
+        except OSError:  # its process is alive, or not a folder of ours
             os.close(fd)
             continue
         try:

@@ -77,3 +77,36 @@ def test_folder_of_a_killed_run_is_swept_by_the_next(tmp_path: Path) -> None:
             assert Path(alive).is_dir() and Path(second).is_dir()
         assert Path(alive).is_dir()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dedup-unowned", "other-run"]
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_owner_name_that_is_not_a_file_is_left_alone(tmp_path: Path, kind: str) -> None:
+    """Only a regular owner file marks a folder as ours: a folder or a FIFO of
+    that name (never made by a run) keeps its folder, and a FIFO does not
+    block the sweep (opening one for reading waits for a writer)."""
+    import threading
+
+    foreign = tmp_path / "dedup-foreign"
+    foreign.mkdir()
+    (foreign / "keep").write_text("x")
+    owner = foreign / ".dedup-owner.lock"
+    if kind == "folder":
+        owner.mkdir()
+    else:
+        os.mkfifo(owner)
+    done = threading.Event()
+
+    def scan() -> None:
+        with scratch_folder("dedup-", str(tmp_path)):
+            pass
+        done.set()
+
+    worker = threading.Thread(target=scan, daemon=True)
+    worker.start()
+    worker.join(20)
+    if not done.is_set():  # unblock the sweep's open() so the thread ends
+        with open(owner, "wb"):
+            pass
+        worker.join(20)
+    assert done.is_set(), "the sweep blocked on a FIFO"
+    assert (foreign / "keep").exists()
