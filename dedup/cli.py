@@ -1570,11 +1570,13 @@ def run() -> None:
     # folder removed; what the interpreter's teardown would add is freeing
     # every object one by one (40-80 ms after a scan of 50k documents).
     try:
-        sys.stdout.flush()
+        if sys.stdout is not None:  # None: started with stdout closed (``>&-``)
+            sys.stdout.flush()
     except OSError:  # the reader went away (``dedup scan ... | head``)
         code = code or EXIT_FATAL
     with contextlib.suppress(OSError):
-        sys.stderr.flush()
+        if sys.stderr is not None:
+            sys.stderr.flush()
     os._exit(code)
 
 

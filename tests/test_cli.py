@@ -230,3 +230,12 @@ def test_exit_status_is_what_sys_exit_gives(capsys: pytest.CaptureFixture[str]) 
     assert [_exit_status(c) for c in (None, 0, 3, 130, 256 + 2)] == [0, 0, 3, 130, 2]
     assert _exit_status("dedup: error: gone") == 1
     assert capsys.readouterr().err == "dedup: error: gone\n"
+
+
+def test_console_entry_with_stdout_closed_shows_no_traceback(tmp_path: Path) -> None:
+    """``dedup scan ... >&-``: Python starts with no sys.stdout; the entry's
+    final flush must not turn that into a traceback."""
+    (tmp_path / "a.txt").write_text("một bài báo ngắn thôi", encoding="utf-8")
+    closed = ["sh", "-c", 'exec "$@" >&-', "sh", sys.executable, "-m", "dedup", "scan", str(tmp_path), "-q"]
+    done = subprocess.run(closed, capture_output=False, stderr=subprocess.PIPE, text=True)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
