@@ -459,7 +459,7 @@ def _check_format(output_format: OutputFormat, output: str | None, *, html: bool
         return
     if not html:
         raise UsageError("--format html is for scan, blocks and index query: use table, jsonl or csv here")
-    if (output is None or output == "-") and sys.stdout.isatty():
+    if (output is None or output == "-") and sys.stdout is not None and sys.stdout.isatty():
         raise UsageError("--format html writes a page, not text for a terminal: give --output FILE.html")
 
 
@@ -1566,6 +1566,10 @@ def run() -> None:
         code = _exit_status(done.code)
     else:
         code = 0
+    if "multiprocessing" in sys.modules:
+        # Its finalizers (an interrupted dask run's semaphores) must run, or
+        # its resource tracker warns of leaks on the way out.
+        raise SystemExit(code)
     # By now every output is written, synced and closed and every temporary
     # folder removed; what the interpreter's teardown would add is freeing
     # every object one by one (40-80 ms after a scan of 50k documents).

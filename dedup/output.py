@@ -411,6 +411,8 @@ def _replacing(target: _Target) -> Iterator[int]:
 def _open_stdout(binary: bool) -> Iterator[IO[Any]]:
     """Stdout as a UTF-8 (backslashreplace) text or binary stream that is
     flushed, never closed."""
+    if sys.stdout is None:  # started with it closed (``>&-``)
+        raise OutputError("cannot write to stdout: it is closed (give --output FILE)")
     buffer = getattr(sys.stdout, "buffer", None)
     if buffer is None:  # replaced by a text-only stream (a test's StringIO)
         if binary:

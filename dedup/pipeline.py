@@ -33,6 +33,7 @@ from dedup.config import ScanConfig
 from dedup.document import Document, DocumentLike, Renamed, Skipped, UniqueIds, check_documents
 from dedup.ensemble import container_clusters
 from dedup.errors import UsageError
+from dedup.io import DocumentStream
 from dedup.lsh import choose_bands
 from dedup.normalize import encode_texts
 from dedup.shingle import ShingleSpec, parse_shingle_spec
@@ -244,7 +245,9 @@ def find_duplicates(
         pool.submit(start_threads, threads).result()
         # The temporary folder (spilled shingle hashes) goes away on return,
         # on error and on Ctrl-C alike.
-        with scratch_folder("dedup-") as folder, _without_gc():
+        # The caller's own iterable may make reference cycles: the collector
+        # is paused while reading only with dedup's reader (see _without_gc).
+        with scratch_folder("dedup-") as folder, _without_gc(isinstance(documents, DocumentStream)):
             return _scan(documents, config, spec, progress, on_stage, folder, pool)
 
 
@@ -373,13 +376,15 @@ def _to_kept(
 
 
 @contextlib.contextmanager
-def _without_gc() -> Iterator[None]:
-    """The cyclic garbage collector paused: reading makes a document object
-    per document and matching tens of thousands of lists and clusters (no
-    cycles), and each allocation burst set off collections over every object
-    of the process (a fifth of the matching stages' time on 50k documents)."""
+def _without_gc(pause: bool = True) -> Iterator[None]:
+    """The cyclic garbage collector paused (when ``pause``): dedup's reader
+    makes a document object per document and matching tens of thousands of
+    lists and clusters (no cycles), and each allocation burst set off
+    collections over every object of the process (a fifth of the matching
+    stages' time on 50k documents)."""
     enabled = gc.isenabled()
-    gc.disable()
+    if pause:
+        gc.disable()
     try:
         yield
     finally:
@@ -388,7 +393,8 @@ def _without_gc() -> Iterator[None]:
 
 
 def _match(store: Store, skipped: list[Skipped], config: ScanConfig) -> ScanResult:
-    return _match_sealed(store, store.seal(), skipped, config)
+    with _without_gc():
+        return _match_sealed(store, store.seal(), skipped, config)
 
 
 def _match_sealed(

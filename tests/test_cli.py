@@ -239,3 +239,42 @@ def test_console_entry_with_stdout_closed_shows_no_traceback(tmp_path: Path) -> 
     closed = ["sh", "-c", 'exec "$@" >&-', "sh", sys.executable, "-m", "dedup", "scan", str(tmp_path), "-q"]
     done = subprocess.run(closed, capture_output=False, stderr=subprocess.PIPE, text=True)
     assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr == "dedup: error: cannot write to stdout: it is closed (give --output FILE)\n"
+    # With --output the closed stdout is not needed; its descriptor, held on
+    # /dev/null, is not handed to a file the scan opens.
+    out = tmp_path / "out.jsonl"
+    done = subprocess.run([*closed, "-o", str(out), "--format", "jsonl"], stderr=subprocess.PIPE, text=True)
+    assert done.returncode == 0 and done.stderr == "" and out.read_text(encoding="utf-8") == ""
+
+
+def test_console_entry_with_stderr_closed_still_writes_its_output(tmp_path: Path) -> None:
+    """``dedup scan ... 2>&-``: no stderr to report on; the output is whole."""
+    story = "Mỹ và Taliban nối lại đàm phán hòa bình tại thủ đô Doha của Qatar hôm nay"
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / name).write_text(story, encoding="utf-8")
+    closed = ["sh", "-c", 'exec "$@" 2>&-', "sh", sys.executable, "-m", "dedup", "scan", str(tmp_path)]
+    done = subprocess.run([*closed, "--format", "jsonl"], capture_output=True, text=True)
+    assert done.returncode == 0
+    assert [json.loads(line)["size"] for line in done.stdout.splitlines()] == [2]
+
+
+def test_console_entry_exits_normally_once_multiprocessing_is_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With multiprocessing loaded (the dask engine), the entry leaves through
+    SystemExit so its finalizers run (no os._exit: its resource tracker would
+    report leaked semaphores after an interrupted run)."""
+    import signal
+
+    import dedup.cli
+
+    def command() -> None:
+        raise SystemExit(3)
+
+    previous = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(dedup.cli, "app", command)
+    monkeypatch.setitem(sys.modules, "multiprocessing", sys.modules.get("multiprocessing") or object())
+    try:
+        with pytest.raises(SystemExit) as done:
+            dedup.cli.run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert done.value.code == 3

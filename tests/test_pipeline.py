@@ -7,6 +7,8 @@ import random
 import textwrap
 import unicodedata
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import dedup
-from dedup import Document, Skipped, find_duplicates
+from dedup import Document, Skipped, find_duplicates, pipeline
 from dedup.similarity import estimate_jaccard, exact_jaccard
 from tests.strategies import edit_chains, long_news_texts, mixed_script_texts, near_duplicate, unspaced_texts
 
@@ -186,9 +188,11 @@ def test_progress_and_stage_callbacks() -> None:
     assert seen == [2, 4, 5, "matching"]
 
 
-def test_scan_pauses_the_garbage_collector_only_while_it_runs() -> None:
-    """The collector is paused during a scan and enabled after it, on
-    success and on error alike (and left off when it was off)."""
+def test_scan_pauses_the_garbage_collector_only_over_its_own_work(tmp_path: Path) -> None:
+    """The collector runs while a scan reads the caller's iterable (which
+    may make reference cycles), is paused while it reads with dedup's own
+    reader and while it matches, and is enabled after it, on success and on
+    error alike (and left off when it was off)."""
     seen = []
 
     def texts() -> Iterator[str]:
@@ -200,8 +204,29 @@ def test_scan_pauses_the_garbage_collector_only_while_it_runs() -> None:
         yield "một hai ba bốn năm sáu"
         raise RuntimeError("the source broke")
 
-    assert find_duplicates(texts()).duplicates == 1
-    assert seen == [False]
+    real_match = pipeline._match_sealed
+
+    def match(*args: Any) -> Any:
+        seen.append(gc.isenabled())
+        return real_match(*args)
+
+    dump = tmp_path / "d.jsonl"
+    dump.write_text('{"text": "một hai ba bốn năm sáu"}\n' * 2, encoding="utf-8")
+    stream = dedup.read_documents([dump])
+    real_packed = stream.packed
+
+    def packed() -> Iterator[Any]:
+        for item in real_packed():
+            seen.append(gc.isenabled())
+            yield item
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "_match_sealed", match)
+        patch.setattr(stream, "packed", packed)
+        assert find_duplicates(texts()).duplicates == 1
+        assert seen == [True, False]
+        assert find_duplicates(stream).duplicates == 1
+        assert seen[2:] == [False, False]
     assert gc.isenabled()
     with pytest.raises(RuntimeError):
         find_duplicates(failing())
