@@ -14,7 +14,7 @@ those preconditions, for the wrappers to call.
 """
 
 from cython.parallel cimport prange, threadid
-from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcmp, memcpy, memset
 
@@ -1026,6 +1026,7 @@ def nfc_kernel(const uint8_t[::1] text, const int64_t[::1] starts, const uint32_
 
 cdef struct Tables:
     const uint32_t* case
+    const uint16_t* fold  # _FOLD_SPAN + 1 entries (_word_fold)
     const uint32_t* accent
     const uint8_t* stable
     const uint32_t* tones
@@ -1153,6 +1154,55 @@ cdef inline int64_t _word_at(uint64_t starts, int64_t p) noexcept nogil:
     return _top64(starts & (~(<uint64_t>0) >> (63 - p)))
 
 
+# A word step folds its non-ASCII code points by one lookup each in
+# ``Tables.fold`` (_word_fold): the fold of a code point below U+2000 (every
+# Vietnamese letter) where it is a plain one (same UTF-8 length, not a
+# space, not in a script written without spaces, NFC-stable when checked),
+# else 0. Its range and its tests (stable, case, length, script) would
+# otherwise be branches on the code point's range, which Vietnamese text
+# (Latin-1 and Latin Extended Additional letters mixed) mispredicts; a 0
+# (or a code point above the table) goes to _fold_rare, out of the loop.
+
+cdef enum:
+    _FOLD_SPAN = 0x2000
+    _FOLDED = -2
+
+
+cdef void _word_fold(Tables* t, uint16_t* fold) noexcept nogil:
+    """Fill ``fold`` (``_FOLD_SPAN + 1`` entries) for the tables t and point
+    ``t.fold`` at it. Tables copied with check_nfc turned off may keep it:
+    the code points it leaves to _fold_rare are a superset."""
+    cdef uint32_t cp, c
+    memset(fold, 0, (_FOLD_SPAN + 1) * sizeof(uint16_t))
+    for cp in range(0x80, _FOLD_SPAN):
+        if cp >= 0x300 and t.check_nfc and not t.stable[cp]:
+            continue
+        c = t.case[cp]
+        if c == SPACE or _utf8_len(c) != _utf8_len(cp) or _unspaced_script(c):
+            continue
+        fold[cp] = <uint16_t>c
+    t.fold = fold
+
+
+cdef int64_t _fold_rare(
+    const uint8_t* s, const Tables* t, uint8_t* out, uint64_t starts, int64_t at, int64_t n, uint32_t cp
+) noexcept nogil:
+    """A code point of a word step (``s[at]``, 2 + n bytes) that the table
+    does not fold: fold it in out as _fold_leads would; _FOLDED, else the
+    cut (its word's start) or -1 when the document needs NFC."""
+    cdef uint32_t c
+    if cp >= 0x300 and t.check_nfc and not t.stable[cp]:
+        return -1
+    c = t.case[cp]
+    if c != cp:
+        if c == SPACE or _utf8_len(c) != 2 + n:
+            return _word_at(starts, at)
+        _utf8(c, out, at)
+    if c >= 0x0E00 and _unspaced_script(c):
+        return _word_at(starts, at)
+    return _FOLDED
+
+
 cdef inline int64_t _fold_leads(
     const uint8_t* s, const Tables* t, uint8_t* out, const Masks* mk, uint64_t starts, int64_t cut
 ) noexcept nogil:
@@ -1163,22 +1213,20 @@ cdef inline int64_t _fold_leads(
     written without spaces (those go by characters), or -1 when the
     document needs NFC."""
     cdef uint64_t leads = mk.leads & _below(cut)
-    cdef int64_t at, n
+    cdef int64_t at, n, got
     cdef uint32_t cp, c
     while leads:
         at = _ctz64(leads)
         leads &= leads - 1
         n = (mk.three >> at) & 1
         cp = _decode23(s + at, n)
-        if cp >= 0x300 and t.check_nfc and not t.stable[cp]:
-            return -1
-        c = t.case[cp]
-        if c != cp:
-            if c == SPACE or _utf8_len(c) != 2 + n:
-                return _word_at(starts, at)
+        c = t.fold[min(cp, <uint32_t>_FOLD_SPAN)]
+        if c == 0:
+            got = _fold_rare(s, t, out, starts, at, n, cp)
+            if got != _FOLDED:
+                return got
+        elif c != cp:
             _utf8(c, out, at)
-        if c >= 0x0E00 and _unspaced_script(c):
-            return _word_at(starts, at)
     return cut
 
 
@@ -1338,7 +1386,10 @@ cdef Tables _tables(
     const uint32_t[:, ::1] tones,
     bint fold_accents,
     bint check_nfc,
+    uint16_t* fold,
 ):
+    """The tables of a normalization; ``fold`` (``_FOLD_SPAN + 1`` entries,
+    the caller's) is filled for ``t.fold``."""
     cdef Tables t
     t.case = &case[0]
     t.accent = &accent[0]
@@ -1349,6 +1400,7 @@ cdef Tables _tables(
     t.check_nfc = check_nfc
     t.nfc = NULL
     t.word_steps = _word_steps_on and _ascii_as_words(t.case, t.accent, fold_accents)
+    _word_fold(&t, fold)
     return t
 
 
@@ -1404,7 +1456,8 @@ def normalize_kernel(
     cdef Py_ssize_t d
     cdef int n_slots = num_threads if num_threads > 1 else 1
     cdef int64_t lo, hi, got, total = starts[n_docs]
-    cdef Tables t = _tables(case, accent, stable, tones, fold_accents, check_nfc)
+    cdef uint16_t fold[_FOLD_SPAN + 1]
+    cdef Tables t = _tables(case, accent, stable, tones, fold_accents, check_nfc, fold)
     cdef Nfc u
     cdef NfcScratch* ns
     if nfc.shape[0] > 0:
@@ -2197,7 +2250,8 @@ def sketch_kernel(
     cdef int64_t got
     cdef Scratch* sc
     cdef const uint8_t* base = &text[0] if text.shape[0] > 0 else NULL
-    cdef Tables t = _tables(case, accent, stable, tones, fold_accents, check_nfc)
+    cdef uint16_t fold[_FOLD_SPAN + 1]
+    cdef Tables t = _tables(case, accent, stable, tones, fold_accents, check_nfc, fold)
     cdef Nfc u
     if nfc.shape[0] > 0:
         u = _nfc_tables(nfc)
@@ -3221,7 +3275,8 @@ def block_kernel(
     cdef Py_ssize_t n_docs = starts.shape[0] - 1
     cdef Py_ssize_t d
     cdef int64_t i, a, b, c
-    cdef Tables t = _tables(case, case, stable, tones, False, True)
+    cdef uint16_t fold[_FOLD_SPAN + 1]
+    cdef Tables t = _tables(case, case, stable, tones, False, True, fold)
     cdef const uint8_t* base = &text[0] if text.shape[0] > 0 else NULL
     counts_arr = np.zeros(n_docs, dtype=np.int64)
     cdef int64_t[::1] counts = counts_arr

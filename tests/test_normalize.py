@@ -274,3 +274,20 @@ def test_word_lengths_around_the_chunk(fold_accents: bool) -> None:
 @given(st.lists(st.lists(utf8_soup, min_size=1, max_size=6).map(b"".join), min_size=1, max_size=6), st.booleans())
 def test_word_steps_equal_character_steps_on_any_bytes(docs: list[bytes], fold_accents: bool) -> None:
     _normalize_in_each_mode(docs, fold_accents)
+
+
+def test_word_steps_fold_every_code_point_as_character_steps() -> None:
+    """Every code point of the Basic Multilingual Plane (the word steps'
+    fold table covers those below U+2000, the rest go by the rare path) at a
+    word's start, middle and end and after an o (a tone-mark pair), at three
+    offsets of a chunk and followed by more than a chunk without it (the
+    word steps alone see it there): each mode gives the character steps'
+    result."""
+    cps = [c for c in range(0x80, 0x10000) if not 0xD800 <= c < 0xE000]
+    tail = "hoà bình, thuỷ điện Việt Nam; " * 3
+    docs = [
+        f"{head}o{chr(c)} b{chr(c)}x {chr(c)}a, {tail}".encode()
+        for head in ("", "tin ", "Bộ trưởng Quốc phòng ")
+        for c in cps
+    ]
+    _normalize_in_each_mode(docs, fold_accents=False)

@@ -282,6 +282,25 @@ def test_fused_kernel_equal_in_every_word_step_mode(
     whether it normalizes by word steps (plain or SIMD classification) or
     character by character, on any bytes long enough for the word steps."""
     kind, n = shingle
+    _sketch_in_each_mode(docs, kind, n, fold_accents)
+
+
+def test_fused_kernel_equal_in_every_word_step_mode_on_every_code_point() -> None:
+    """Every code point of the Basic Multilingual Plane, alone and in words
+    (what the word steps' fold table decides: its fold and whether it is in
+    a script written without spaces, which makes a document shingled by
+    code points): the same sketches in every mode."""
+    cps = [c for c in range(0x80, 0x10000) if not 0xD800 <= c < 0xE000]
+    docs = [
+        (f"{chr(c)} {chr(c) * 3} a{chr(c)} {chr(c)}o, " * 3 + "hoà bình, thuỷ điện Việt Nam; " * 3).encode()
+        for c in cps
+    ]
+    _sketch_in_each_mode(docs, 0, 2, False)
+
+
+def _sketch_in_each_mode(docs: list[bytes], kind: int, n: int, fold_accents: bool) -> None:
+    """Sketch the documents by the fused kernel in each word-step mode: all
+    its results equal."""
     text = np.frombuffer(b"".join(docs), dtype=np.uint8)
     starts = np.zeros(len(docs) + 1, dtype=np.int64)
     np.cumsum([len(d) for d in docs], out=starts[1:])
