@@ -572,7 +572,13 @@ cdef extern from *:
     #else
     #define DEDUP_WORD_SIMD 0
     #endif
-    static int dedup_word_simd_on = DEDUP_WORD_SIMD;
+    #if defined(__AVX512F__) && defined(__AVX512BW__)
+    #define DEDUP_WORD_SIMD512 1
+    #else
+    #define DEDUP_WORD_SIMD512 0
+    #endif
+    /* 0: the plain loop; 1: AVX2; 2: AVX-512BW. */
+    static int dedup_word_simd_on = DEDUP_WORD_SIMD512 ? 2 : DEDUP_WORD_SIMD;
 
     /* Bit k of each mask is about p[k] of a chunk of 64 bytes. */
     typedef struct {
@@ -636,9 +642,41 @@ cdef extern from *:
     }
     #endif
 
+    #if DEDUP_WORD_SIMD512
+    /* x - lo < width (unsigned), one bit a byte. */
+    static inline __mmask64 dedup_below512(__m512i x, char lo, char width) {
+        return _mm512_cmplt_epu8_mask(_mm512_sub_epi8(x, _mm512_set1_epi8(lo)), _mm512_set1_epi8(width));
+    }
+
+    /* dedup_word_chunk_plain in one go: the compares give the masks. */
+    static inline void dedup_word_chunk512(const uint8_t* p, uint8_t* out, dedup_masks* mk) {
+        const __m512i x = _mm512_loadu_si512((const void*)p);
+        const __m512i folded = _mm512_or_si512(x, _mm512_set1_epi8(0x20));
+        __mmask64 high = _mm512_movepi8_mask(x);
+        /* A byte >= 0x80 is not in the letter or digit ranges. */
+        __mmask64 word = dedup_below512(folded, 'a', 26) | dedup_below512(x, '0', 10) | high;
+        __m512i lowered = _mm512_mask_add_epi8(x, dedup_below512(x, 'A', 26), x, _mm512_set1_epi8(0x20));
+        _mm512_storeu_si512((void*)out, _mm512_mask_blend_epi8(word, _mm512_set1_epi8(0x20), lowered));
+        mk->sep = ~word;
+        mk->high = high;
+        mk->leads = _mm512_cmpge_epu8_mask(x, _mm512_set1_epi8((char)0xC0));
+        mk->three = dedup_below512(x, (char)0xE0, 16);
+        mk->odd = dedup_below512(x, (char)0xC0, 2) | _mm512_cmpge_epu8_mask(x, _mm512_set1_epi8((char)0xF0))
+            | _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8((char)0xE0)) | _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8((char)0xED));
+        /* x | 0x20 is o or u only for o, u, O, U. */
+        mk->ou = _mm512_cmpeq_epi8_mask(folded, _mm512_set1_epi8('o')) | _mm512_cmpeq_epi8_mask(folded, _mm512_set1_epi8('u'));
+    }
+    #endif
+
     /* The 64 bytes at p stored to out with A-Z lowered and ASCII separators
        made spaces, and their masks. */
     static inline void dedup_word_chunk(const uint8_t* p, uint8_t* out, dedup_masks* mk) {
+    #if DEDUP_WORD_SIMD512
+        if (dedup_word_simd_on == 2) {
+            dedup_word_chunk512(p, out, mk);
+            return;
+        }
+    #endif
     #if DEDUP_WORD_SIMD
         uint32_t a[6], b[6];
         if (dedup_word_simd_on) {
@@ -673,6 +711,7 @@ cdef extern from *:
     """
     int _word_simd_on "dedup_word_simd_on"
     const int _WORD_SIMD "DEDUP_WORD_SIMD"
+    const int _WORD_SIMD512 "DEDUP_WORD_SIMD512"
     ctypedef struct Masks "dedup_masks":
         uint64_t sep, high, leads, three, odd, ou
     void _word_chunk "dedup_word_chunk"(const uint8_t* p, uint8_t* out, Masks* mk) noexcept nogil
@@ -690,17 +729,31 @@ cdef enum:
 # character steps). Tests run all (word_steps_for_tests).
 cdef int _word_steps_on = _WORD_SIMD
 WORD_SIMD = bool(_WORD_SIMD)
+WORD_SIMD512 = bool(_WORD_SIMD512)
 
 
 def word_steps_for_tests(int mode):
     """Normalize character by character only (0), by word steps with the
-    plain 64-byte classification (1) or with SIMD where the build has it
-    (2): all must give the same results. Returns the previous mode."""
+    plain 64-byte classification (1), with AVX2 (2) or with AVX-512BW (3),
+    each where the build has it (else the next narrower one): all must give
+    the same results. Returns the previous mode."""
     global _word_steps_on, _word_simd_on
-    cdef int was = 0 if not _word_steps_on else (2 if _word_simd_on else 1)
+    cdef int was = 0 if not _word_steps_on else 1 + _word_simd_on
     _word_steps_on = mode > 0
-    _word_simd_on = mode == 2 and _WORD_SIMD
+    _word_simd_on = 2 if mode >= 3 and _WORD_SIMD512 else (1 if mode >= 2 and _WORD_SIMD else 0)
     return was
+
+
+def word_chunk_for_tests(const uint8_t[::1] chunk):
+    """The 64-byte classification of ``chunk`` (64 bytes) as the current
+    mode makes it: ``(copy, (sep, high, leads, three, odd, ou))``, the
+    normalized copy (bytes) and the masks (bit k for byte k)."""
+    cdef Masks mk
+    cdef uint8_t out[_WORD_CHUNK]
+    if chunk.shape[0] != _WORD_CHUNK:
+        raise ValueError("a chunk is 64 bytes")
+    _word_chunk(&chunk[0], out, &mk)
+    return bytes(out[:_WORD_CHUNK]), (mk.sep, mk.high, mk.leads, mk.three, mk.odd, mk.ou)
 
 
 cdef inline int64_t _utf8_len(uint32_t cp) noexcept nogil:

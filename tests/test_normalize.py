@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dedup._kernels import WORD_SIMD, word_steps_for_tests
+from dedup._kernels import WORD_SIMD, WORD_SIMD512, word_chunk_for_tests, word_steps_for_tests
 from dedup._unicode import TABLES_FILE, build_tables, fold_accent_char, fold_case_char, is_word_char
 from dedup.normalize import normalize_batch, normalize_text, normalize_utf8
 from tests.strategies import news_texts, unicode_texts, utf8_soup
@@ -152,9 +152,10 @@ def test_normalized_utf8_is_at_most_twice_as_long() -> None:
 # Word steps (dedup/_kernels.pyx): 64 bytes at a time from a word's start,
 # the last 63 bytes of a document and the words they cannot take character
 # by character. Mode 0 is the character steps alone; 1 the word steps with
-# the plain classification; 2 with SIMD (where the build has it). Texts
-# must be longer than 64 bytes for the word steps to run at all.
-WORD_MODES = [0, 1, 2] if WORD_SIMD else [0, 1]
+# the plain classification; 2 with AVX2 and 3 with AVX-512BW (where the
+# build has them). Texts must be longer than 64 bytes for the word steps to
+# run at all.
+WORD_MODES = [0, 1] + ([2] if WORD_SIMD else []) + ([3] if WORD_SIMD512 else [])
 
 # Bytes the word steps judge: separators (one and more, ASCII and not),
 # upper case, digits, 2- and 3-byte letters (Vietnamese, upper case folding
@@ -239,9 +240,40 @@ def _check_reference(docs: list[bytes], normalized: list[bytes], fold_accents: b
 
 
 def test_word_steps_are_on_where_built() -> None:
-    """On by default with the SIMD classification; off (character steps,
-    faster than the plain classification) in a build without it."""
-    assert word_steps_for_tests(WORD_MODES[-1]) == (2 if WORD_SIMD else 0)
+    """On by default with the widest SIMD classification the build has; off
+    (character steps, faster than the plain classification) in a build
+    without any."""
+    assert word_steps_for_tests(WORD_MODES[-1]) == (3 if WORD_SIMD512 else 2 if WORD_SIMD else 0)
+
+
+# Every byte value at every position of a chunk (where the masks' bits and
+# the SIMD halves meet), and chunks of Vietnamese text cut anywhere.
+_chunks = st.one_of(
+    st.binary(min_size=64, max_size=64),
+    st.lists(st.sampled_from(list(range(256))), min_size=64, max_size=64).map(bytes),
+    st.integers(0, len(_WORD_BASE) - 64).map(lambda k: _WORD_BASE[k : k + 64]),
+    st.lists(st.sampled_from([0x2F, 0x30, 0x39, 0x3A, 0x40, 0x41, 0x5A, 0x5B, 0x60, 0x61, 0x7A, 0x7B, 0x7F, 0x80,
+                              0xBF, 0xC0, 0xC1, 0xC2, 0xDF, 0xE0, 0xE1, 0xEC, 0xED, 0xEE, 0xEF, 0xF0, 0xFF,
+                              0x4F, 0x6F, 0x55, 0x75]), min_size=64, max_size=64).map(bytes),
+)  # fmt: skip
+
+
+@given(_chunks)
+def test_word_chunk_classified_alike_in_every_mode(chunk: bytes) -> None:
+    """The 64-byte classification (copy and masks) is the same plain, AVX2
+    and AVX-512BW, bit for bit."""
+    got = []
+    for mode in WORD_MODES[1:]:
+        with _word_mode(mode):
+            got.append(word_chunk_for_tests(np.frombuffer(chunk, dtype=np.uint8)))
+    for mode, result in zip(WORD_MODES[2:], got[1:], strict=True):
+        assert result == got[0], f"word steps mode {mode}"
+    copy, (sep, high, *_) = got[0]
+    assert sep == sum(1 << k for k, c in enumerate(chunk) if c < 0x80 and not chr(c).isalnum())
+    assert high == sum(1 << k for k, c in enumerate(chunk) if c >= 0x80)
+    assert copy == bytes(
+        0x20 if (sep >> k) & 1 else (c | 0x20 if 0x41 <= c <= 0x5A else c) for k, c in enumerate(chunk)
+    )
 
 
 @pytest.mark.parametrize("fold_accents", [False, True])

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from dedup._kernels import (
     HASH_SIMD,
     WORD_SIMD,
+    WORD_SIMD512,
     hash_simd_for_tests,
     normalize_kernel,
     shingle_kernel,
@@ -307,7 +308,7 @@ def _sketch_in_each_mode(docs: list[bytes], kind: int, n: int, fold_accents: boo
     case, accent, stable, tones = kernel_tables(fold_accents)
     a, b = permutations(16, 7)
     results = []
-    for mode in [0, 1, 2] if WORD_SIMD else [0, 1]:
+    for mode in [0, 1] + ([2] if WORD_SIMD else []) + ([3] if WORD_SIMD512 else []):
         was = word_steps_for_tests(mode)
         try:
             results.append(
