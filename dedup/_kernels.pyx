@@ -703,9 +703,12 @@ cdef extern from *:
     /* The code point of the valid 2- or 3-byte sequence at q (three: it is
        3 bytes; 3 bytes readable), without a branch on its length. */
     static inline uint32_t dedup_decode23(const uint8_t* q, uint64_t three) {
+        /* The first two bytes in one load: fewer values live at once (GCC
+           otherwise spilled one, and a byte store then word load stalled). */
+        uint32_t w = (uint32_t)q[0] | ((uint32_t)q[1] << 8);
         uint32_t wide = 0u - (uint32_t)three;
-        uint32_t cp2 = ((q[0] & 0x1Fu) << 6) | (q[1] & 0x3Fu);
-        uint32_t cp3 = ((q[0] & 0x0Fu) << 12) | ((q[1] & 0x3Fu) << 6) | (q[2] & 0x3Fu);
+        uint32_t cp2 = ((w & 0x1Fu) << 6) | ((w >> 8) & 0x3Fu);
+        uint32_t cp3 = ((w & 0x0Fu) << 12) | ((w >> 2) & 0xFC0u) | (q[2] & 0x3Fu);
         return (cp3 & wide) | (cp2 & ~wide);
     }
     """
