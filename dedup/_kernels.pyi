@@ -11,6 +11,7 @@ SITE_HASHES: int
 SITE_NFC: int
 WORD_SIMD: bool
 WORD_SIMD512: bool
+FOLD_SIMD: bool
 HASH_SIMD: bool
 SORT_SIMD: bool
 

@@ -711,6 +711,57 @@ cdef extern from *:
         uint32_t cp3 = ((w & 0x0Fu) << 12) | ((w >> 2) & 0xFC0u) | (q[2] & 0x3Fu);
         return (cp3 & wide) | (cp2 & ~wide);
     }
+
+    /* The leads (bit k: a valid 2- or 3-byte sequence at p[k], its last
+       byte in the chunk) of the code points that fold to themselves as
+       plain letters, by the bitmap ``plain`` (64 bytes, bit b of
+       U+0080 + b below U+0200, bit 0x180 + b of U+1E80 + b below U+1F00:
+       every Vietnamese letter); 0 where the build or the mode has no
+       AVX-512 VBMI2. The leads are packed into 16-bit lanes (at most 31 in
+       a chunk), decoded, looked up in the bitmap held in a register and
+       their bits put back where they were: no branch per code point. */
+    #if DEDUP_WORD_SIMD512 && defined(__AVX512VBMI__) && defined(__AVX512VBMI2__) && defined(__BMI2__)
+    #define DEDUP_FOLD_SIMD 1
+    static inline uint64_t dedup_plain_leads(const uint8_t* p, uint64_t leads, const uint64_t* plain) {
+        static const uint8_t iota[64] = {
+            0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27,
+            28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53,
+            54, 55, 56, 57, 58, 59, 60, 61, 62, 63};
+        if (dedup_word_simd_on != 2 || !leads)
+            return 0;
+        const __m512i x = _mm512_loadu_si512((const void*)p);
+        const __m512i one = _mm512_set1_epi8(1), low6 = _mm512_set1_epi16(0x3F);
+        __m512i at = _mm512_maskz_compress_epi8(leads, _mm512_loadu_si512((const void*)iota));
+        __m512i b0 = _mm512_permutexvar_epi8(at, x);
+        at = _mm512_add_epi8(at, one);
+        __m512i b1 = _mm512_permutexvar_epi8(at, x);
+        at = _mm512_add_epi8(at, one);
+        __m512i b2 = _mm512_permutexvar_epi8(at, x);
+        __m512i w0 = _mm512_cvtepu8_epi16(_mm512_castsi512_si256(b0));
+        __m512i w1 = _mm512_and_si512(_mm512_cvtepu8_epi16(_mm512_castsi512_si256(b1)), low6);
+        __m512i w2 = _mm512_and_si512(_mm512_cvtepu8_epi16(_mm512_castsi512_si256(b2)), low6);
+        __mmask32 three = _mm512_cmpge_epu16_mask(w0, _mm512_set1_epi16(0xE0));
+        /* In 16-bit lanes the shift by 12 keeps the lead's low 4 bits only. */
+        __m512i cp3 = _mm512_or_si512(_mm512_or_si512(_mm512_slli_epi16(w0, 12), _mm512_slli_epi16(w1, 6)), w2);
+        __m512i cp2 = _mm512_or_si512(_mm512_slli_epi16(_mm512_and_si512(w0, _mm512_set1_epi16(0x1F)), 6), w1);
+        __m512i cp = _mm512_mask_blend_epi16(three, cp2, cp3);
+        __m512i a = _mm512_sub_epi16(cp, _mm512_set1_epi16(0x80));
+        __m512i b = _mm512_sub_epi16(cp, _mm512_set1_epi16(0x1E80 - 0x180));
+        __mmask32 in_a = _mm512_cmplt_epu16_mask(a, _mm512_set1_epi16(0x180));
+        __mmask32 in_b = _mm512_cmplt_epu16_mask(_mm512_sub_epi16(b, _mm512_set1_epi16(0x180)), _mm512_set1_epi16(0x80));
+        __m512i bit = _mm512_mask_blend_epi16(in_a, b, a);
+        __m512i word = _mm512_permutexvar_epi16(_mm512_srli_epi16(bit, 4), _mm512_loadu_si512((const void*)plain));
+        __m512i shifted = _mm512_srlv_epi16(word, _mm512_and_si512(bit, _mm512_set1_epi16(15)));
+        __mmask32 ok = _mm512_test_epi16_mask(shifted, _mm512_set1_epi16(1)) & (in_a | in_b);
+        return _pdep_u64((uint64_t)ok, leads);
+    }
+    #else
+    #define DEDUP_FOLD_SIMD 0
+    static inline uint64_t dedup_plain_leads(const uint8_t* p, uint64_t leads, const uint64_t* plain) {
+        (void)p; (void)leads; (void)plain;
+        return 0;
+    }
+    #endif
     """
     int _word_simd_on "dedup_word_simd_on"
     const int _WORD_SIMD "DEDUP_WORD_SIMD"
@@ -719,6 +770,8 @@ cdef extern from *:
         uint64_t sep, high, leads, three, odd, ou
     void _word_chunk "dedup_word_chunk"(const uint8_t* p, uint8_t* out, Masks* mk) noexcept nogil
     uint32_t _decode23 "dedup_decode23"(const uint8_t* q, uint64_t three) noexcept nogil
+    uint64_t _plain_leads "dedup_plain_leads"(const uint8_t* p, uint64_t leads, const uint64_t* plain) noexcept nogil
+    const int _FOLD_SIMD "DEDUP_FOLD_SIMD"
     int64_t _ctz64 "dedup_ctz64"(uint64_t x) noexcept nogil
     int64_t _popcount64 "dedup_popcount64"(uint64_t x) noexcept nogil
     int64_t _top64 "dedup_top64"(uint64_t x) noexcept nogil
@@ -733,13 +786,16 @@ cdef enum:
 cdef int _word_steps_on = _WORD_SIMD
 WORD_SIMD = bool(_WORD_SIMD)
 WORD_SIMD512 = bool(_WORD_SIMD512)
+FOLD_SIMD = bool(_FOLD_SIMD)
 
 
 def word_steps_for_tests(int mode):
     """Normalize character by character only (0), by word steps with the
-    plain 64-byte classification (1), with AVX2 (2) or with AVX-512BW (3),
-    each where the build has it (else the next narrower one): all must give
-    the same results. Returns the previous mode."""
+    plain 64-byte classification (1), with AVX2 (2) or with AVX-512BW (3,
+    which also finds the plain letters of a chunk at once where the build
+    has AVX-512 VBMI2: FOLD_SIMD), each where the build has it (else the
+    next narrower one): all must give the same results. Returns the
+    previous mode."""
     global _word_steps_on, _word_simd_on
     cdef int was = 0 if not _word_steps_on else 1 + _word_simd_on
     _word_steps_on = mode > 0
@@ -1083,6 +1139,7 @@ def nfc_kernel(const uint8_t[::1] text, const int64_t[::1] starts, const uint32_
 cdef struct Tables:
     const uint32_t* case
     const uint16_t* fold  # _FOLD_SPAN + 1 entries (_word_fold)
+    uint64_t plain[8]  # the bitmap of dedup_plain_leads (_word_fold)
     const uint32_t* accent
     const uint8_t* stable
     const uint32_t* tones
@@ -1218,6 +1275,10 @@ cdef inline int64_t _word_at(uint64_t starts, int64_t p) noexcept nogil:
 # otherwise be branches on the code point's range, which Vietnamese text
 # (Latin-1 and Latin Extended Additional letters mixed) mispredicts; a 0
 # (or a code point above the table) goes to _fold_rare, out of the loop.
+# With AVX-512 VBMI2 the leads of the code points that fold to themselves
+# (``Tables.plain``, a bitmap of the Vietnamese letters' ranges) are found
+# for the whole chunk at once (dedup_plain_leads) and skipped: in lower-case
+# text the loop then has nothing to do.
 
 cdef enum:
     _FOLD_SPAN = 0x2000
@@ -1238,6 +1299,13 @@ cdef void _word_fold(Tables* t, uint16_t* fold) noexcept nogil:
             continue
         fold[cp] = <uint16_t>c
     t.fold = fold
+    memset(t.plain, 0, sizeof(t.plain))
+    for cp in range(0x80, 0x200):
+        if fold[cp] == cp:
+            t.plain[(cp - 0x80) >> 6] |= <uint64_t>1 << ((cp - 0x80) & 63)
+    for cp in range(0x1E80, 0x1F00):
+        if fold[cp] == cp:
+            t.plain[(cp - 0x1E80 + 0x180) >> 6] |= <uint64_t>1 << ((cp - 0x1E80 + 0x180) & 63)
 
 
 cdef int64_t _fold_rare(
@@ -1270,6 +1338,7 @@ cdef inline int64_t _fold_leads(
     document needs NFC."""
     cdef uint64_t leads = mk.leads & _below(cut)
     cdef int64_t at, n, got
+    leads &= ~_plain_leads(s, leads, t.plain)
     cdef uint32_t cp, c
     while leads:
         at = _ctz64(leads)
