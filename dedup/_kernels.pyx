@@ -717,43 +717,39 @@ cdef extern from *:
        plain letters, by the bitmap ``plain`` (64 bytes, bit b of
        U+0080 + b below U+0200, bit 0x180 + b of U+1E80 + b below U+1F00:
        every Vietnamese letter); 0 where the build or the mode has no
-       AVX-512 VBMI2. The leads are packed into 16-bit lanes (at most 31 in
-       a chunk), decoded, looked up in the bitmap held in a register and
-       their bits put back where they were: no branch per code point. */
-    #if DEDUP_WORD_SIMD512 && defined(__AVX512VBMI__) && defined(__AVX512VBMI2__) && defined(__BMI2__)
+       AVX-512 VBMI. Every position of the chunk at once, from its bytes:
+       a lead C2-C7 and its next byte pick a bit of the first 48 bytes, E1
+       BA or E1 BB and the third byte one of the last 16; one byte
+       permutation looks the bytes up, a shuffle picks the bit: no branch
+       per code point. */
+    #if DEDUP_WORD_SIMD512 && defined(__AVX512VBMI__)
     #define DEDUP_FOLD_SIMD 1
     static inline uint64_t dedup_plain_leads(const uint8_t* p, uint64_t leads, const uint64_t* plain) {
-        static const uint8_t iota[64] = {
-            0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27,
-            28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53,
-            54, 55, 56, 57, 58, 59, 60, 61, 62, 63};
+        static const uint8_t next[64] = {
+            1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28,
+            29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54,
+            55, 56, 57, 58, 59, 60, 61, 62, 63, 0};
         if (dedup_word_simd_on != 2 || !leads)
             return 0;
         const __m512i x = _mm512_loadu_si512((const void*)p);
-        const __m512i one = _mm512_set1_epi8(1), low6 = _mm512_set1_epi16(0x3F);
-        __m512i at = _mm512_maskz_compress_epi8(leads, _mm512_loadu_si512((const void*)iota));
-        __m512i b0 = _mm512_permutexvar_epi8(at, x);
-        at = _mm512_add_epi8(at, one);
-        __m512i b1 = _mm512_permutexvar_epi8(at, x);
-        at = _mm512_add_epi8(at, one);
-        __m512i b2 = _mm512_permutexvar_epi8(at, x);
-        __m512i w0 = _mm512_cvtepu8_epi16(_mm512_castsi512_si256(b0));
-        __m512i w1 = _mm512_and_si512(_mm512_cvtepu8_epi16(_mm512_castsi512_si256(b1)), low6);
-        __m512i w2 = _mm512_and_si512(_mm512_cvtepu8_epi16(_mm512_castsi512_si256(b2)), low6);
-        __mmask32 three = _mm512_cmpge_epu16_mask(w0, _mm512_set1_epi16(0xE0));
-        /* In 16-bit lanes the shift by 12 keeps the lead's low 4 bits only. */
-        __m512i cp3 = _mm512_or_si512(_mm512_or_si512(_mm512_slli_epi16(w0, 12), _mm512_slli_epi16(w1, 6)), w2);
-        __m512i cp2 = _mm512_or_si512(_mm512_slli_epi16(_mm512_and_si512(w0, _mm512_set1_epi16(0x1F)), 6), w1);
-        __m512i cp = _mm512_mask_blend_epi16(three, cp2, cp3);
-        __m512i a = _mm512_sub_epi16(cp, _mm512_set1_epi16(0x80));
-        __m512i b = _mm512_sub_epi16(cp, _mm512_set1_epi16(0x1E80 - 0x180));
-        __mmask32 in_a = _mm512_cmplt_epu16_mask(a, _mm512_set1_epi16(0x180));
-        __mmask32 in_b = _mm512_cmplt_epu16_mask(_mm512_sub_epi16(b, _mm512_set1_epi16(0x180)), _mm512_set1_epi16(0x80));
-        __m512i bit = _mm512_mask_blend_epi16(in_a, b, a);
-        __m512i word = _mm512_permutexvar_epi16(_mm512_srli_epi16(bit, 4), _mm512_loadu_si512((const void*)plain));
-        __m512i shifted = _mm512_srlv_epi16(word, _mm512_and_si512(bit, _mm512_set1_epi16(15)));
-        __mmask32 ok = _mm512_test_epi16_mask(shifted, _mm512_set1_epi16(1)) & (in_a | in_b);
-        return _pdep_u64((uint64_t)ok, leads);
+        const __m512i step = _mm512_loadu_si512((const void*)next);
+        const __m512i seven = _mm512_set1_epi8(7);
+        __m512i b1 = _mm512_permutexvar_epi8(step, x);
+        __m512i b2 = _mm512_permutexvar_epi8(step, b1);
+        __m512i row = _mm512_sub_epi8(x, _mm512_set1_epi8((char)0xC2));
+        __mmask64 in_a = _mm512_cmplt_epu8_mask(row, _mm512_set1_epi8(6));
+        __mmask64 in_b = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8((char)0xE1))
+            & _mm512_cmpeq_epi8_mask(_mm512_andnot_si512(_mm512_set1_epi8(1), b1), _mm512_set1_epi8((char)0xBA));
+        /* Byte of the bitmap: row * 8 + bits 3-5 of the second byte, or
+           48 + (second byte & 1) * 8 + bits 3-5 of the third. */
+        __m512i at_a = _mm512_or_si512(_mm512_slli_epi16(_mm512_and_si512(row, seven), 3),
+                                       _mm512_and_si512(_mm512_srli_epi16(b1, 3), seven));
+        __m512i at_b = _mm512_or_si512(_mm512_or_si512(_mm512_set1_epi8(48), _mm512_slli_epi16(_mm512_and_si512(b1, _mm512_set1_epi8(1)), 3)),
+                                       _mm512_and_si512(_mm512_srli_epi16(b2, 3), seven));
+        __m512i bytes = _mm512_permutexvar_epi8(_mm512_mask_blend_epi8(in_a, at_b, at_a), _mm512_loadu_si512((const void*)plain));
+        __m512i pos = _mm512_and_si512(_mm512_mask_blend_epi8(in_a, b2, b1), seven);
+        __m512i bit = _mm512_shuffle_epi8(_mm512_set1_epi64(0x8040201008040201LL), pos);
+        return _mm512_test_epi8_mask(bytes, bit) & (in_a | in_b) & leads;
     }
     #else
     #define DEDUP_FOLD_SIMD 0
@@ -793,7 +789,7 @@ def word_steps_for_tests(int mode):
     """Normalize character by character only (0), by word steps with the
     plain 64-byte classification (1), with AVX2 (2) or with AVX-512BW (3,
     which also finds the plain letters of a chunk at once where the build
-    has AVX-512 VBMI2: FOLD_SIMD), each where the build has it (else the
+    has AVX-512 VBMI: FOLD_SIMD), each where the build has it (else the
     next narrower one): all must give the same results. Returns the
     previous mode."""
     global _word_steps_on, _word_simd_on
@@ -1275,7 +1271,7 @@ cdef inline int64_t _word_at(uint64_t starts, int64_t p) noexcept nogil:
 # otherwise be branches on the code point's range, which Vietnamese text
 # (Latin-1 and Latin Extended Additional letters mixed) mispredicts; a 0
 # (or a code point above the table) goes to _fold_rare, out of the loop.
-# With AVX-512 VBMI2 the leads of the code points that fold to themselves
+# With AVX-512 VBMI the leads of the code points that fold to themselves
 # (``Tables.plain``, a bitmap of the Vietnamese letters' ranges) are found
 # for the whole chunk at once (dedup_plain_leads) and skipped: in lower-case
 # text the loop then has nothing to do.
