@@ -588,9 +588,11 @@ cdef extern from *:
         uint64_t three;  /* E0-EF */
         uint64_t odd;    /* C0, C1, E0, ED, F0-FF */
         uint64_t ou;     /* o, u, O, U */
+        uint64_t plain;  /* a plain letter's lead if it is one (dedup_plain512; 0 without it) */
     } dedup_masks;
 
     static inline void dedup_word_chunk_plain(const uint8_t* p, uint8_t* out, dedup_masks* mk) {
+        mk->plain = 0;
         uint64_t sep = 0, high = 0, leads = 0, three = 0, odd = 0, ou = 0;
         int k;
         for (k = 0; k < 64; k++) {
@@ -642,6 +644,44 @@ cdef extern from *:
     }
     #endif
 
+    /* The positions k of the chunk x where a code point that folds to
+       itself as a plain letter starts, by the bitmap ``plain`` (64 bytes,
+       bit b of U+0080 + b below U+0200, bit 0x180 + b of U+1E80 + b below
+       U+1F00: every Vietnamese letter), read from the bytes as if they were
+       a valid sequence (the masks say which are). A lead C2-C7 and its next
+       byte pick a bit of the first 48 bytes, E1 BA or E1 BB and the third
+       byte one of the last 16; one byte permutation looks up all 64, a
+       shuffle picks the bit: no branch per code point. */
+    #if DEDUP_WORD_SIMD512 && defined(__AVX512VBMI__)
+    #define DEDUP_FOLD_SIMD 1
+    static inline __mmask64 dedup_plain512(__m512i x, const uint64_t* plain) {
+        static const uint8_t next[64] = {
+            1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28,
+            29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54,
+            55, 56, 57, 58, 59, 60, 61, 62, 63, 0};
+        const __m512i step = _mm512_loadu_si512((const void*)next);
+        const __m512i seven = _mm512_set1_epi8(7);
+        __m512i b1 = _mm512_permutexvar_epi8(step, x);
+        __m512i b2 = _mm512_permutexvar_epi8(step, b1);
+        __m512i row = _mm512_sub_epi8(x, _mm512_set1_epi8((char)0xC2));
+        __mmask64 in_a = _mm512_cmplt_epu8_mask(row, _mm512_set1_epi8(6));
+        __mmask64 in_b = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8((char)0xE1))
+            & _mm512_cmpeq_epi8_mask(_mm512_andnot_si512(_mm512_set1_epi8(1), b1), _mm512_set1_epi8((char)0xBA));
+        /* Byte of the bitmap: row * 8 + bits 3-5 of the second byte, or
+           48 + (second byte & 1) * 8 + bits 3-5 of the third. */
+        __m512i at_a = _mm512_or_si512(_mm512_slli_epi16(_mm512_and_si512(row, seven), 3),
+                                       _mm512_and_si512(_mm512_srli_epi16(b1, 3), seven));
+        __m512i at_b = _mm512_or_si512(_mm512_or_si512(_mm512_set1_epi8(48), _mm512_slli_epi16(_mm512_and_si512(b1, _mm512_set1_epi8(1)), 3)),
+                                       _mm512_and_si512(_mm512_srli_epi16(b2, 3), seven));
+        __m512i bytes = _mm512_permutexvar_epi8(_mm512_mask_blend_epi8(in_a, at_b, at_a), _mm512_loadu_si512((const void*)plain));
+        __m512i pos = _mm512_and_si512(_mm512_mask_blend_epi8(in_a, b2, b1), seven);
+        __m512i bit = _mm512_shuffle_epi8(_mm512_set1_epi64(0x8040201008040201LL), pos);
+        return _mm512_test_epi8_mask(bytes, bit) & (in_a | in_b);
+    }
+    #else
+    #define DEDUP_FOLD_SIMD 0
+    #endif
+
     #if DEDUP_WORD_SIMD512
     /* x - lo < width (unsigned), one bit a byte. */
     static inline __mmask64 dedup_below512(__m512i x, char lo, char width) {
@@ -649,8 +689,14 @@ cdef extern from *:
     }
 
     /* dedup_word_chunk_plain in one go: the compares give the masks. */
-    static inline void dedup_word_chunk512(const uint8_t* p, uint8_t* out, dedup_masks* mk) {
+    static inline void dedup_word_chunk512(const uint8_t* p, uint8_t* out, dedup_masks* mk, const uint64_t* plain) {
         const __m512i x = _mm512_loadu_si512((const void*)p);
+    #if DEDUP_FOLD_SIMD
+        mk->plain = dedup_plain512(x, plain);
+    #else
+        (void)plain;
+        mk->plain = 0;
+    #endif
         const __m512i folded = _mm512_or_si512(x, _mm512_set1_epi8(0x20));
         __mmask64 high = _mm512_movepi8_mask(x);
         /* A byte >= 0x80 is not in the letter or digit ranges. */
@@ -669,17 +715,20 @@ cdef extern from *:
     #endif
 
     /* The 64 bytes at p stored to out with A-Z lowered and ASCII separators
-       made spaces, and their masks. */
-    static inline void dedup_word_chunk(const uint8_t* p, uint8_t* out, dedup_masks* mk) {
+       made spaces, and their masks (plain by the bitmap plain). */
+    static inline void dedup_word_chunk(const uint8_t* p, uint8_t* out, dedup_masks* mk, const uint64_t* plain) {
     #if DEDUP_WORD_SIMD512
         if (dedup_word_simd_on == 2) {
-            dedup_word_chunk512(p, out, mk);
+            dedup_word_chunk512(p, out, mk, plain);
             return;
         }
+    #else
+        (void)plain;
     #endif
     #if DEDUP_WORD_SIMD
         uint32_t a[6], b[6];
         if (dedup_word_simd_on) {
+            mk->plain = 0;
             dedup_word_half(p, out, a);
             dedup_word_half(p + 32, out + 32, b);
             mk->sep = (uint64_t)a[0] | ((uint64_t)b[0] << 32);
@@ -712,61 +761,14 @@ cdef extern from *:
         return (cp3 & wide) | (cp2 & ~wide);
     }
 
-    /* The leads (bit k: a valid 2- or 3-byte sequence at p[k], its last
-       byte in the chunk) of the code points that fold to themselves as
-       plain letters, by the bitmap ``plain`` (64 bytes, bit b of
-       U+0080 + b below U+0200, bit 0x180 + b of U+1E80 + b below U+1F00:
-       every Vietnamese letter); 0 where the build or the mode has no
-       AVX-512 VBMI. Every position of the chunk at once, from its bytes:
-       a lead C2-C7 and its next byte pick a bit of the first 48 bytes, E1
-       BA or E1 BB and the third byte one of the last 16; one byte
-       permutation looks the bytes up, a shuffle picks the bit: no branch
-       per code point. */
-    #if DEDUP_WORD_SIMD512 && defined(__AVX512VBMI__)
-    #define DEDUP_FOLD_SIMD 1
-    static inline uint64_t dedup_plain_leads(const uint8_t* p, uint64_t leads, const uint64_t* plain) {
-        static const uint8_t next[64] = {
-            1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28,
-            29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54,
-            55, 56, 57, 58, 59, 60, 61, 62, 63, 0};
-        if (dedup_word_simd_on != 2 || !leads)
-            return 0;
-        const __m512i x = _mm512_loadu_si512((const void*)p);
-        const __m512i step = _mm512_loadu_si512((const void*)next);
-        const __m512i seven = _mm512_set1_epi8(7);
-        __m512i b1 = _mm512_permutexvar_epi8(step, x);
-        __m512i b2 = _mm512_permutexvar_epi8(step, b1);
-        __m512i row = _mm512_sub_epi8(x, _mm512_set1_epi8((char)0xC2));
-        __mmask64 in_a = _mm512_cmplt_epu8_mask(row, _mm512_set1_epi8(6));
-        __mmask64 in_b = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8((char)0xE1))
-            & _mm512_cmpeq_epi8_mask(_mm512_andnot_si512(_mm512_set1_epi8(1), b1), _mm512_set1_epi8((char)0xBA));
-        /* Byte of the bitmap: row * 8 + bits 3-5 of the second byte, or
-           48 + (second byte & 1) * 8 + bits 3-5 of the third. */
-        __m512i at_a = _mm512_or_si512(_mm512_slli_epi16(_mm512_and_si512(row, seven), 3),
-                                       _mm512_and_si512(_mm512_srli_epi16(b1, 3), seven));
-        __m512i at_b = _mm512_or_si512(_mm512_or_si512(_mm512_set1_epi8(48), _mm512_slli_epi16(_mm512_and_si512(b1, _mm512_set1_epi8(1)), 3)),
-                                       _mm512_and_si512(_mm512_srli_epi16(b2, 3), seven));
-        __m512i bytes = _mm512_permutexvar_epi8(_mm512_mask_blend_epi8(in_a, at_b, at_a), _mm512_loadu_si512((const void*)plain));
-        __m512i pos = _mm512_and_si512(_mm512_mask_blend_epi8(in_a, b2, b1), seven);
-        __m512i bit = _mm512_shuffle_epi8(_mm512_set1_epi64(0x8040201008040201LL), pos);
-        return _mm512_test_epi8_mask(bytes, bit) & (in_a | in_b) & leads;
-    }
-    #else
-    #define DEDUP_FOLD_SIMD 0
-    static inline uint64_t dedup_plain_leads(const uint8_t* p, uint64_t leads, const uint64_t* plain) {
-        (void)p; (void)leads; (void)plain;
-        return 0;
-    }
-    #endif
     """
     int _word_simd_on "dedup_word_simd_on"
     const int _WORD_SIMD "DEDUP_WORD_SIMD"
     const int _WORD_SIMD512 "DEDUP_WORD_SIMD512"
     ctypedef struct Masks "dedup_masks":
-        uint64_t sep, high, leads, three, odd, ou
-    void _word_chunk "dedup_word_chunk"(const uint8_t* p, uint8_t* out, Masks* mk) noexcept nogil
+        uint64_t sep, high, leads, three, odd, ou, plain
+    void _word_chunk "dedup_word_chunk"(const uint8_t* p, uint8_t* out, Masks* mk, const uint64_t* plain) noexcept nogil
     uint32_t _decode23 "dedup_decode23"(const uint8_t* q, uint64_t three) noexcept nogil
-    uint64_t _plain_leads "dedup_plain_leads"(const uint8_t* p, uint64_t leads, const uint64_t* plain) noexcept nogil
     const int _FOLD_SIMD "DEDUP_FOLD_SIMD"
     int64_t _ctz64 "dedup_ctz64"(uint64_t x) noexcept nogil
     int64_t _popcount64 "dedup_popcount64"(uint64_t x) noexcept nogil
@@ -805,9 +807,11 @@ def word_chunk_for_tests(const uint8_t[::1] chunk):
     normalized copy (bytes) and the masks (bit k for byte k)."""
     cdef Masks mk
     cdef uint8_t out[_WORD_CHUNK]
+    cdef uint64_t plain[8]
     if chunk.shape[0] != _WORD_CHUNK:
         raise ValueError("a chunk is 64 bytes")
-    _word_chunk(&chunk[0], out, &mk)
+    memset(plain, 0, sizeof(plain))
+    _word_chunk(&chunk[0], out, &mk, plain)
     return bytes(out[:_WORD_CHUNK]), (mk.sep, mk.high, mk.leads, mk.three, mk.odd, mk.ou)
 
 
@@ -1135,7 +1139,7 @@ def nfc_kernel(const uint8_t[::1] text, const int64_t[::1] starts, const uint32_
 cdef struct Tables:
     const uint32_t* case
     const uint16_t* fold  # _FOLD_SPAN + 1 entries (_word_fold)
-    uint64_t plain[8]  # the bitmap of dedup_plain_leads (_word_fold)
+    uint64_t plain[8]  # the bitmap of dedup_plain512 (_word_fold)
     const uint32_t* accent
     const uint8_t* stable
     const uint32_t* tones
@@ -1273,7 +1277,7 @@ cdef inline int64_t _word_at(uint64_t starts, int64_t p) noexcept nogil:
 # (or a code point above the table) goes to _fold_rare, out of the loop.
 # With AVX-512 VBMI the leads of the code points that fold to themselves
 # (``Tables.plain``, a bitmap of the Vietnamese letters' ranges) are found
-# for the whole chunk at once (dedup_plain_leads) and skipped: in lower-case
+# for the whole chunk at once (dedup_plain512) and skipped: in lower-case
 # text the loop then has nothing to do.
 
 cdef enum:
@@ -1334,7 +1338,7 @@ cdef inline int64_t _fold_leads(
     document needs NFC."""
     cdef uint64_t leads = mk.leads & _below(cut)
     cdef int64_t at, n, got
-    leads &= ~_plain_leads(s, leads, t.plain)
+    leads &= ~mk.plain
     cdef uint32_t cp, c
     while leads:
         at = _ctz64(leads)
@@ -1423,7 +1427,7 @@ cdef int _word_steps(
     while i + _WORD_CHUNK <= m:
         out[pos] = SPACE  # owed before a next word; pos moves past it only then
         base = pos + pending
-        _word_chunk(s + i, out + base, &mk)
+        _word_chunk(s + i, out + base, &mk, t.plain)
         if mk.sep & 1:
             i += _ctz64(~mk.sep)
             continue
