@@ -792,7 +792,6 @@ cdef extern from *:
         uint32_t cp3 = ((w & 0x0Fu) << 12) | ((w >> 2) & 0xFC0u) | (q[2] & 0x3Fu);
         return (cp3 & wide) | (cp2 & ~wide);
     }
-
     """
     int _word_simd_on "dedup_word_simd_on"
     const int _WORD_SIMD "DEDUP_WORD_SIMD"
@@ -1368,10 +1367,9 @@ cdef inline int64_t _fold_leads(
     in place; return the new cut: the start of the first word holding one
     that folds to a space or to another UTF-8 length or that is in a script
     written without spaces (those go by characters), or -1 when the
-    document needs NFC."""
-    cdef uint64_t leads = mk.leads & _below(cut)
+    document needs NFC. The leads of ``mk.plain`` fold to themselves: skipped."""
+    cdef uint64_t leads = mk.leads & ~mk.plain & _below(cut)
     cdef int64_t at, n, got
-    leads &= ~mk.plain
     cdef uint32_t cp, c
     while leads:
         at = _ctz64(leads)
