@@ -1323,7 +1323,7 @@ cdef void _word_fold(Tables* t, uint16_t* fold) noexcept nogil:
     the code points it leaves to _fold_rare are a superset."""
     cdef uint32_t cp, c
     memset(fold, 0, (_FOLD_SPAN + 1) * sizeof(uint16_t))
-    for cp in range(0x80, _FOLD_SPAN):
+    for cp in range(0x80, <uint32_t>_FOLD_SPAN):
         if cp >= 0x300 and t.check_nfc and not t.stable[cp]:
             continue
         c = t.case[cp]
