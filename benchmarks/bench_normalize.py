@@ -8,9 +8,10 @@ directory, so the same script times another checkout's build when run from
 there (alternate the two for a side-by-side figure: the shared machine's
 speed drifts by up to 30% within minutes). With ``--modes``, the word-step
 modes of this build (``word_steps_for_tests``: 0 characters only, 2 AVX2,
-3 AVX-512) alternate within each round instead.
+3 AVX-512) alternate within each round instead; with ``--switch hash`` (or
+``sort``), the build's SIMD shingle hashing (or sort) on and off.
 
-    .venv/bin/python benchmarks/bench_normalize.py benchmarks/data/vntc-50k.jsonl [--modes 2,3]
+    .venv/bin/python benchmarks/bench_normalize.py benchmarks/data/vntc-50k.jsonl [--modes 2,3 | --switch hash]
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def main() -> None:
     parser.add_argument("dump", type=Path)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--modes", help="word-step modes to alternate, e.g. 2,3 (this build only)")
+    parser.add_argument("--switch", choices=["hash", "sort"], help="alternate this SIMD path on and off")
     args = parser.parse_args()
 
     import dedup._kernels as kernels
@@ -38,11 +40,14 @@ def main() -> None:
     from dedup.stages import sketch_units, text_batches
 
     batches = [t for _, t, _ in text_batches(read_documents([args.dump]), 2048, UniqueIds())]
-    modes = [int(m) for m in args.modes.split(",")] if args.modes else [None]
+    modes: list[int | None] = [int(m) for m in args.modes.split(",")] if args.modes else [None]
+    switch = getattr(kernels, f"{args.switch}_simd_for_tests") if args.switch else kernels.word_steps_for_tests
+    if args.switch:
+        modes = [1, 0]
     best: dict[int | None, tuple[float, float]] = {}
     for _ in range(args.repeat):
         for mode in modes:
-            was = kernels.word_steps_for_tests(mode) if mode is not None else None
+            was = switch(mode) if mode is not None else None
             try:
                 start = time.process_time()
                 for b in batches:
@@ -54,11 +59,14 @@ def main() -> None:
                 alone = time.process_time() - start
             finally:
                 if was is not None:
-                    kernels.word_steps_for_tests(was)
+                    switch(was)
             old = best.get(mode, (fused, alone))
             best[mode] = (min(old[0], fused), min(old[1], alone))
     for mode, (fused, alone) in best.items():
-        name = kernels.__file__ if mode is None else f"mode {mode}"
+        if mode is None:
+            name = kernels.__file__
+        else:
+            name = f"{args.switch} {['off', 'on'][mode]}" if args.switch else f"mode {mode}"
         print(f"{name}: fused kernel {fused:.3f} CPU s, normalize_kernel {alone:.3f} CPU s (best of {args.repeat})")
 
 
