@@ -1194,8 +1194,9 @@ cdef struct Counts:
 cdef struct Walk:
     # Where a normalization is and the word it is writing: input and output
     # positions, the output offsets of the word's last two code points, its
-    # length and last three code points (what _end_word needs), and whether
-    # a space is owed before the next word.
+    # length and last three code points (what _end_word needs), whether a
+    # space is owed before the next word, and the input position before which
+    # the character steps keep going (the word steps gave up there).
     int64_t i
     int64_t pos
     int64_t pos1
@@ -1205,6 +1206,8 @@ cdef struct Walk:
     uint32_t c2
     uint32_t c3
     bint pending
+    int64_t hold
+    int64_t backoff
 
 
 cdef int _char_steps(
@@ -1219,6 +1222,7 @@ cdef int _char_steps(
     cdef int64_t words = k.words, letters = k.letters, unspaced = k.unspaced
     cdef uint32_t c, low, c1 = w.c1, c2 = w.c2, c3 = w.c3
     cdef bint pending = w.pending, steps = t.word_steps
+    cdef int64_t hold = w.hold
     while i < m:
         c = s[i]
         if c < 0x80:
@@ -1252,7 +1256,7 @@ cdef int _char_steps(
                     pos = _end_word(c1, c2, c3, wordlen, pos2, pos, t.tones, t.n_tones, out)
                 pending = True
                 wordlen = 0
-            if steps and i + _WORD_CHUNK <= m:
+            if steps and i >= hold and i + _WORD_CHUNK <= m:
                 break  # between words: back to the word steps
             continue
         if pending:
@@ -1510,14 +1514,26 @@ cdef int64_t _normalize_counted(
     """
     cdef Walk w
     cdef Counts k
+    cdef int64_t before
     memset(&w, 0, sizeof(Walk))
     memset(&k, 0, sizeof(Counts))
     while w.i < m:
         # Word steps (between words), until a word they cannot take or the
         # last 64 bytes: character steps from there.
         if t.word_steps and w.i + _WORD_CHUNK <= m:
+            before = w.i
             if _word_steps(s, m, t, out, starts, &w, &k) < 0:
                 return -1
+            if w.i == before:
+                # Given up at once (a non-ASCII separator or an odd byte by
+                # the word): the character steps go on for a while before the
+                # next try, twice as far after each try given up in a row, or
+                # text made of such words would pay a classification per word
+                # (2-3.6x the character steps alone).
+                w.backoff = min(max(2 * w.backoff, _WORD_CHUNK), 64 * _WORD_CHUNK)
+                w.hold = w.i + w.backoff
+            else:
+                w.backoff = 0
         if w.i < m and _char_steps(s, m, t, out, starts, &w, &k) < 0:
             return -1
     if w.wordlen > 0 and not t.fold_accents:
