@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -302,14 +305,29 @@ def test_fused_kernel_equal_in_every_word_step_mode_on_every_code_point() -> Non
 def _sketch_in_each_mode(docs: list[bytes], kind: int, n: int, fold_accents: bool) -> None:
     """Sketch the documents by the fused kernel in each word-step mode: all
     its results equal."""
+    modes = [0, 1] + ([2] if WORD_SIMD else []) + ([3] if WORD_SIMD512 else [])
+    sketches_alike(docs, kind, n, word_steps_for_tests, modes, fold_accents)
+
+
+def sketches_alike(
+    docs: list[bytes],
+    kind: int,
+    n: int,
+    switch: Callable[[Any], Any],
+    settings: Sequence[Any],
+    fold_accents: bool = False,
+) -> tuple[Any, ...]:
+    """The fused kernel's results for the documents under each setting of a
+    kernel switch (``switch(setting)`` returns the previous one), checked all
+    equal; the first setting's results."""
     text = np.frombuffer(b"".join(docs), dtype=np.uint8)
     starts = np.zeros(len(docs) + 1, dtype=np.int64)
     np.cumsum([len(d) for d in docs], out=starts[1:])
     case, accent, stable, tones = kernel_tables(fold_accents)
     a, b = permutations(16, 7)
     results = []
-    for mode in [0, 1] + ([2] if WORD_SIMD else []) + ([3] if WORD_SIMD512 else []):
-        was = word_steps_for_tests(mode)
+    for setting in settings:
+        was = switch(setting)
         try:
             results.append(
                 sketch_kernel(
@@ -317,10 +335,11 @@ def _sketch_in_each_mode(docs: list[bytes], kind: int, n: int, fold_accents: boo
                 )
             )
         finally:
-            word_steps_for_tests(was)
+            switch(was)
     for got in results[1:]:
         for x, y in zip(got, results[0], strict=True):
             np.testing.assert_array_equal(x, y)
+    return results[0]
 
 
 # Words of 1 to 70 letters: word 5-grams from 9 to over 350 bytes, so the
@@ -339,23 +358,12 @@ def test_fused_kernel_equal_with_and_without_simd_hashing(docs: list[str], shing
     hashing them one at a time gives, for every mix of lengths in a group."""
     kind, n = shingle
     encoded = [d.encode() for d in docs]
+    results = sketches_alike(encoded, kind, n, hash_simd_for_tests, [True, False])
     text = np.frombuffer(b"".join(encoded), dtype=np.uint8)
     starts = np.zeros(len(docs) + 1, dtype=np.int64)
     np.cumsum([len(d) for d in encoded], out=starts[1:])
     case, accent, stable, tones = kernel_tables(False)
-    a, b = permutations(16, 7)
-    results = []
-    for on in [True, False]:
-        was = hash_simd_for_tests(on)
-        try:
-            results.append(
-                sketch_kernel(text, starts, case, accent, stable, nfc_table(), False, True, tones, kind, n, a, b, 1)
-            )
-        finally:
-            hash_simd_for_tests(was)
-    for x, y in zip(results[0], results[1], strict=True):
-        np.testing.assert_array_equal(x, y)
-    values, value_starts, by_chars = results[0][0], results[0][1], results[0][3]
+    values, value_starts, by_chars = results[0], results[1], results[3]
     buf, offsets, _ = normalize_kernel(text, starts, case, accent, stable, nfc_table(), False, True, tones, 1)
     for d in range(len(docs)):
         words = bytes(buf[offsets[d] : offsets[d + 1]]).split(b" ")

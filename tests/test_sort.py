@@ -13,11 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dedup._kernels import SORT_SIMD, sketch_kernel, sort_hashes_for_tests, sort_runs_for_tests, sort_simd_for_tests
-from dedup._unicode import nfc_table
-from dedup.minhash import permutations
-from dedup.normalize import kernel_tables
+from dedup._kernels import SORT_SIMD, sort_hashes_for_tests, sort_runs_for_tests, sort_simd_for_tests
 from tests.strategies import hash_arrays, news_texts
+from tests.test_shingle import sketches_alike
 
 SORT_MODES = [False, True] if SORT_SIMD else [False]
 
@@ -84,18 +82,4 @@ def test_sort_switch_reports_the_build() -> None:
 def test_fused_kernel_equal_with_either_sort(docs: list[str], shingle: tuple[int, int]) -> None:
     """Any correct sort gives the same sorted distinct hashes and sketches."""
     kind, n = shingle
-    encoded = [d.encode() for d in docs]
-    text = np.frombuffer(b"".join(encoded), dtype=np.uint8)
-    starts = np.zeros(len(docs) + 1, dtype=np.int64)
-    np.cumsum([len(d) for d in encoded], out=starts[1:])
-    case, accent, stable, tones = kernel_tables(False)
-    a, b = permutations(16, 7)
-    results = []
-    for on in SORT_MODES:
-        with sorting(on):
-            results.append(
-                sketch_kernel(text, starts, case, accent, stable, nfc_table(), False, True, tones, kind, n, a, b, 1)
-            )
-    for got in results[1:]:
-        for x, y in zip(got, results[0], strict=True):
-            np.testing.assert_array_equal(x, y)
+    sketches_alike([d.encode() for d in docs], kind, n, sort_simd_for_tests, SORT_MODES)
